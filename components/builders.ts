@@ -1,0 +1,315 @@
+/**
+ * Pure builders for the objects a gitspace is made of: labels, environment, volumes, the pod spec. Plain functions of
+ * the resolved config, so they are tested directly and shared by the components, the portal and the benchmarks.
+ * The paths and variables follow the runtime contract in scripts/README.md.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { Flavor, INIT_COMMAND, IdeSpec, ideSpec } from "./catalog";
+import { DeveloperConfig, ResourcesConfig, TeamConfig, identifier } from "./config";
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type Container = k8s.types.input.core.v1.Container;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type Volume = k8s.types.input.core.v1.Volume;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
+type Probe = k8s.types.input.core.v1.Probe;
+
+/** Names of the per-developer objects inside the developer's namespace. */
+export const OBJECT_NAMES = {
+    deployment: "gitspace",
+    service: "gitspace",
+    homeClaim: "home",
+    gitCredentials: "git-credentials",
+    idePassword: "ide-password",
+    sshAuthorizedKeys: "ssh-authorized-keys",
+    sshHostKey: "ssh-host-key",
+    registryCredentials: "registry-credentials",
+} as const;
+
+/** Where things are mounted (scripts/README.md). */
+export const MOUNTS = {
+    identityDir: "/var/run/gitspace/identity",
+    gitCredentialsDir: "/etc/gitspace/git",
+    ideSecretDir: "/etc/gitspace/ide",
+    sshDir: "/etc/gitspace/ssh",
+    legacyWorkspaces: "/workspaces",
+} as const;
+
+const VOLUMES = { home: "home", identity: "identity", git: "git-credentials", ide: "ide-password", ssh: "ssh" } as const;
+
+export const homeDir = (user: { name: string }) => `/home/${user.name}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Labels and routing
+
+/** Kubernetes recommended labels plus the team and developer, for every object of a gitspace. */
+export function gitspaceLabels(team: string, developer: DeveloperConfig): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": "gitspace",
+        "app.kubernetes.io/instance": identifier(team, developer.name),
+        "app.kubernetes.io/component": "ide",
+        "app.kubernetes.io/part-of": "gitspace",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "gitspace.io/team": team,
+        "gitspace.io/developer": developer.name,
+        "gitspace.io/ide": developer.ide,
+    };
+}
+
+/** The Deployment's selector: stable for the life of the gitspace (selectors are immutable). */
+export function selectorLabels(team: string, developer: DeveloperConfig): Record<string, string> {
+    return { app: "gitspace", gitspace: identifier(team, developer.name) };
+}
+
+/** Labels caddy2-k8s watches on the pod. */
+export function routingLabels(team: string, developer: DeveloperConfig): Record<string, string> {
+    return { "gitspace.app.io/managed-by": "caddy", ...selectorLabels(team, developer) };
+}
+
+export function routingAnnotations(spec: IdeSpec): Record<string, string> {
+    return { "gitspace.caddy.default.port": String(spec.port) };
+}
+
+/** `https://<identifier>.<domain>`; `port` gives the PortWatcher form `https://<identifier>-<port>.<domain>`. */
+export function gitspaceUrl(team: string, domain: string, developer: string, port?: number): string {
+    const id = identifier(team, developer);
+    return port === undefined ? `https://${id}.${domain}` : `https://${id}-${port}.${domain}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Images and registries
+
+/** `<registry>:<flavor>-<tag>` */
+export function imageTag(registry: string, flavor: Flavor, tag: string): string {
+    return `${registry}:${flavor}-${tag}`;
+}
+
+/** The registry host of a repository reference (`registry.example.com/gitspace-runtime` → `registry.example.com`). */
+export function registryHost(registry: string): string {
+    const first = registry.split("/")[0];
+    return registry.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
+}
+
+/** The `.dockerconfigjson` of an image pull secret. */
+export function dockerConfigJson(registry: string, username: string, password: string): string {
+    const auth = Buffer.from(`${username}:${password}`).toString("base64");
+    return JSON.stringify({ auths: { [registryHost(registry)]: { username, password, auth } } });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Environment, volumes, mounts
+
+export interface GitspaceRuntime {
+    team: string;
+    developer: DeveloperConfig;
+    ideAuth: TeamConfig["ideAuth"];
+    /** True when the developer has git credentials (a Secret is mounted). */
+    hasGitCredentials: boolean;
+}
+
+/** Environment of both containers. Values are never credentials: those are files from Secrets. */
+export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
+    const { developer } = rt;
+    const spec = ideSpec(developer.ide);
+    const home = homeDir(developer.user);
+    const repos = developer.repos.map((r) => (r.branch ? { url: r.url, branch: r.branch, name: r.name } : { url: r.url, name: r.name }));
+    const env: Record<string, string> = {
+        HOME: home,
+        USER: developer.user.name,
+        SHELL: "/bin/bash",
+        GITSPACE_USER: developer.user.name,
+        GITSPACE_UID: String(developer.user.uid),
+        GITSPACE_GID: String(developer.user.gid),
+        GITSPACE_IDE: developer.ide,
+        GITSPACE_IDE_PORT: String(spec.port),
+        GITSPACE_IDE_AUTH: rt.ideAuth === "proxy" ? "none" : "password",
+        GITSPACE_REPOS: JSON.stringify(repos),
+        GITSPACE_MIGRATE_LEGACY: String(developer.migrateLegacyWorkspaces),
+        GITSPACE_IDENTITY_DIR: MOUNTS.identityDir,
+        GITSPACE_GIT_CREDENTIALS_DIR: MOUNTS.gitCredentialsDir,
+        GITSPACE_IDE_SECRET_DIR: MOUNTS.ideSecretDir,
+        GITSPACE_SSH_DIR: MOUNTS.sshDir,
+    };
+    return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+
+/** True when the IDE is a web IDE that asks for the generated password. */
+export function needsIdePassword(developer: DeveloperConfig, ideAuth: TeamConfig["ideAuth"]): boolean {
+    return ideSpec(developer.ide).access === "web" && ideAuth === "password";
+}
+
+export function gitspaceVolumes(rt: GitspaceRuntime): Volume[] {
+    const spec = ideSpec(rt.developer.ide);
+    const volumes: Volume[] = [
+        { name: VOLUMES.home, persistentVolumeClaim: { claimName: OBJECT_NAMES.homeClaim } },
+        // Tiny and in memory: the passwd/group pair the init container writes for the IDE container.
+        { name: VOLUMES.identity, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+    ];
+    if (rt.hasGitCredentials) {
+        volumes.push({ name: VOLUMES.git, secret: { secretName: OBJECT_NAMES.gitCredentials, defaultMode: 0o440 } });
+    }
+    if (needsIdePassword(rt.developer, rt.ideAuth)) {
+        volumes.push({ name: VOLUMES.ide, secret: { secretName: OBJECT_NAMES.idePassword, defaultMode: 0o440 } });
+    }
+    if (spec.access === "ssh") {
+        volumes.push({
+            name: VOLUMES.ssh,
+            projected: {
+                defaultMode: 0o440,
+                sources: [
+                    { secret: { name: OBJECT_NAMES.sshAuthorizedKeys } },
+                    { secret: { name: OBJECT_NAMES.sshHostKey } },
+                ],
+            },
+        });
+    }
+    return volumes;
+}
+
+export function initVolumeMounts(rt: GitspaceRuntime): VolumeMount[] {
+    const mounts: VolumeMount[] = [
+        { name: VOLUMES.home, mountPath: homeDir(rt.developer.user) },
+        { name: VOLUMES.identity, mountPath: MOUNTS.identityDir },
+    ];
+    if (rt.hasGitCredentials) mounts.push({ name: VOLUMES.git, mountPath: MOUNTS.gitCredentialsDir, readOnly: true });
+    return mounts;
+}
+
+export function ideVolumeMounts(rt: GitspaceRuntime): VolumeMount[] {
+    const spec = ideSpec(rt.developer.ide);
+    const mounts: VolumeMount[] = [
+        { name: VOLUMES.home, mountPath: homeDir(rt.developer.user) },
+        // Back-compat path: the same volume mounted a second time, not a symlink (no loop inside HOME).
+        { name: VOLUMES.home, mountPath: MOUNTS.legacyWorkspaces },
+        // The identity must hold where the IDE runs: the init container's /etc never reaches this container.
+        { name: VOLUMES.identity, mountPath: "/etc/passwd", subPath: "passwd", readOnly: true },
+        { name: VOLUMES.identity, mountPath: "/etc/group", subPath: "group", readOnly: true },
+    ];
+    if (rt.hasGitCredentials) mounts.push({ name: VOLUMES.git, mountPath: MOUNTS.gitCredentialsDir, readOnly: true });
+    if (needsIdePassword(rt.developer, rt.ideAuth)) mounts.push({ name: VOLUMES.ide, mountPath: MOUNTS.ideSecretDir, readOnly: true });
+    if (spec.access === "ssh") mounts.push({ name: VOLUMES.ssh, mountPath: MOUNTS.sshDir, readOnly: true });
+    return mounts;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pod
+
+export function ideProbe(spec: IdeSpec, overrides: Partial<Probe> = {}): Probe {
+    const action = spec.probe.kind === "http"
+        ? { httpGet: { path: spec.probe.path, port: spec.port } }
+        : { tcpSocket: { port: spec.port } };
+    return { ...action, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3, ...overrides };
+}
+
+/** Restricted-profile container security context, running as the developer. */
+export function containerSecurityContext(developer: DeveloperConfig): k8s.types.input.core.v1.SecurityContext {
+    return {
+        runAsUser: developer.user.uid,
+        runAsGroup: developer.user.gid,
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+export function containerResources(resources: ResourcesConfig): k8s.types.input.core.v1.ResourceRequirements {
+    return { requests: { ...resources.requests }, limits: { ...resources.limits } };
+}
+
+export interface PodSpecArgs extends GitspaceRuntime {
+    /** The flavor image (digest-pinned when built by this stack). */
+    image: pulumi.Input<string>;
+    /** Name of an image pull Secret in the namespace, when the registry needs credentials. */
+    imagePullSecret?: string;
+}
+
+export function buildPodSpec(args: PodSpecArgs): PodSpec {
+    const { developer } = args;
+    const spec = ideSpec(developer.ide);
+    const env = gitspaceEnv(args);
+    const securityContext = containerSecurityContext(developer);
+    const resources = containerResources(developer.resources);
+
+    const init: Container = {
+        name: "gitspace-init",
+        image: args.image,
+        command: INIT_COMMAND,
+        workingDir: homeDir(developer.user),
+        env,
+        volumeMounts: initVolumeMounts(args),
+        securityContext,
+        resources,
+    };
+    const ide: Container = {
+        name: "ide",
+        image: args.image,
+        command: spec.command,
+        workingDir: homeDir(developer.user),
+        env,
+        ports: [{ name: "ide", containerPort: spec.port, protocol: "TCP" }],
+        readinessProbe: ideProbe(spec),
+        // Liveness is lenient: a busy IDE (indexing, builds) must not be killed for a slow answer.
+        livenessProbe: ideProbe(spec, { initialDelaySeconds: 30, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 }),
+        volumeMounts: ideVolumeMounts(args),
+        securityContext,
+        resources,
+    };
+    return {
+        // fsGroup makes a fresh volume writable by the developer; OnRootMismatch keeps warm starts from walking HOME.
+        securityContext: {
+            runAsUser: developer.user.uid,
+            runAsGroup: developer.user.gid,
+            runAsNonRoot: true,
+            fsGroup: developer.user.gid,
+            fsGroupChangePolicy: "OnRootMismatch",
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: 30,
+        ...(args.imagePullSecret ? { imagePullSecrets: [{ name: args.imagePullSecret }] } : {}),
+        initContainers: [init],
+        containers: [ide],
+        volumes: gitspaceVolumes(args),
+    };
+}
+
+/** The namespace's ResourceQuota: room for the gitspace pod plus its replacement while the old one terminates. */
+export function quotaHard(developer: DeveloperConfig): Record<string, string> {
+    const twice = (q: string) => scaleQuantity(q, 2);
+    const { requests, limits } = developer.resources;
+    return {
+        pods: "2",
+        "requests.cpu": twice(requests.cpu),
+        "requests.memory": twice(requests.memory),
+        "limits.cpu": twice(limits.cpu),
+        "limits.memory": twice(limits.memory),
+        persistentvolumeclaims: "1",
+        "requests.storage": developer.storage,
+    };
+}
+
+/** `scaleQuantity("1500m", 2)` → `"3000m"`, keeping the unit suffix. */
+export function scaleQuantity(quantity: string, factor: number): string {
+    const match = /^([0-9.]+)(.*)$/.exec(quantity);
+    if (!match) throw new Error(`not a quantity: ${quantity}`);
+    const scaled = Number(match[1]) * factor;
+    // Guard against float noise such as 0.1 * 3.
+    return `${Number.isInteger(scaled) ? scaled : Number(scaled.toPrecision(12))}${match[2]}`;
+}
+
+/** Limits applied to any container of the namespace that sets none, capped at the developer's limits. */
+export function limitRangeSpec(developer: DeveloperConfig): k8s.types.input.core.v1.LimitRangeSpec {
+    const { requests, limits } = developer.resources;
+    return {
+        limits: [{
+            type: "Container",
+            default: { ...limits },
+            defaultRequest: { ...requests },
+            max: { ...limits },
+        }],
+    };
+}
+

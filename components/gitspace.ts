@@ -1,0 +1,189 @@
+/**
+ * Gitspace: one developer's cloud development environment — Namespace, home PVC, Secrets, Deployment, Service,
+ * NetworkPolicies, ResourceQuota and LimitRange.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { ideSpec } from "./catalog";
+import { DeveloperConfig, TeamConfig, namespaceName } from "./config";
+import {
+    OBJECT_NAMES, buildPodSpec, dockerConfigJson, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
+    quotaHard, routingAnnotations, routingLabels, selectorLabels,
+} from "./builders";
+import { generateSshHostKey } from "./sshkeys";
+
+export interface RegistryCredentials {
+    registry: string;
+    username: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+}
+
+export interface GitspaceArgs {
+    /** Team (stack) the developer belongs to. */
+    team: string;
+    /** IDE URLs are `https://<team>-<developer>.<domain>`. */
+    domain: string;
+    /** The developer, with defaults already resolved (`parseTeamConfig`). */
+    developer: DeveloperConfig;
+    /** Image of the developer's IDE flavor. */
+    image: pulumi.Input<string>;
+    /** Storage class of the home PVC. Defaults to the cluster default. */
+    storageClass?: string;
+    /** Who authenticates web IDE users. Defaults to `password` (a generated password per developer). */
+    ideAuth?: TeamConfig["ideAuth"];
+    /** Namespace of the router allowed to reach the IDE port. Defaults to `caddy-system`. */
+    routerNamespace?: string;
+    /** Credentials to pull the image, stored as an image pull Secret. Defaults to none. */
+    registryCredentials?: RegistryCredentials;
+}
+
+export class Gitspace extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly url: string;
+    /** The web IDE password; undefined for SSH IDEs or when a proxy authenticates. */
+    public readonly password?: pulumi.Output<string>;
+
+    constructor(name: string, args: GitspaceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitspace:gitspace:Gitspace", name, {}, opts);
+        const { team, developer } = args;
+        const ideAuth = args.ideAuth ?? "password";
+        const spec = ideSpec(developer.ide);
+        const labels = gitspaceLabels(team, developer);
+        const parent = { parent: this };
+        // Home data outlives the developer's entry in config (and `pulumi destroy`) unless retainHome is false.
+        const keepHome = { parent: this, retainOnDelete: developer.retainHome };
+
+        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: {
+                name: namespaceName(team, developer.name),
+                labels: {
+                    ...labels,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+        }, keepHome);
+        const namespace = ns.metadata.name;
+        const inNamespace = (objectName: string) => ({ name: objectName, namespace, labels });
+        // Children reference `namespace` (an output of ns), which orders them after the Namespace.
+        const inNs = parent;
+
+        const home = new k8s.core.v1.PersistentVolumeClaim(`${name}-home`, {
+            metadata: {
+                ...inNamespace(OBJECT_NAMES.homeClaim),
+                // With WaitForFirstConsumer storage the claim binds only once the pod is scheduled.
+                annotations: { "pulumi.com/skipAwait": "true" },
+            },
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: developer.storage } },
+                ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+            },
+        }, keepHome);
+
+        const secrets: pulumi.Resource[] = [];
+        if (developer.git) {
+            secrets.push(new k8s.core.v1.Secret(`${name}-git-credentials`, {
+                metadata: inNamespace(OBJECT_NAMES.gitCredentials),
+                type: "Opaque",
+                stringData: { username: developer.git.username, token: pulumi.secret(developer.git.token) },
+            }, inNs));
+        }
+        if (needsIdePassword(developer, ideAuth)) {
+            const password = new random.RandomPassword(`${name}-ide-password`, { length: 24, special: false }, parent);
+            this.password = password.result;
+            secrets.push(new k8s.core.v1.Secret(`${name}-ide-password`, {
+                metadata: inNamespace(OBJECT_NAMES.idePassword),
+                type: "Opaque",
+                stringData: { password: password.result },
+            }, inNs));
+        }
+        if (spec.access === "ssh") {
+            secrets.push(new k8s.core.v1.Secret(`${name}-ssh-authorized-keys`, {
+                metadata: inNamespace(OBJECT_NAMES.sshAuthorizedKeys),
+                type: "Opaque",
+                stringData: { authorized_keys: developer.sshPublicKeys.join("\n") + "\n" },
+            }, inNs));
+            // Generated once: later runs produce a different key, which ignoreChanges discards.
+            const hostKey = generateSshHostKey(`${developer.name}@${team}.gitspace`);
+            secrets.push(new k8s.core.v1.Secret(`${name}-ssh-host-key`, {
+                metadata: inNamespace(OBJECT_NAMES.sshHostKey),
+                type: "Opaque",
+                stringData: {
+                    ssh_host_ed25519_key: pulumi.secret(hostKey.privateKey),
+                    "ssh_host_ed25519_key.pub": hostKey.publicKey,
+                },
+            }, { ...inNs, ignoreChanges: ["stringData", "data"] }));
+        }
+        let imagePullSecret: string | undefined;
+        if (args.registryCredentials) {
+            const creds = args.registryCredentials;
+            imagePullSecret = OBJECT_NAMES.registryCredentials;
+            secrets.push(new k8s.core.v1.Secret(`${name}-registry-credentials`, {
+                metadata: inNamespace(OBJECT_NAMES.registryCredentials),
+                type: "kubernetes.io/dockerconfigjson",
+                stringData: {
+                    ".dockerconfigjson": pulumi.secret(pulumi.all([creds.username, creds.password])
+                        .apply(([username, password]) => dockerConfigJson(creds.registry, username, password))),
+                },
+            }, inNs));
+        }
+
+        new k8s.core.v1.ResourceQuota(`${name}-quota`, {
+            metadata: inNamespace("gitspace"),
+            spec: { hard: quotaHard(developer) },
+        }, inNs);
+        const limitRange = new k8s.core.v1.LimitRange(`${name}-limits`, {
+            metadata: inNamespace("gitspace"),
+            spec: limitRangeSpec(developer),
+        }, inNs);
+
+        new k8s.networking.v1.NetworkPolicy(`${name}-default-deny`, {
+            metadata: inNamespace("default-deny-ingress"),
+            spec: { podSelector: {}, policyTypes: ["Ingress"] },
+        }, inNs);
+        new k8s.networking.v1.NetworkPolicy(`${name}-allow-router`, {
+            metadata: inNamespace("allow-router"),
+            spec: {
+                podSelector: { matchLabels: selectorLabels(team, developer) },
+                policyTypes: ["Ingress"],
+                ingress: [{
+                    from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.routerNamespace ?? "caddy-system" } } }],
+                    ports: [{ protocol: "TCP", port: spec.port }],
+                }],
+            },
+        }, inNs);
+
+        const podLabels = { ...labels, ...routingLabels(team, developer) };
+        new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: inNamespace(OBJECT_NAMES.deployment),
+            spec: {
+                replicas: developer.running ? 1 : 0,
+                // A ReadWriteOnce home cannot be attached to two pods: the old pod goes before the new one starts.
+                strategy: { type: "Recreate" },
+                selector: { matchLabels: selectorLabels(team, developer) },
+                template: {
+                    metadata: { labels: podLabels, annotations: routingAnnotations(spec) },
+                    spec: buildPodSpec({
+                        team, developer, ideAuth, image: args.image, imagePullSecret, hasGitCredentials: developer.git !== undefined,
+                    }),
+                },
+            },
+        }, { parent: this, dependsOn: [home, limitRange, ...secrets] });
+
+        new k8s.core.v1.Service(`${name}-service`, {
+            metadata: inNamespace(OBJECT_NAMES.service),
+            spec: {
+                selector: selectorLabels(team, developer),
+                ports: [{ name: "ide", port: spec.port, targetPort: spec.port, protocol: "TCP" }],
+            },
+        }, inNs);
+
+        this.namespace = namespace;
+        this.url = gitspaceUrl(team, args.domain, developer.name);
+        this.registerOutputs({ namespace: this.namespace, url: this.url, password: this.password });
+    }
+}

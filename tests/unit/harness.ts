@@ -1,0 +1,106 @@
+/**
+ * Test harness for Pulumi programs under `pulumi.runtime.setMocks`: runs a program, waits until every resource is
+ * registered, and returns what was registered (type, name, inputs and the resource options seen by a
+ * transformation), so tests assert on real inputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+// Internal but stable: resolves once every pending registration RPC has finished.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings");
+
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: any;
+    opts: pulumi.CustomResourceOptions;
+}
+
+export const MOCK_DIGEST = "sha256:" + "ab".repeat(32);
+
+/** Runs `program` under mocks; it receives resource options to pass to its top-level resources. */
+export async function runProgram<T>(
+    program: (opts: pulumi.ComponentResourceOptions) => T,
+    { preview = false }: { preview?: boolean } = {},
+): Promise<{ resources: Registered[]; result: T }> {
+    const resources: Registered[] = [];
+    const optsByName = new Map<string, pulumi.CustomResourceOptions>();
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            const state: Record<string, unknown> = { ...args.inputs };
+            if (args.type === "docker-build:index:Image") {
+                state.ref = preview ? undefined : `${args.inputs.tags[0]}@${MOCK_DIGEST}`;
+                state.digest = MOCK_DIGEST;
+            }
+            if (args.type === "random:index/randomPassword:RandomPassword") state.result = preview ? undefined : `pw-${args.name}`;
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, opts: optsByName.get(args.name) ?? {} });
+            return { id: preview ? undefined : `${args.name}-id`, state };
+        },
+        call: (args) => args.inputs,
+    }, "gitspace", "test", preview);
+    const capture: pulumi.ResourceTransformation = (args) => {
+        optsByName.set(args.name, args.opts);
+        return undefined;
+    };
+    const result = program({ transformations: [capture] });
+    await waitForRPCs();
+    return { resources, result };
+}
+
+export function byType(resources: Registered[], type: string): Registered[] {
+    return resources.filter((r) => r.type === type);
+}
+
+export function one(resources: Registered[], type: string, name?: string): Registered {
+    const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+    if (found.length !== 1) {
+        throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    }
+    return found[0];
+}
+
+/** The value of an Output (undefined when unknown, e.g. in preview). */
+export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(output).apply((v) => { resolve(v as T); return v; }));
+}
+
+export async function isSecretOutput(output: pulumi.Output<unknown>): Promise<boolean> {
+    return (await (output as any).isSecret) === true;
+}
+
+export const TYPES = {
+    namespace: "kubernetes:core/v1:Namespace",
+    pvc: "kubernetes:core/v1:PersistentVolumeClaim",
+    secret: "kubernetes:core/v1:Secret",
+    deployment: "kubernetes:apps/v1:Deployment",
+    service: "kubernetes:core/v1:Service",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    quota: "kubernetes:core/v1:ResourceQuota",
+    limitRange: "kubernetes:core/v1:LimitRange",
+    image: "docker-build:index:Image",
+    password: "random:index/randomPassword:RandomPassword",
+    gitspace: "gitspace:gitspace:Gitspace",
+    images: "gitspace:images:RuntimeImages",
+} as const;
+
+/** Pulumi's marker for a serialized secret value (rpc.specialSecretSig). */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Unwraps a serialized secret: `{secret: true, value}` for secrets, `{secret: false, value}` otherwise. */
+export function unwrapSecret(v: any): { secret: boolean; value: any } {
+    if (v && typeof v === "object" && v[SIG_KEY] === SECRET_SIG) return { secret: true, value: v.value };
+    return { secret: false, value: v };
+}
+
+/** A minimal valid raw config, overridable per test. */
+export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        team: "platform",
+        domain: "gitspace.example.com",
+        images: { registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1" },
+        developers: [{ name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }] }],
+        ...overrides,
+    };
+}
+
+export const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu alice@laptop";
