@@ -94,7 +94,7 @@ export class Gitspace extends pulumi.ComponentResource {
         }
         if (needsIdePassword(developer, ideAuth)) {
             const password = new random.RandomPassword(`${name}-ide-password`, { length: 24, special: false }, parent);
-            this.password = password.result;
+            this.password = pulumi.secret(password.result);
             secrets.push(new k8s.core.v1.Secret(`${name}-ide-password`, {
                 metadata: inNamespace(OBJECT_NAMES.idePassword),
                 type: "Opaque",

@@ -63,6 +63,11 @@ export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(output).apply((v) => { resolve(v as T); return v; }));
 }
 
+/** False while an Output is unknown (preview before the provider reports). */
+export async function isKnown(output: pulumi.Input<unknown>): Promise<boolean> {
+    return (await (pulumi.output(output) as any).isKnown) === true;
+}
+
 export async function isSecretOutput(output: pulumi.Output<unknown>): Promise<boolean> {
     return (await (output as any).isSecret) === true;
 }

@@ -1,0 +1,273 @@
+import { strict as assert } from "assert";
+import { parseTeamConfig } from "../../components/config";
+import { provisionTeam } from "../../components/team";
+import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
+
+const REGISTRY = "registry.example.com/gitspace-runtime";
+
+function team(overrides: Record<string, unknown> = {}) {
+    return parseTeamConfig(rawConfig({
+        images: { registry: REGISTRY, tag: "2025.11.1", username: "ci-bot", password: "reg-SECRET", vscodeExtensions: ["ms-python.python"] },
+        developers: [
+            { name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }, { url: "https://git.example.com/acme/web.git" }], git: { username: "alice", token: "tok-SECRET" } },
+            { name: "bob", ide: "vs_code", sshPublicKeys: [SSH_KEY], running: false },
+            { name: "carol", ide: "goland", sshPublicKeys: [SSH_KEY], user: { name: "dev", uid: 1001, gid: 1001 }, storage: "20Gi", migrateLegacyWorkspaces: true },
+            { name: "dave", ide: "cursor", sshPublicKeys: [SSH_KEY], retainHome: false },
+        ],
+        ...overrides,
+    }));
+}
+
+const named = (resources: Registered[], type: string, name: string) => one(resources, type, name);
+const podSpecOf = (resources: Registered[], dev: string) => named(resources, TYPES.deployment, `${dev}-deployment`).inputs.spec.template.spec;
+
+describe("components under mocks", function () {
+    let resources: Registered[];
+    let outputs: ReturnType<typeof provisionTeam>;
+    before(async () => {
+        ({ resources, result: outputs } = await runProgram((opts) => provisionTeam(team(), opts)));
+    });
+
+    it("creates the resources of each developer, named ${name}-<role> under its component", () => {
+        assert.deepEqual(byType(resources, TYPES.gitspace).map((r) => r.name).sort(), ["alice", "bob", "carol", "dave"]);
+        const alice = resources.filter((r) => r.name.startsWith("alice-")).map((r) => `${r.type} ${r.name}`).sort();
+        assert.deepEqual(alice, [
+            `${TYPES.deployment} alice-deployment`, `${TYPES.limitRange} alice-limits`,
+            `${TYPES.quota} alice-quota`, `${TYPES.namespace} alice-namespace`, `${TYPES.pvc} alice-home`,
+            `${TYPES.secret} alice-git-credentials`, `${TYPES.secret} alice-ide-password`, `${TYPES.secret} alice-registry-credentials`,
+            `${TYPES.service} alice-service`, `${TYPES.networkPolicy} alice-allow-router`, `${TYPES.networkPolicy} alice-default-deny`,
+            `${TYPES.password} alice-ide-password`,
+        ].sort());
+    });
+
+    it("labels namespaces for Pod Security restricted", () => {
+        const ns = named(resources, TYPES.namespace, "alice-namespace").inputs.metadata;
+        assert.equal(ns.name, "gitspace-platform-alice");
+        assert.equal(ns.labels["pod-security.kubernetes.io/enforce"], "restricted");
+        assert.equal(ns.labels["gitspace.io/developer"], "alice");
+    });
+
+    it("keeps home data when a developer is removed, unless retainHome is false", () => {
+        for (const dev of ["alice", "bob", "carol"]) {
+            assert.equal(named(resources, TYPES.namespace, `${dev}-namespace`).opts.retainOnDelete, true, dev);
+            assert.equal(named(resources, TYPES.pvc, `${dev}-home`).opts.retainOnDelete, true, dev);
+        }
+        assert.equal(named(resources, TYPES.namespace, "dave-namespace").opts.retainOnDelete, false);
+        assert.equal(named(resources, TYPES.pvc, "dave-home").opts.retainOnDelete, false);
+        assert.equal(named(resources, TYPES.deployment, "alice-deployment").opts.retainOnDelete, undefined);
+    });
+
+    it("claims a ReadWriteOnce home of the configured size", () => {
+        const pvc = named(resources, TYPES.pvc, "carol-home").inputs;
+        assert.equal(pvc.metadata.namespace, "gitspace-platform-carol");
+        assert.deepEqual(pvc.spec.accessModes, ["ReadWriteOnce"]);
+        assert.equal(pvc.spec.resources.requests.storage, "20Gi");
+        assert.equal(pvc.spec.storageClassName, undefined, "cluster default when no storageClass");
+    });
+
+    it("uses Recreate, 1 replica when running and 0 when stopped", () => {
+        const alice = named(resources, TYPES.deployment, "alice-deployment").inputs.spec;
+        const bob = named(resources, TYPES.deployment, "bob-deployment").inputs.spec;
+        assert.deepEqual(alice.strategy, { type: "Recreate" });
+        assert.equal(alice.replicas, 1);
+        assert.equal(bob.replicas, 0);
+        assert.deepEqual(bob.strategy, { type: "Recreate" });
+    });
+
+    it("puts the caddy2-k8s labels and port annotation on the pod template", () => {
+        for (const [dev, port] of [["alice", "8089"], ["bob", "8088"], ["carol", "8088"]]) {
+            const template = named(resources, TYPES.deployment, `${dev}-deployment`).inputs.spec.template.metadata;
+            assert.equal(template.labels["gitspace.app.io/managed-by"], "caddy");
+            assert.equal(template.labels.app, "gitspace");
+            assert.equal(template.labels.gitspace, `platform-${dev}`);
+            assert.equal(template.labels["app.kubernetes.io/instance"], `platform-${dev}`);
+            assert.deepEqual(template.annotations, { "gitspace.caddy.default.port": port });
+        }
+    });
+
+    it("runs each IDE family on its flavor image, pinned by digest", () => {
+        const expect: Record<string, [string, string]> = {
+            alice: ["vscode", "/usr/local/gitspace/scripts/vscode/run-vscode-web.sh"],
+            bob: ["vscode-desktop", "/usr/local/gitspace/scripts/common/run-ssh-server.sh"],
+            carol: ["jetbrains", "/usr/local/gitspace/scripts/jetbrains/run-jetbrains.sh"],
+            dave: ["cursor", "/usr/local/gitspace/scripts/cursor/run-cursor.sh"],
+        };
+        for (const [dev, [flavor, command]] of Object.entries(expect)) {
+            const spec = podSpecOf(resources, dev);
+            const image = `${REGISTRY}:${flavor}-2025.11.1@${MOCK_DIGEST}`;
+            assert.equal(spec.containers[0].image, image, dev);
+            assert.equal(spec.initContainers[0].image, image, dev);
+            assert.deepEqual(spec.containers[0].command, [command], dev);
+        }
+    });
+
+    it("runs a custom user with HOME at /home/<user> (consistency checks 1–3)", () => {
+        const spec = podSpecOf(resources, "carol");
+        const [ide] = spec.containers;
+        assert.equal(spec.securityContext.runAsUser, 1001);
+        assert.equal(ide.securityContext.runAsUser, 1001);
+        assert.equal(ide.workingDir, "/home/dev");
+        assert.ok(ide.volumeMounts.some((m: any) => m.name === "home" && m.mountPath === "/home/dev"));
+        const env = Object.fromEntries(ide.env.map((e: any) => [e.name, e.value]));
+        assert.equal(env.HOME, "/home/dev");
+        assert.equal(env.USER, "dev");
+        assert.equal(env.GITSPACE_MIGRATE_LEGACY, "true");
+    });
+
+    it("passes every repo to the init container", () => {
+        const env = podSpecOf(resources, "alice").initContainers[0].env;
+        const repos = JSON.parse(env.find((e: any) => e.name === "GITSPACE_REPOS").value);
+        assert.deepEqual(repos, [
+            { url: "https://git.example.com/acme/api.git", branch: "main", name: "api" },
+            { url: "https://git.example.com/acme/web.git", name: "web" },
+        ]);
+    });
+
+    it("keeps credentials in Secrets: secret values, never in env", () => {
+        const git = named(resources, TYPES.secret, "alice-git-credentials").inputs;
+        const data = unwrapSecret(git.stringData);
+        assert.ok(data.secret, "stringData is a secret");
+        assert.equal(data.value.username, "alice");
+        assert.equal(unwrapSecret(data.value.token).value, "tok-SECRET");
+        const pull = named(resources, TYPES.secret, "alice-registry-credentials").inputs;
+        assert.equal(pull.type, "kubernetes.io/dockerconfigjson");
+        assert.ok(unwrapSecret(pull.stringData).secret);
+        for (const dev of ["alice", "bob", "carol", "dave"]) {
+            const spec = JSON.stringify(podSpecOf(resources, dev));
+            assert.ok(!spec.includes("tok-SECRET") && !spec.includes("reg-SECRET") && !spec.includes("pw-alice"), dev);
+            assert.deepEqual(podSpecOf(resources, dev).imagePullSecrets, [{ name: "registry-credentials" }]);
+            for (const c of podSpecOf(resources, dev).containers) {
+                for (const e of c.env) assert.ok(e.value !== undefined && e.valueFrom === undefined, `${dev} ${e.name}: literal non-secret values only`);
+            }
+        }
+    });
+
+    it("generates a web IDE password into a Secret and exports it as a Pulumi secret", async () => {
+        const password = named(resources, TYPES.password, "alice-ide-password").inputs;
+        assert.equal(password.length, 24);
+        const secret = named(resources, TYPES.secret, "alice-ide-password").inputs;
+        assert.equal(unwrapSecret(secret.stringData).value.password, "pw-alice-ide-password");
+        assert.equal(await valueOf(outputs.gitspaces.alice.password!), "pw-alice-ide-password");
+        assert.ok(await isSecretOutput(outputs.gitspaces.alice.password!));
+        assert.equal(outputs.gitspaces.bob.password, undefined);
+    });
+
+    it("gives SSH IDEs authorized keys and a host key generated once (ignoreChanges)", () => {
+        const keys = named(resources, TYPES.secret, "bob-ssh-authorized-keys").inputs;
+        assert.equal(unwrapSecret(keys.stringData).value.authorized_keys, `${SSH_KEY}\n`);
+        const host = named(resources, TYPES.secret, "bob-ssh-host-key");
+        const hostData = unwrapSecret(host.inputs.stringData).value;
+        assert.match(unwrapSecret(hostData.ssh_host_ed25519_key).value, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+        assert.match(hostData["ssh_host_ed25519_key.pub"], /^ssh-ed25519 AAAA\S+ bob@platform\.gitspace$/);
+        assert.deepEqual(host.opts.ignoreChanges, ["stringData", "data"]);
+        assert.ok(!resources.some((r) => r.name === "alice-ssh-host-key"), "no SSH secrets for the web IDE");
+    });
+
+    it("isolates each namespace: default-deny ingress plus the router on the IDE port", () => {
+        const deny = named(resources, TYPES.networkPolicy, "bob-default-deny").inputs.spec;
+        assert.deepEqual(deny, { podSelector: {}, policyTypes: ["Ingress"] });
+        const allow = named(resources, TYPES.networkPolicy, "bob-allow-router").inputs.spec;
+        assert.deepEqual(allow.ingress, [{
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "caddy-system" } } }],
+            ports: [{ protocol: "TCP", port: 8088 }],
+        }]);
+        assert.deepEqual(allow.podSelector, { matchLabels: { app: "gitspace", gitspace: "platform-bob" } });
+    });
+
+    it("caps each namespace with a ResourceQuota and LimitRange", () => {
+        const quota = named(resources, TYPES.quota, "carol-quota").inputs.spec.hard;
+        assert.equal(quota["requests.storage"], "20Gi");
+        assert.equal(quota.persistentvolumeclaims, "1");
+        assert.ok(named(resources, TYPES.limitRange, "carol-limits").inputs.spec.limits[0].max);
+    });
+
+    it("exposes the IDE port with a Service", () => {
+        const svc = named(resources, TYPES.service, "alice-service").inputs.spec;
+        assert.deepEqual(svc.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
+        assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "platform-alice" });
+    });
+
+    it("builds five multi-arch images, every flavor FROM base's digest-pinned ref", () => {
+        const images = byType(resources, TYPES.image);
+        assert.deepEqual(images.map((i) => i.name).sort(), ["base", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
+        const base = named(resources, TYPES.image, "runtime-images-base").inputs;
+        assert.deepEqual(base.tags, [`${REGISTRY}:base-2025.11.1`]);
+        assert.deepEqual(base.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
+        assert.deepEqual(base.platforms, ["linux/amd64", "linux/arm64"]);
+        assert.equal(base.push, true);
+        assert.match(base.dockerfile.location, /images\/base\/Dockerfile$/);
+        assert.deepEqual(base.cacheFrom, [{ registry: { ref: `${REGISTRY}:base-buildcache` } }]);
+        assert.equal(base.cacheTo[0].registry.mode, "max");
+        const registries = unwrapSecret(base.registries).value;
+        assert.equal(registries[0].address, "registry.example.com");
+        assert.equal(registries[0].username, "ci-bot");
+        assert.ok(unwrapSecret(base.registries).secret || unwrapSecret(registries[0].password).secret, "registry password stays secret");
+        for (const flavor of ["vscode", "vscode-desktop", "jetbrains", "cursor"]) {
+            const image = named(resources, TYPES.image, `runtime-images-${flavor}`).inputs;
+            assert.equal(image.buildArgs.BASE_IMAGE, `${REGISTRY}:base-2025.11.1@${MOCK_DIGEST}`, flavor);
+            assert.equal(image.context.location, base.context.location);
+        }
+        assert.equal(named(resources, TYPES.image, "runtime-images-vscode").inputs.buildArgs.VSCODE_EXTENSIONS, "ms-python.python");
+    });
+
+    it("exports per developer namespace, IDE, URL, image and connection", async () => {
+        const alice = outputs.gitspaces.alice;
+        assert.equal(await valueOf(alice.namespace), "gitspace-platform-alice");
+        assert.equal(alice.ide, "vs_code_web");
+        assert.equal(alice.url, "https://platform-alice.gitspace.example.com");
+        assert.equal(await valueOf(alice.image), `${REGISTRY}:vscode-2025.11.1@${MOCK_DIGEST}`);
+        assert.equal(await valueOf(outputs.gitspaces.bob.ssh!), "kubectl -n gitspace-platform-bob port-forward svc/gitspace 8088 & ssh -p 8088 vscode@localhost");
+    });
+});
+
+describe("components: variants", () => {
+    it("build: false uses the existing tags and creates no Image", async () => {
+        const config = team({ images: { registry: REGISTRY, tag: "v1", build: false } });
+        const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
+        assert.equal(byType(resources, TYPES.image).length, 0);
+        assert.equal(await valueOf(result.images.jetbrains), `${REGISTRY}:jetbrains-v1`);
+        assert.equal(podSpecOf(resources, "carol").containers[0].image, `${REGISTRY}:jetbrains-v1`);
+        assert.equal(podSpecOf(resources, "carol").imagePullSecrets, undefined, "no credentials, no pull secret");
+        assert.ok(!resources.some((r) => r.name.endsWith("registry-credentials")));
+    });
+
+    it("push: false builds without registry cache and refers to the tags", async () => {
+        const config = team({ images: { registry: REGISTRY, push: false, platforms: ["linux/amd64"] } });
+        const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
+        const base = named(resources, TYPES.image, "runtime-images-base").inputs;
+        assert.equal(base.push, false);
+        assert.equal(base.cacheFrom, undefined);
+        assert.deepEqual(base.platforms, ["linux/amd64"]);
+        assert.equal(await valueOf(result.images.vscode), `${REGISTRY}:vscode-latest`);
+    });
+
+    it("an authenticating proxy means no generated password", async () => {
+        const config = team({ ideAuth: "proxy" });
+        const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
+        assert.equal(byType(resources, TYPES.password).length, 0);
+        assert.equal(result.gitspaces.alice.password, undefined);
+        const env = podSpecOf(resources, "alice").containers[0].env;
+        assert.equal(env.find((e: any) => e.name === "GITSPACE_IDE_AUTH").value, "none");
+    });
+
+    it("sets the storage class and the router namespace from config", async () => {
+        const config = team({ storageClass: "fast-ssd", router: { namespace: "ingress" } });
+        const { resources } = await runProgram((opts) => provisionTeam(config, opts));
+        assert.equal(named(resources, TYPES.pvc, "alice-home").inputs.spec.storageClassName, "fast-ssd");
+        const allow = named(resources, TYPES.networkPolicy, "alice-allow-router").inputs.spec;
+        assert.equal(allow.ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"], "ingress");
+    });
+});
+
+describe("components in preview mode", () => {
+    it("registers the same resources with unknown image digests and passwords", async () => {
+        const { resources, result } = await runProgram((opts) => provisionTeam(team(), opts), { preview: true });
+        assert.equal(byType(resources, TYPES.deployment).length, 4);
+        assert.equal(byType(resources, TYPES.image).length, 5);
+        for (const image of byType(resources, TYPES.image)) assert.equal(image.inputs.buildOnPreview, false, "preview never builds");
+        assert.equal(await isKnown(result.images.vscode), false, "digest unknown before the build");
+        assert.equal(await isKnown(result.gitspaces.alice.password!), false);
+        assert.equal(podSpecOf(resources, "alice").containers[0].image?.__pulumiUnknown, true, "image is unknown in preview");
+        assert.equal(podSpecOf(resources, "alice").containers[0].workingDir, "/home/vscode");
+    });
+});
