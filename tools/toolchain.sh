@@ -84,10 +84,10 @@ wrapper_module() {
   } >"$src/go.mod"
 }
 
-gobuild() { # DIR OUT PKG [go build args...]
-  local src=$1/src out=$2 pkg=$3
-  shift 3
-  (cd "$src" && "${NICE[@]}" go build -trimpath "$@" -o "$out" "$pkg")
+gobuild() { # DIR OUT [go build flags...] PACKAGES...: go build in DIR/src
+  local src=$1/src out=$2
+  shift 2
+  (cd "$src" && "${NICE[@]}" go build -trimpath -o "$out" "$@")
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -105,8 +105,9 @@ require (
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
 EOF
   (cd "$dir/src" && "${NICE[@]}" go mod download github.com/pulumi/pulumi/pkg/v3)
-  gobuild "$dir" "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+  gobuild "$dir" "$dir/bin/pulumi" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 
 # The upstream language host (module github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is not
@@ -117,7 +118,7 @@ build_langhost() {
   echo "require github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION" | wrapper_module "$dir" pulumi-language-nodejs
   cp "$HERE/langhost-nodejs/main.go" "$dir/src/"
   (cd "$dir/src" && "${NICE[@]}" go mod tidy)
-  gobuild "$dir" "$dir/bin/pulumi-language-nodejs" . -ldflags "-s -w -X main.version=$PULUMI_VERSION"
+  gobuild "$dir" "$dir/bin/pulumi-language-nodejs" -ldflags "-s -w -X main.version=$PULUMI_VERSION" .
   # Dynamic providers (pulumi.dynamic.Resource) run through this plugin: node with the SDK's dynamic-provider.
   cat >"$dir/bin/pulumi-resource-pulumi-nodejs" <<'SH'
 #!/bin/sh
@@ -125,6 +126,119 @@ script=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provid
 exec node "$script" "$@"
 SH
   chmod +x "$dir/bin/pulumi-resource-pulumi-nodejs"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Resource providers, at the versions of the npm SDKs
+# ---------------------------------------------------------------------------------------------------------------
+# pulumi-kubernetes: the provider module (provider/v4) has no tags; the module proxy reachable here serves only
+# versions somebody fetched before, and it refuses (403) the pseudo-version of the v4.34.2 release commit as well
+# as the sdk/v4 v4.34.2 tag. The newest provider/v4 version we found served is this one (2026-01-15); it is built
+# and stamped as the SDK's version. Override with GITSPACE_K8S_PROVIDER_MODVERSION once the release commit is served.
+K8S_PROVIDER_MODVERSION=${GITSPACE_K8S_PROVIDER_MODVERSION:-v4.0.0-20260115033456-f47bc2d6f199}
+
+build_kubernetes_provider() {
+  local dir=$1 mod=github.com/pulumi/pulumi-kubernetes/provider/v4 src
+  # provider/go.mod replaces sdk/v4 with ../sdk (local): the wrapper takes the sdk/v4 version it requires.
+  echo "require $mod $K8S_PROVIDER_MODVERSION" | wrapper_module "$dir" pulumi-resource-kubernetes
+  (cd "$dir/src" && go mod download "$mod")
+  src=$(cd "$dir/src" && go list -m -f '{{.Dir}}' "$mod")
+  # main.go embeds schema-embed.json and terraform-mapping-embed.json, generated (not committed) from the
+  # committed schema.json (with its version set) and terraform-mapping.json, as its go:generate does.
+  cp "$src/cmd/pulumi-resource-kubernetes/main.go" "$dir/src/"
+  node -e '
+    const fs = require("fs"); const [from, to, version] = process.argv.slice(1);
+    const s = JSON.parse(fs.readFileSync(from + "/schema.json")); s.version = version;
+    fs.writeFileSync(to + "/schema-embed.json", JSON.stringify(s));
+    fs.writeFileSync(to + "/terraform-mapping-embed.json",
+      JSON.stringify(JSON.parse(fs.readFileSync(from + "/terraform-mapping.json"))));
+  ' "$src/cmd/pulumi-resource-kubernetes" "$dir/src" "$K8S_PROVIDER_VERSION"
+  gobuild "$dir" "$dir/bin/pulumi-resource-kubernetes" \
+    -ldflags "-s -w -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" .
+}
+
+build_docker_build_provider() {
+  local dir=$1 mod=github.com/pulumi/pulumi-docker-build
+  # no replace directives: a plain go install works
+  (cd "$dir" && GOBIN="$dir/bin" "${NICE[@]}" go install -trimpath \
+    -ldflags "-s -w -X $mod/provider.Version=$DOCKER_BUILD_PROVIDER_VERSION" \
+    "$mod/provider/cmd/pulumi-resource-docker-build@v$DOCKER_BUILD_PROVIDER_VERSION")
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. BuildKit (buildkitd, buildctl) and buildx, at the versions pulumi-docker-build is built against
+# ---------------------------------------------------------------------------------------------------------------
+BUILDKIT_VERSION=${GITSPACE_BUILDKIT_VERSION:-v0.31.0}
+BUILDX_VERSION=${GITSPACE_BUILDX_VERSION:-v0.35.0}
+
+# gomod_file MODULE@VERSION: path of the downloaded go.mod
+gomod_file() { (cd "$TOOLS_DIR" && go mod download -json "$1" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p'); }
+
+build_buildkit() {
+  local dir=$1 mod=github.com/moby/buildkit
+  # buildkit's go.mod has an exclude block (go install refuses it): copy it into the wrapper.
+  {
+    echo "require $mod $BUILDKIT_VERSION"
+    awk '/^exclude \(/,/^\)/' "$(gomod_file "$mod@$BUILDKIT_VERSION")"
+  } | wrapper_module "$dir" buildkit
+  # the docker-build provider parses buildkitd's version (>= 0.13 enables multiple exports): stamp it
+  local ld="-s -w -X $mod/version.Version=$BUILDKIT_VERSION -X $mod/version.Package=$mod"
+  ld+=" -X $mod/version.Revision=$BUILDKIT_VERSION"
+  (cd "$dir/src" && go mod download "$mod")
+  gobuild "$dir" "$dir/bin/" -tags "osusergo netgo static_build" -ldflags "$ld" "$mod/cmd/buildkitd"
+  gobuild "$dir" "$dir/bin/" -ldflags "$ld" "$mod/cmd/buildctl"
+}
+
+build_buildx() {
+  local dir=$1 mod=github.com/docker/buildx
+  (cd "$dir" && GOBIN="$dir/bin" "${NICE[@]}" go install -trimpath \
+    -ldflags "-s -w -X $mod/version.Version=$BUILDX_VERSION -X $mod/version.Revision=$BUILDX_VERSION -X $mod/version.Package=$mod" \
+    "$mod/cmd/buildx@$BUILDX_VERSION")
+  # also usable as `docker buildx`: link it as a CLI plugin (~/.docker/cli-plugins/docker-buildx -> this)
+  mkdir -p "$dir/cli-plugins"
+  ln -sf ../bin/buildx "$dir/cli-plugins/docker-buildx"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Kubernetes server binaries and kubectl (a release that still runs on cgroup v1)
+# ---------------------------------------------------------------------------------------------------------------
+K8S_VERSION=${GITSPACE_K8S_VERSION:-v1.33.13}
+K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+
+build_kubernetes() {
+  local dir=$1 mod=k8s.io/kubernetes gomod staging=v0.${K8S_VERSION#v1.} pkgs=() b
+  gomod=$(gomod_file "$mod@$K8S_VERSION")
+  # k8s.io/kubernetes replaces every staging module with ./staging/src/k8s.io/X: use the published v0.x.y twin.
+  {
+    echo "require $mod $K8S_VERSION"
+    echo
+    grep -E '^godebug ' "$gomod" || true
+    echo "replace ("
+    sed -nE 's#^\t(k8s\.io/[a-z0-9-]+) => \./staging/src/k8s\.io/[a-z0-9-]+$#\t\1 => \1 '"$staging"'#p' "$gomod"
+    echo ")"
+  } | wrapper_module "$dir" kubernetes
+  (cd "$dir/src" && go mod download "$mod")
+  for b in "${K8S_BINARIES[@]}"; do pkgs+=("$mod/cmd/$b"); done
+  local minor=${K8S_VERSION#v1.}
+  minor=${minor%%.*}
+  local ld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld+=" -X $p.gitCommit=$K8S_VERSION -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  # one go build for all binaries: the shared packages are compiled once
+  gobuild "$dir" "$dir/bin/" -ldflags "$ld" "${pkgs[@]}"
+}
+
+# install_plugin NAME VERSION BIN: pulumi plugin install, unless the same binary is installed already
+install_plugin() {
+  local name=$1 version=$2 bin=$3 pdir="$PULUMI_HOME/plugins/resource-$1-v$2"
+  if cmp -s "$bin" "$pdir/pulumi-resource-$name"; then
+    log "plugin $name $version: installed in $pdir"
+    return 0
+  fi
+  pulumi plugin install resource "$name" "$version" --file "$bin" --reinstall >&2
+  log "plugin $name $version: installed from $bin"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -142,11 +256,30 @@ on_path() {
   shift 2
   bin=$(command -v "$name" 2>/dev/null) || return 1
   [[ $bin == "$TOOLS_DIR"/* ]] && return 1
-  if "$@" 2>/dev/null | grep -qF -- "$want"; then
+  if timeout 20 "$@" 2>/dev/null | grep -qF -- "$want"; then
     log "$name: using $bin (version $want)"
     return 0
   fi
   return 1
+}
+
+# apt_install CMD PACKAGE: install a Debian package when CMD is missing (root only; otherwise say what to run)
+APT_UPDATED=
+apt_install() {
+  local cmd=$1 pkg=$2
+  command -v "$cmd" >/dev/null && return 0
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    log "WARNING: $cmd not found: install the Debian package $pkg"
+    return 0
+  fi
+  log "installing Debian package $pkg ..."
+  local t0=$SECONDS
+  if [[ -z $APT_UPDATED ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
+  TIMINGS+=("$pkg (apt): $((SECONDS - t0))s")
 }
 
 write_env() {
@@ -187,7 +320,45 @@ main() {
       LANGHOST_KEY="$PULUMI_VERSION-$(sha256sum "$HERE/langhost-nodejs/main.go" | cut -c1-8)"
       step pulumi-language-nodejs "$LANGHOST_KEY" build_langhost
       PATH_DIRS+=("$TOOLS_DIR/pulumi-language-nodejs-$LANGHOST_KEY/bin")
+      # next to our pulumi binary too: the CLI warns about a language host found elsewhere on PATH
+      if [[ -d "$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin" ]]; then
+        ln -sf "$TOOLS_DIR/pulumi-language-nodejs-$LANGHOST_KEY/bin/"* "$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin/"
+      fi
     fi
+  fi
+  local p
+  for p in "${PATH_DIRS[@]+"${PATH_DIRS[@]}"}"; do PATH="$p:$PATH"; done
+
+  if want providers; then
+    local kkey="$K8S_PROVIDER_VERSION-${K8S_PROVIDER_MODVERSION##*-}"
+    step kubernetes-provider "$kkey" build_kubernetes_provider
+    install_plugin kubernetes "$K8S_PROVIDER_VERSION" "$TOOLS_DIR/kubernetes-provider-$kkey/bin/pulumi-resource-kubernetes"
+    step docker-build-provider "$DOCKER_BUILD_PROVIDER_VERSION" build_docker_build_provider
+    install_plugin docker-build "$DOCKER_BUILD_PROVIDER_VERSION" \
+      "$TOOLS_DIR/docker-build-provider-$DOCKER_BUILD_PROVIDER_VERSION/bin/pulumi-resource-docker-build"
+  fi
+
+  if want buildkit; then
+    apt_install runc runc
+    if ! on_path buildkitd "$BUILDKIT_VERSION" buildkitd --version; then
+      step buildkit "$BUILDKIT_VERSION" build_buildkit
+      PATH_DIRS+=("$TOOLS_DIR/buildkit-$BUILDKIT_VERSION/bin")
+    fi
+    if ! on_path buildx "$BUILDX_VERSION" buildx version; then
+      step buildx "$BUILDX_VERSION" build_buildx
+      PATH_DIRS+=("$TOOLS_DIR/buildx-$BUILDX_VERSION/bin")
+      EXTRA_ENV[GITSPACE_BUILDX_CLI_PLUGIN]="$TOOLS_DIR/buildx-$BUILDX_VERSION/cli-plugins/docker-buildx"
+    fi
+  fi
+
+  if want kubernetes; then
+    if ! on_path kube-apiserver "$K8S_VERSION" kube-apiserver --version; then
+      step kubernetes "$K8S_VERSION" build_kubernetes
+      PATH_DIRS+=("$TOOLS_DIR/kubernetes-$K8S_VERSION/bin")
+    fi
+    # etcd: Debian's etcd-server (3.4) when present or installable
+    apt_install etcd etcd-server
+    command -v etcd >/dev/null && log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"
   fi
 
   write_env

@@ -42,6 +42,9 @@ func main() {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
+		case a == "-version" || a == "--version":
+			fmt.Println(version)
+			return
 		case a == "-tracing" || a == "--tracing":
 			if i+1 < len(args) {
 				tracing = args[i+1]
