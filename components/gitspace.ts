@@ -8,16 +8,13 @@ import * as random from "@pulumi/random";
 import { ideSpec } from "./catalog";
 import { DeveloperConfig, TeamConfig, namespaceName } from "./config";
 import {
-    OBJECT_NAMES, buildPodSpec, dockerConfigJson, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
+    OBJECT_NAMES, buildPodSpec, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
     quotaHard, routingAnnotations, routingLabels, selectorLabels,
 } from "./builders";
 import { generateSshHostKey } from "./sshkeys";
 
-export interface RegistryCredentials {
-    registry: string;
-    username: pulumi.Input<string>;
-    password: pulumi.Input<string>;
-}
+/** The `.dockerconfigjson` of the image pull Secret (`dockerConfigJson`), shared by every developer of a team. */
+export type RegistryCredentials = pulumi.Input<string>;
 
 export interface GitspaceArgs {
     /** Team (stack) the developer belongs to. */
@@ -34,7 +31,7 @@ export interface GitspaceArgs {
     ideAuth?: TeamConfig["ideAuth"];
     /** Namespace of the router allowed to reach the IDE port. Defaults to `caddy-system`. */
     routerNamespace?: string;
-    /** Credentials to pull the image, stored as an image pull Secret. Defaults to none. */
+    /** Credentials to pull the image (a `.dockerconfigjson`), stored as an image pull Secret. Defaults to none. */
     registryCredentials?: RegistryCredentials;
 }
 
@@ -120,15 +117,11 @@ export class Gitspace extends pulumi.ComponentResource {
         }
         let imagePullSecret: string | undefined;
         if (args.registryCredentials) {
-            const creds = args.registryCredentials;
             imagePullSecret = OBJECT_NAMES.registryCredentials;
             secrets.push(new k8s.core.v1.Secret(`${name}-registry-credentials`, {
                 metadata: inNamespace(OBJECT_NAMES.registryCredentials),
                 type: "kubernetes.io/dockerconfigjson",
-                stringData: {
-                    ".dockerconfigjson": pulumi.secret(pulumi.all([creds.username, creds.password])
-                        .apply(([username, password]) => dockerConfigJson(creds.registry, username, password))),
-                },
+                stringData: { ".dockerconfigjson": args.registryCredentials },
             }, inNs));
         }
 

@@ -3,6 +3,7 @@
  * portal and the benchmarks all go through here.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { dockerConfigJson } from "./builders";
 import { ideSpec } from "./catalog";
 import { TeamConfig } from "./config";
 import { Gitspace } from "./gitspace";
@@ -42,8 +43,9 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
         username: img.username,
         password: secretPassword,
     }, opts);
-    const registryCredentials = img.username !== undefined && secretPassword !== undefined
-        ? { registry: img.registry, username: img.username, password: secretPassword }
+    // One pull secret value for the whole team, computed once.
+    const registryCredentials = img.username !== undefined && img.password !== undefined
+        ? pulumi.secret(dockerConfigJson(img.registry, img.username, img.password))
         : undefined;
 
     const gitspaces: Record<string, GitspaceOutput> = {};
