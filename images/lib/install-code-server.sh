@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install code-server from the npm registry (no GitHub, no code-server.dev) with the Node.js of install-node.sh,
+# compiling its native modules against that Node's bundled headers (no header download either), and put a
+# `code-server` on PATH that always runs with that Node.
+# Usage: install-code-server.sh NODE_PREFIX PREFIX VERSION
+# Environment: NPM_REGISTRY (default https://registry.npmjs.org)
+set -euo pipefail
+
+(($# == 3)) || { echo "usage: $0 NODE_PREFIX PREFIX VERSION" >&2; exit 2; }
+node_prefix="$1" prefix="$2" version="$3"
+
+export PATH="$node_prefix/bin:$PATH"
+export npm_config_registry="${NPM_REGISTRY:-https://registry.npmjs.org}"
+# node-gyp: use the headers shipped with this Node instead of downloading them from nodejs.org.
+export npm_config_nodedir="$node_prefix"
+# kerberos tries a prebuilt binary from GitHub first: build it from source right away.
+export npm_config_build_from_source=kerberos
+# The Node binaries trust their own CA list; also trust the system's (a TLS-inspecting proxy during the build).
+export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+export HOME="${TMPDIR:-/tmp}/code-server-build-home"
+mkdir -p "$HOME"
+trap 'rm -rf "$HOME"' EXIT
+
+echo "installing code-server@$version with node $(node --version), npm $(npm --version)"
+# npm 11 runs no dependency install script unless allowed: code-server's postinstall installs and builds VS Code's
+# modules (lib/vscode declares its own allowScripts for its native modules).
+npm install --global --prefix "$prefix" --allow-scripts=code-server "code-server@$version"
+
+pkg="$prefix/lib/node_modules/code-server"
+entry="$pkg/out/node/entry.js"
+[[ -f "$entry" ]] || { echo "code-server entry point $entry missing" >&2; exit 1; }
+# The postinstall must have built VS Code's server modules; fail here rather than at first start.
+for m in node-pty @vscode/spdlog; do
+    [[ -d "$pkg/lib/vscode/node_modules/$m" ]] || { echo "code-server: lib/vscode/node_modules/$m missing" >&2; exit 1; }
+done
+if ! find "$pkg/lib/vscode/node_modules/node-pty" -name '*.node' | grep -q .; then
+    echo "code-server: node-pty native module was not built" >&2
+    exit 1
+fi
+
+# The package's own bin is `#!/usr/bin/env node`, which would pick the distribution's (older) node: wrap it.
+rm -f "$prefix/bin/code-server"
+cat >"$prefix/bin/code-server" <<WRAPPER
+#!/bin/sh
+exec "$node_prefix/bin/node" "$entry" "\$@"
+WRAPPER
+chmod 0755 "$prefix/bin/code-server"
+ln -sf "$prefix/bin/code-server" /usr/local/bin/code-server
+
+npm cache clean --force >/dev/null 2>&1 || true
+rm -rf /root/.npm /root/.cache/node-gyp
+code-server --version

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # the smoke tests pass single-quoted scripts to bash in the containers, on purpose
+# Build the gitspace runtime images with the classic `docker build`, FROM a Debian base made locally with
+# debootstrap (no registry is reachable here), and smoke-test each image.
+#
+# Usage: tests/images/build-images.sh [flavor ...]
+#   flavors: base vscode-desktop jetbrains cursor vscode (default: all, in that order; base is always built first)
+#
+# Environment (all optional):
+#   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
+#   GITSPACE_MIRROR         Debian mirror (default: the first deb.debian.org-like URI of the host's apt sources)
+#   GITSPACE_CACHE_DIR      where the debootstrap rootfs tarball is cached (default: ~/.cache/gitspace)
+#   GITSPACE_CONTEXT_DIR    build context: a directory holding images/ and scripts/ (default: this repository)
+#   GITSPACE_IMAGE_PREFIX   image names are <prefix>/<flavor>:<tag> (default: gitspace-local)
+#   GITSPACE_IMAGE_TAG      (default: dev)
+#   GITSPACE_EXTRA_CA_DIR   *.crt files trusted by the local base image, e.g. an egress proxy's CA
+#                           (default: /usr/local/share/ca-certificates; the Dockerfiles themselves add no CA)
+#   VSCODE_EXTENSIONS       passed to the vscode flavor as the VSCODE_EXTENSIONS build arg (default: empty)
+#   GITSPACE_NO_CACHE       1: docker build --no-cache
+#   GITSPACE_SKIP_SMOKE     1: build only
+#
+# Idempotent: the rootfs tarball is cached per suite, the imported base image is reused, and docker's layer cache
+# makes a second run quick. Prints how long each image took and its size.
+set -euo pipefail
+
+log() { printf '[gitspace] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/../.." && pwd)"
+
+suite="${GITSPACE_SUITE:-bookworm}"
+cache_dir="${GITSPACE_CACHE_DIR:-$HOME/.cache/gitspace}"
+context_dir="${GITSPACE_CONTEXT_DIR:-$repo_root}"
+prefix="${GITSPACE_IMAGE_PREFIX:-gitspace-local}"
+tag="${GITSPACE_IMAGE_TAG:-dev}"
+extra_ca_dir="${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}"
+local_base="$prefix/debian:$suite"
+all_flavors=(base vscode-desktop jetbrains cursor vscode)
+
+default_mirror() {
+    local uri
+    uri="$(grep -hoE '(URIs:[[:space:]]*|^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | grep -oE 'https?://[^[:space:]]+' | head -n 1 || true)"
+    printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+mirror="${GITSPACE_MIRROR:-$(default_mirror)}"
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required (${2:-apt-get install $1})"; }
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# The debootstrap rootfs, cached as a tarball keyed by suite (and architecture).
+rootfs_tarball() {
+    local arch tarball tmp
+    arch="$(dpkg --print-architecture)"
+    tarball="$cache_dir/debian-$suite-$arch-minbase.tar"
+    if [[ -s "$tarball" ]]; then
+        log "rootfs: cached $tarball"
+        printf '%s\n' "$tarball"
+        return
+    fi
+    need debootstrap
+    mkdir -p "$cache_dir"
+    tmp="$(mktemp -d "$cache_dir/rootfs.XXXXXX")"
+    log "rootfs: debootstrap --variant=minbase $suite from $mirror"
+    if ! debootstrap --variant=minbase "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
+        tail -n 30 "$tmp/debootstrap.log" >&2
+        rm -rf "$tmp"
+        die "debootstrap failed"
+    fi
+    # Leave no apt lists or caches in the image.
+    rm -rf "$tmp/rootfs/var/lib/apt/lists/"* "$tmp/rootfs/var/cache/apt/"*.bin "$tmp/rootfs/var/cache/apt/archives/"*.deb
+    tar --numeric-owner -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
+    mv "$tmp/rootfs.tar" "$tarball"
+    rm -rf "$tmp"
+    log "rootfs: cached $tarball ($(du -h "$tarball" | cut -f1))"
+    printf '%s\n' "$tarball"
+}
+
+# $local_base: the rootfs imported, plus the CA certificates this machine's egress needs (the runtime Dockerfiles
+# install ca-certificates, whose update-ca-certificates picks up /usr/local/share/ca-certificates).
+ensure_local_base() {
+    local raw="$prefix/debian:$suite-rootfs" tarball ctx
+    if ! image_exists "$raw"; then
+        tarball="$(rootfs_tarball)"
+        log "base image: docker import $tarball as $raw"
+        docker import --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
+    fi
+    ctx="$(mktemp -d)"
+    mkdir -p "$ctx/ca"
+    if [[ -d "$extra_ca_dir" ]]; then
+        find "$extra_ca_dir" -maxdepth 1 -type f -name '*.crt' -exec cp {} "$ctx/ca/" \;
+    fi
+    printf 'FROM %s\nCOPY ca/ /usr/local/share/ca-certificates/\n' "$raw" >"$ctx/Dockerfile"
+    log "base image: $local_base (extra CAs: $(find "$ctx/ca" -type f | wc -l))"
+    DOCKER_BUILDKIT=0 docker build -q -t "$local_base" "$ctx" >"$ctx.log" 2>&1 || { cat "$ctx.log" >&2; die "local base build failed"; }
+    rm -f "$ctx.log"
+    rm -rf "$ctx"
+}
+
+# build FLAVOR FROM-REF: docker build with the repository as the context.
+build() {
+    local flavor="$1" from="$2" image start elapsed size
+    image="$prefix/$flavor:$tag"
+    local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from")
+    [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
+    [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
+    log "build $image FROM $from"
+    start=$SECONDS
+    DOCKER_BUILDKIT=0 docker "${args[@]}" "$context_dir" >"$log_dir/$flavor.log" 2>&1 \
+        || { tail -n 40 "$log_dir/$flavor.log" >&2; die "build of $flavor failed (log: $log_dir/$flavor.log)"; }
+    elapsed=$((SECONDS - start))
+    size="$(docker image inspect -f '{{.Size}}' "$image")"
+    log "built $image in ${elapsed}s, size $((size / 1000000)) MB"
+    summary+=("$(printf '%-16s %6ss %8s MB' "$flavor" "$elapsed" "$((size / 1000000))")")
+}
+
+run() { docker run --rm --network none "$@"; }
+
+check() {
+    local what="$1"; shift
+    if "$@"; then log "  ok: $what"; else die "smoke test failed: $what"; fi
+}
+
+expect_output() {
+    local want="$1" got; shift
+    got="$("$@" 2>&1)" || { log "  command failed: $*: $got"; return 1; }
+    [[ "$got" == *"$want"* ]] || { log "  expected '$want' in: $got"; return 1; }
+}
+
+scripts_ok() {
+    local image="$1"; shift
+    # Every directory exists, is root-owned and not writable by the user; every script is executable.
+    run "$image" bash -euo pipefail -c '
+        for d in "$@"; do
+            dir=/usr/local/gitspace/scripts/$d
+            [[ -d $dir ]] || { echo "missing $dir"; exit 1; }
+            [[ $(stat -c %u "$dir") == 0 ]] || { echo "$dir not root-owned"; exit 1; }
+            ! test -w "$dir" || { echo "$dir writable by $(id -un)"; exit 1; }
+            while IFS= read -r -d "" f; do
+                [[ $(stat -c %u "$f") == 0 ]] || { echo "$f not root-owned"; exit 1; }
+                ! test -w "$f" || { echo "$f writable by $(id -un)"; exit 1; }
+                if [[ $(head -c2 "$f") == "#!" || $f == *.sh ]] && [[ ! -x $f ]]; then echo "$f not executable"; exit 1; fi
+            done < <(find "$dir" -type f -print0)
+        done' _ "$@"
+}
+
+sshd_ok() {
+    # No host key may ship in the image; sshd accepts a generated config with a key made at test time.
+    run "$1" bash -euo pipefail -c '
+        if compgen -G "/etc/ssh/ssh_host_*" >/dev/null; then echo "image ships host keys:"; ls /etc/ssh; exit 1; fi
+        d=$(mktemp -d)
+        ssh-keygen -q -t ed25519 -N "" -f "$d/host_key"
+        /usr/sbin/sshd -t -f /dev/null -o "HostKey=$d/host_key" -o Port=8088 -o "PidFile=$d/sshd.pid" \
+            -o UsePAM=no -o "AuthorizedKeysFile=$d/authorized_keys" -o PasswordAuthentication=no'
+}
+
+smoke() {
+    local flavor="$1" image="$prefix/$1:$tag"
+    log "smoke $image"
+    check "id is vscode 1000:1000" expect_output "uid=1000(vscode) gid=1000(vscode)" run "$image" id
+    check "workdir is /home/vscode" expect_output "/home/vscode" run "$image" pwd
+    check "/workspaces is an empty directory, not a link" \
+        run "$image" bash -c '[[ -d /workspaces && ! -L /workspaces && -z "$(ls -A /workspaces)" ]]'
+    check "git, curl, wget, jq, ssh, node present" \
+        run "$image" bash -c 'git --version && curl --version && wget --version && jq --version && ssh -V && node --version' \
+        >/dev/null
+    check "jsonc-parser parses JSONC" expect_output '"remoteUser":"dev"' run "$image" node -e '
+        const j = require("/usr/local/gitspace/lib/node_modules/jsonc-parser");
+        console.log(JSON.stringify(j.parse("{ // c\n \"remoteUser\": \"dev\", }")));'
+    check "git credential helper registered system-wide" \
+        expect_output "/usr/local/gitspace/scripts/common/" run "$image" git config --system --get-all credential.helper
+    case "$flavor" in
+        base) check "scripts" scripts_ok "$image" common vscode cursor jetbrains ;;
+        vscode)
+            check "scripts" scripts_ok "$image" common vscode
+            check "code-server --version" expect_output "4." run "$image" code-server --version
+            check "code-server serves /healthz" run "$image" bash -euo pipefail -c '
+                code-server --auth none --bind-addr 127.0.0.1:8089 --disable-telemetry >/tmp/cs.log 2>&1 &
+                for _ in $(seq 60); do
+                    if curl -fsS http://127.0.0.1:8089/healthz; then exit 0; fi
+                    sleep 1
+                done
+                cat /tmp/cs.log; exit 1' ;;
+        vscode-desktop) check "scripts" scripts_ok "$image" common; check "sshd -t" sshd_ok "$image" ;;
+        cursor) check "scripts" scripts_ok "$image" common cursor; check "sshd -t" sshd_ok "$image" ;;
+        jetbrains)
+            check "scripts" scripts_ok "$image" common jetbrains
+            check "sshd -t" sshd_ok "$image"
+            check "java -version is 17" expect_output 'version "17' run "$image" java -version
+            check "fontconfig sees a font" expect_output "DejaVu" run "$image" fc-list ;;
+        *) die "unknown flavor $flavor" ;;
+    esac
+}
+
+main() {
+    need docker "apt-get install docker.io, then start dockerd"
+    docker info >/dev/null 2>&1 || die "dockerd is not running (start it: dockerd >/tmp/dockerd.log 2>&1 &)"
+    local -a flavors=("$@")
+    ((${#flavors[@]})) || flavors=("${all_flavors[@]}")
+    local f
+    for f in "${flavors[@]}"; do
+        [[ " ${all_flavors[*]} " == *" $f "* ]] || die "unknown flavor '$f' (known: ${all_flavors[*]})"
+        [[ -f "$context_dir/images/$f/Dockerfile" ]] || die "missing $context_dir/images/$f/Dockerfile"
+    done
+    log_dir="$(mktemp -d /tmp/gitspace-build.XXXXXX)"
+    summary=()
+    local total_start=$SECONDS
+    ensure_local_base
+    build base "$local_base"
+    [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke base
+    for f in "${flavors[@]}"; do
+        [[ "$f" == base ]] && continue
+        build "$f" "$prefix/base:$tag"
+        [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke "$f"
+    done
+    log "done in $((SECONDS - total_start))s (build logs: $log_dir)"
+    printf '%s\n' "${summary[@]}" >&2
+}
+
+main "$@"

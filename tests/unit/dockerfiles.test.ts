@@ -1,0 +1,245 @@
+/**
+ * Lint of the runtime image Dockerfiles (images/<flavor>/Dockerfile) and their build helpers (images/lib/*.sh):
+ * the Dockerfile parser/validator of the VS Code Docker extension (dockerfile-utils / dockerfile-ast) plus the
+ * project's rules, each asserted on each Dockerfile. The real builds are tests/images/build-images.sh (needs dockerd).
+ */
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { DockerfileParser, Instruction } from "dockerfile-ast";
+import { validate, ValidationSeverity } from "dockerfile-utils";
+import { FLAVORS, IDE_CATALOG, SSH_PORT, WEB_PORT } from "../../components/catalog";
+
+const REPO = path.resolve(__dirname, "../..");
+const IMAGES = path.join(REPO, "images");
+const LIB = path.join(IMAGES, "lib");
+const SCRIPT_DIRS = ["common", "vscode", "cursor", "jetbrains"];
+
+/** The scripts directories each flavor copies (base carries them all). */
+const FLAVOR_SCRIPT_DIRS: Record<string, string[]> = {
+    base: SCRIPT_DIRS,
+    vscode: ["common", "vscode"],
+    "vscode-desktop": ["common"],
+    cursor: ["common", "cursor"],
+    jetbrains: ["common", "jetbrains"],
+};
+
+const dockerfilePath = (flavor: string) => path.join(IMAGES, flavor, "Dockerfile");
+const read = (file: string) => fs.readFileSync(file, "utf8");
+const libScripts = () => fs.readdirSync(LIB).filter((f) => f.endsWith(".sh")).map((f) => path.join(LIB, f));
+
+/** A RUN that installs packages: apt, npm, or one of the images/lib installers. */
+const INSTALLS = /\bapt-get\s+(-\S+\s+)*install\b|\bnpm\s+(install|i|ci)\b|\bapt-install\.sh\b|\binstall-(ssh-server|node|code-server)\.sh\b/;
+/** Downloads from GitHub (unreachable here, and not pinned by a registry): none in the images. */
+const GITHUB_DOWNLOAD = /\b(curl|wget)\b[^\n]*\b(github\.com|githubusercontent\.com|ghcr\.io)/;
+
+function parse(flavor: string) {
+    const content = read(dockerfilePath(flavor));
+    return { content, dockerfile: DockerfileParser.parse(content) };
+}
+
+const keyword = (i: Instruction) => i.getKeyword().toUpperCase();
+const args = (i: Instruction) => (i.getArgumentsContent() ?? "").replace(/\\\r?\n/g, " ");
+
+/** Ports the IDE catalog serves from a flavor. */
+function catalogPorts(flavor: string): number[] {
+    const ports = new Set<number>();
+    for (const spec of Object.values(IDE_CATALOG)) if (spec.flavor === flavor) ports.add(spec.port);
+    return [...ports].sort();
+}
+
+/** Every apt-get install has --no-install-recommends and its RUN (or script) removes the apt lists. */
+function assertAptHygiene(where: string, text: string) {
+    for (const m of text.matchAll(/apt-get\s+(?:-\S+\s+)*install\b[^\n]*/g)) {
+        assert.match(m[0], /--no-install-recommends/, `${where}: apt-get install without --no-install-recommends: ${m[0]}`);
+    }
+    if (/apt-get\s+(?:-\S+\s+)*install\b/.test(text)) {
+        assert.match(text, /rm -rf \/var\/lib\/apt\/lists\/\*/, `${where}: installs packages but leaves /var/lib/apt/lists`);
+    }
+}
+
+describe("runtime image Dockerfiles", () => {
+    it("exist for every flavor of the catalog, and only those", () => {
+        const dirs = fs.readdirSync(IMAGES).filter((d) => fs.existsSync(dockerfilePath(d))).sort();
+        assert.deepEqual(dirs, [...FLAVORS].sort());
+    });
+
+    for (const flavor of FLAVORS) {
+        describe(flavor, () => {
+            const { content, dockerfile } = parse(flavor);
+            const instructions = dockerfile.getInstructions();
+            const runs = instructions.filter((i) => keyword(i) === "RUN");
+
+            it("passes the dockerfile-utils validator with no error or warning", () => {
+                const problems = validate(content, {
+                    deprecatedMaintainer: ValidationSeverity.ERROR,
+                    emptyContinuationLine: ValidationSeverity.ERROR,
+                    instructionCasing: ValidationSeverity.ERROR,
+                    instructionCmdMultiple: ValidationSeverity.ERROR,
+                    instructionEntrypointMultiple: ValidationSeverity.ERROR,
+                    instructionHealthcheckMultiple: ValidationSeverity.ERROR,
+                    instructionJSONInSingleQuotes: ValidationSeverity.ERROR,
+                    instructionWorkdirRelative: ValidationSeverity.ERROR,
+                });
+                assert.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${p.message}`), []);
+            });
+
+            it("declares ARG BASE_IMAGE before a single FROM ${BASE_IMAGE}", () => {
+                const initial = dockerfile.getInitialARGs().map((a) => a.getProperty()?.getName());
+                assert.ok(initial.includes("BASE_IMAGE"), "ARG BASE_IMAGE must come before FROM");
+                const froms = dockerfile.getFROMs();
+                assert.equal(froms.length, 1, "one stage: the Pulumi component passes the base ref as BASE_IMAGE");
+                assert.equal(froms[0].getImage(), "${BASE_IMAGE}");
+                if (flavor === "base") {
+                    const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === "BASE_IMAGE");
+                    assert.equal(arg?.getProperty()?.getValue(), "ubuntu:24.04");
+                }
+            });
+
+            it("runs RUN with bash -o pipefail", () => {
+                const shell = instructions.find((i) => keyword(i) === "SHELL");
+                assert.ok(shell, "SHELL missing");
+                assert.equal(args(shell).replace(/\s+/g, ""), '["/bin/bash","-o","pipefail","-c"]');
+                assert.ok(instructions.indexOf(shell) < instructions.indexOf(runs[0]), "SHELL must precede the first RUN");
+            });
+
+            it("installs packages with --no-install-recommends and cleans the apt lists", () => {
+                for (const run of runs) assertAptHygiene(`${flavor} line ${run.getRange().start.line + 1}`, args(run));
+                if (flavor === "base") {
+                    const apt = runs.find((r) => /apt-get\s+(-\S+\s+)*install/.test(args(r)));
+                    assert.ok(apt, "base installs its packages with apt-get");
+                    for (const pkg of ["git", "curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "nodejs"]) {
+                        assert.match(args(apt), new RegExp(`\\s${pkg}(\\s|$)`), `base package ${pkg}`);
+                    }
+                }
+            });
+
+            it("installs packages as root and ends as the non-root user vscode in /home/vscode", () => {
+                let user = flavor === "base" ? "root" : "vscode"; // flavors start FROM base, which ends as vscode
+                for (const i of instructions) {
+                    if (keyword(i) === "USER") user = args(i).trim();
+                    if (keyword(i) === "RUN" && INSTALLS.test(args(i))) {
+                        assert.equal(user, "root", `line ${i.getRange().start.line + 1} installs as ${user}`);
+                    }
+                }
+                const users = instructions.filter((i) => keyword(i) === "USER");
+                const last = users[users.length - 1];
+                assert.ok(last, "no USER");
+                assert.equal(args(last).trim(), "vscode");
+                assert.notEqual(args(last).trim().split(":")[0], "0");
+                const workdirs = instructions.filter((i) => keyword(i) === "WORKDIR");
+                assert.equal(args(workdirs[workdirs.length - 1]).trim(), "/home/vscode");
+                assert.ok(instructions.indexOf(last) > instructions.indexOf(runs[runs.length - 1]), "USER vscode after the last RUN");
+            });
+
+            it("copies the scripts after the last RUN that installs packages, then fixes their modes", () => {
+                const scriptCopies = instructions.filter((i) => keyword(i) === "COPY" && /^scripts\/[^/\s]+\/\s/.test(args(i)));
+                const copied = scriptCopies.map((c) => args(c).split(/\s+/)[0].replace(/^scripts\/|\/$/g, ""));
+                assert.deepEqual(copied.sort(), [...FLAVOR_SCRIPT_DIRS[flavor]].sort());
+                for (const c of scriptCopies) {
+                    const [src, dest] = args(c).split(/\s+/);
+                    assert.equal(dest, `/usr/local/gitspace/${src}`);
+                }
+                const lastInstall = runs.filter((r) => INSTALLS.test(args(r))).pop();
+                const firstScripts = Math.min(...scriptCopies.map((c) => instructions.indexOf(c)));
+                if (lastInstall) assert.ok(instructions.indexOf(lastInstall) < firstScripts, "a package install after COPY scripts/");
+                const finalize = runs.find((r) => /install-scripts\.sh/.test(args(r)));
+                assert.ok(finalize && instructions.indexOf(finalize) > firstScripts, "install-scripts.sh must run after the COPYs");
+            });
+
+            it("copies only files that exist in the build context, without BuildKit-only flags", () => {
+                for (const c of instructions.filter((i) => keyword(i) === "COPY" || keyword(i) === "ADD")) {
+                    assert.equal(keyword(c), "COPY", "ADD (URLs, auto-extract) is not used");
+                    const parts = args(c).split(/\s+/).filter(Boolean);
+                    assert.ok(!parts.some((p) => p.startsWith("--")), `COPY flags (--chmod/--link need BuildKit): ${args(c)}`);
+                    for (const src of parts.slice(0, -1)) {
+                        assert.ok(/^(images|scripts|node_modules\/jsonc-parser)\//.test(src), `unexpected source ${src}`);
+                        if (!src.startsWith("scripts/")) assert.ok(fs.existsSync(path.join(REPO, src)), `${src} missing`);
+                    }
+                }
+            });
+
+            it("uses no BuildKit-only syntax and no TARGETARCH", () => {
+                assert.doesNotMatch(content, /^#\s*syntax\s*=/m, "no # syntax= directive");
+                assert.doesNotMatch(content, /^RUN\s+--/m, "no RUN --mount/--network");
+                assert.doesNotMatch(content, /<<-?\s*["']?[A-Z]+/, "no heredocs");
+                assert.doesNotMatch(content, /TARGET(ARCH|PLATFORM|OS|VARIANT)/, "use dpkg --print-architecture");
+            });
+
+            it("exposes exactly the ports the IDE catalog uses for this flavor", () => {
+                const exposed = instructions.filter((i) => keyword(i) === "EXPOSE")
+                    .flatMap((i) => args(i).split(/\s+/).filter(Boolean)).map((p) => Number(p.replace(/\/tcp$/, ""))).sort();
+                assert.deepEqual(exposed, catalogPorts(flavor));
+                for (const port of exposed) assert.ok([WEB_PORT, SSH_PORT].includes(port));
+            });
+
+            it("downloads nothing from GitHub", () => {
+                assert.doesNotMatch(content, GITHUB_DOWNLOAD);
+            });
+        });
+    }
+
+    it("port contract: 8089 for vscode (web), 8088 for the SSH flavors", () => {
+        assert.deepEqual(catalogPorts("vscode"), [8089]);
+        for (const f of ["vscode-desktop", "jetbrains", "cursor"]) assert.deepEqual(catalogPorts(f), [8088]);
+        assert.deepEqual(catalogPorts("base"), []);
+    });
+
+    it("shares the SSH server install between the SSH flavors", () => {
+        for (const f of ["vscode-desktop", "jetbrains", "cursor"]) {
+            const content = read(dockerfilePath(f));
+            assert.match(content, /install-ssh-server\.sh/, f);
+            assert.doesNotMatch(content, /openssh-server/, `${f}: openssh-server is installed by images/lib/install-ssh-server.sh`);
+        }
+        assert.match(read(path.join(LIB, "install-ssh-server.sh")), /rm -f \/etc\/ssh\/ssh_host_\*/);
+    });
+
+    it("vscode: code-server pinned, from npm with a pinned Node, extensions outside HOME", () => {
+        const content = read(dockerfilePath("vscode"));
+        assert.match(content, /^ARG CODE_SERVER_VERSION=4\.\d+\.\d+$/m);
+        assert.match(content, /^ARG NODE_VERSION=\d+\.\d+\.\d+$/m);
+        assert.match(content, /^ARG NODE_INTEGRITY_AMD64=sha512-/m);
+        assert.match(content, /^ARG NODE_INTEGRITY_ARM64=sha512-/m);
+        assert.match(content, /^ARG VSCODE_EXTENSIONS=""$/m);
+        assert.match(content, /GITSPACE_VSCODE_EXTENSIONS_DIR=\/usr\/local\/gitspace\//);
+        assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
+        assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
+    });
+});
+
+describe("image build helpers (images/lib)", () => {
+    for (const file of libScripts()) {
+        const name = path.relative(REPO, file);
+        describe(name, () => {
+            const text = read(file);
+            it("is a strict, executable bash script", () => {
+                assert.match(text, /^#!\/usr\/bin\/env bash\n/);
+                assert.match(text, /^set -euo pipefail$/m);
+                assert.ok((fs.statSync(file).mode & 0o111) !== 0, "not executable");
+                execFileSync("bash", ["-n", file]);
+            });
+            it("keeps apt clean and downloads nothing from GitHub", () => {
+                assertAptHygiene(name, text);
+                assert.doesNotMatch(text, GITHUB_DOWNLOAD);
+            });
+        });
+    }
+
+    it("passes shellcheck (when installed)", function () {
+        const probe = spawnSync("shellcheck", ["--version"]);
+        if (probe.error) this.skip();
+        const files = [...libScripts(), path.join(REPO, "tests/images/build-images.sh")];
+        const res = spawnSync("shellcheck", files, { encoding: "utf8" });
+        assert.equal(res.status, 0, res.stdout + res.stderr);
+    });
+});
+
+describe(".dockerignore", () => {
+    const lines = read(path.join(REPO, ".dockerignore")).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    it("is an allowlist: images/, scripts/ and node_modules/jsonc-parser only", () => {
+        assert.equal(lines[0], "*");
+        const allowed = lines.filter((l) => l.startsWith("!")).sort();
+        assert.deepEqual(allowed, ["!images/", "!node_modules/jsonc-parser/", "!scripts/"]);
+    });
+});
