@@ -230,6 +230,17 @@ build_kubernetes() {
   gobuild "$dir" "$dir/bin/" -ldflags "$ld" "${pkgs[@]}"
 }
 
+# pulumi-random: neither provider/v4 (tags, or the pseudo-version of the v4.21.2 release commit) nor the
+# terraform bridge it is built on is served here, so a small native provider of our own (tools/provider-random)
+# stands in, at the SDK's version: RandomPassword and RandomString, same tokens, inputs and outputs.
+build_random_provider() {
+  local dir=$1
+  echo "require github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION" | wrapper_module "$dir" pulumi-resource-random
+  cp "$HERE/provider-random/main.go" "$dir/src/"
+  (cd "$dir/src" && "${NICE[@]}" go mod tidy)
+  gobuild "$dir" "$dir/bin/pulumi-resource-random" -ldflags "-s -w -X main.version=$RANDOM_PROVIDER_VERSION" .
+}
+
 # install_plugin NAME VERSION BIN: pulumi plugin install, unless the same binary is installed already
 install_plugin() {
   local name=$1 version=$2 bin=$3 pdir="$PULUMI_HOME/plugins/resource-$1-v$2"
@@ -330,6 +341,10 @@ main() {
   for p in "${PATH_DIRS[@]+"${PATH_DIRS[@]}"}"; do PATH="$p:$PATH"; done
 
   if want providers; then
+    local rkey
+    rkey="$RANDOM_PROVIDER_VERSION-$(sha256sum "$HERE/provider-random/main.go" | cut -c1-8)"
+    step random-provider "$rkey" build_random_provider
+    install_plugin random "$RANDOM_PROVIDER_VERSION" "$TOOLS_DIR/random-provider-$rkey/bin/pulumi-resource-random"
     local kkey="$K8S_PROVIDER_VERSION-${K8S_PROVIDER_MODVERSION##*-}"
     step kubernetes-provider "$kkey" build_kubernetes_provider
     install_plugin kubernetes "$K8S_PROVIDER_VERSION" "$TOOLS_DIR/kubernetes-provider-$kkey/bin/pulumi-resource-kubernetes"
