@@ -10,6 +10,7 @@
 #
 # Versions: the Pulumi CLI and the providers follow the npm SDKs in package-lock.json; the others are pinned
 # below (one place each).
+# shellcheck disable=SC2317  # the build_* functions are called indirectly, through step()
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -381,4 +382,4 @@ main() {
   for t in "${TIMINGS[@]+"${TIMINGS[@]}"}"; do log "  built $t"; done
 }
 
-main "$@"
+main "$@"; exit $?  # on one line: an edit of this file during a run cannot be picked up
