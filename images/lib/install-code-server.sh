@@ -24,8 +24,8 @@ trap 'rm -rf "$HOME"' EXIT
 
 echo "installing code-server@$version with node $(node --version), npm $(npm --version)"
 # npm 11 runs no dependency install script unless allowed: code-server's postinstall installs and builds VS Code's
-# modules (lib/vscode declares its own allowScripts for its native modules).
-npm install --global --prefix "$prefix" --allow-scripts=code-server "code-server@$version"
+# modules (lib/vscode declares its own allowScripts for its native modules); argon2's only checks its prebuilt binary.
+npm install --global --prefix "$prefix" --allow-scripts=code-server,argon2 "code-server@$version"
 
 pkg="$prefix/lib/node_modules/code-server"
 entry="$pkg/out/node/entry.js"
@@ -48,6 +48,8 @@ WRAPPER
 chmod 0755 "$prefix/bin/code-server"
 ln -sf "$prefix/bin/code-server" /usr/local/bin/code-server
 
+# Object files of the native builds, caches: not needed at runtime.
+find "$pkg" -type d \( -name obj.target -o -name .deps \) -path '*/build/*' -prune -exec rm -rf {} +
 npm cache clean --force >/dev/null 2>&1 || true
-rm -rf /root/.npm /root/.cache/node-gyp
+rm -rf /root/.npm /root/.cache/node-gyp "${TMPDIR:-/tmp}/node-compile-cache"
 code-server --version

@@ -50,4 +50,5 @@ ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$prefix/bin/npx"
 chmod 0755 "$prefix/bin/node" "$prefix/lib/node_modules/npm/bin/npm-cli.js" "$prefix/lib/node_modules/npm/bin/npx-cli.js"
 
 [[ "$("$prefix/bin/node" --version)" == "v$NODE_VERSION" ]]
-echo "node $("$prefix/bin/node" --version), npm $("$prefix/bin/npm" --version) in $prefix"
+# npm-cli.js is `#!/usr/bin/env node`: run it with this Node, not whatever node is first on PATH.
+echo "node $("$prefix/bin/node" --version), npm $("$prefix/bin/node" "$prefix/bin/npm" --version) in $prefix"

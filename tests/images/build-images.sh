@@ -157,6 +157,19 @@ sshd_ok() {
             -o UsePAM=no -o "AuthorizedKeysFile=$d/authorized_keys" -o PasswordAuthentication=no'
 }
 
+# Ubuntu 24.04 ships user and group `ubuntu` with 1000:1000 (seed bug 5). No Ubuntu image is reachable here, so an
+# "Ubuntu-like" image adds that user to the local Debian base, and images/lib/create-user.sh must replace it, twice
+# (idempotent).
+ubuntu_user_ok() {
+    run -v "$context_dir/images/lib:/gitspace-lib:ro" "$local_base" bash -euo pipefail -c '
+        groupadd --gid 1000 ubuntu && useradd --uid 1000 --gid 1000 --create-home --shell /bin/bash ubuntu
+        /gitspace-lib/create-user.sh vscode 1000 1000
+        /gitspace-lib/create-user.sh vscode 1000 1000
+        ! getent passwd ubuntu && ! getent group ubuntu && [[ ! -e /home/ubuntu ]]
+        [[ "$(id vscode)" == "uid=1000(vscode) gid=1000(vscode) groups=1000(vscode)" ]]
+        [[ "$(stat -c %u:%g /home/vscode)" == 1000:1000 ]]' >/dev/null
+}
+
 smoke() {
     local flavor="$1" image="$prefix/$1:$tag"
     log "smoke $image"
@@ -165,22 +178,24 @@ smoke() {
     check "/workspaces is an empty directory, not a link" \
         run "$image" bash -c '[[ -d /workspaces && ! -L /workspaces && -z "$(ls -A /workspaces)" ]]'
     check "git, curl, wget, jq, ssh, node present" \
-        run "$image" bash -c 'git --version && curl --version && wget --version && jq --version && ssh -V && node --version' \
-        >/dev/null
+        run "$image" bash -c '{ git --version && curl --version && wget --version && jq --version && ssh -V && node --version; } \
+            >/dev/null 2>&1'
     check "jsonc-parser parses JSONC" expect_output '"remoteUser":"dev"' run "$image" node -e '
         const j = require("/usr/local/gitspace/lib/node_modules/jsonc-parser");
         console.log(JSON.stringify(j.parse("{ // c\n \"remoteUser\": \"dev\", }")));'
     check "git credential helper registered system-wide" \
         expect_output "/usr/local/gitspace/scripts/common/" run "$image" git config --system --get-all credential.helper
     case "$flavor" in
-        base) check "scripts" scripts_ok "$image" common vscode cursor jetbrains ;;
+        base)
+            check "scripts" scripts_ok "$image" common vscode cursor jetbrains
+            check "create-user.sh replaces Ubuntu's uid 1000 user, idempotently" ubuntu_user_ok ;;
         vscode)
             check "scripts" scripts_ok "$image" common vscode
             check "code-server --version" expect_output "4." run "$image" code-server --version
             check "code-server serves /healthz" run "$image" bash -euo pipefail -c '
                 code-server --auth none --bind-addr 127.0.0.1:8089 --disable-telemetry >/tmp/cs.log 2>&1 &
                 for _ in $(seq 60); do
-                    if curl -fsS http://127.0.0.1:8089/healthz; then exit 0; fi
+                    if curl -fs http://127.0.0.1:8089/healthz; then exit 0; fi
                     sleep 1
                 done
                 cat /tmp/cs.log; exit 1' ;;
