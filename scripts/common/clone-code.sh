@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Clone every repository of GITSPACE_REPOS into $HOME/<name>.
+#   GITSPACE_REPOS='[{"url":"https://host/org/api.git","branch":"main","name":"api"}]'  (branch and name optional;
+#   name defaults to the last path segment of the url without .git)
+# Rules:
+# - an existing $HOME/<name> (anything, even a symlink or an empty dir) is never touched: skipped and logged;
+# - each clone goes into a temp dir inside HOME (same filesystem) and is renamed into place only when complete, so a
+#   failure (bad URL, bad credentials, unreachable host) leaves no half repo: only that temp dir is removed;
+# - attempts with exponential backoff: GITSPACE_CLONE_ATTEMPTS (3), first delay GITSPACE_CLONE_RETRY_DELAY seconds (2);
+# - URLs with embedded credentials (https://user:token@host/...) are refused; credentials come only from the helper
+#   git-credential-gitspace, passed on the command line as the only helper (a helper of the user's own ~/.gitconfig,
+#   e.g. `store`, never receives the token);
+# - git never prompts (GIT_TERMINAL_PROMPT=0, ssh BatchMode).
+# A failed clone does not fail the init by default: the IDE still opens, the log says ERROR and why, and
+# $GITSPACE_STATE_DIR/clone-status.json records the state of every repository. GITSPACE_CLONE_STRICT=true makes
+# this script exit 1 when any repository failed.
+# Clones belong to the running user, so git's safe.directory check passes without configuration; an existing
+# checkout owned by another uid is reported (git would refuse it) but nothing is written to the user's git config.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+helper="$here/git-credential-gitspace"
+home="${HOME:?HOME is not set}"
+state="$(gs_state_dir)"
+attempts="${GITSPACE_CLONE_ATTEMPTS:-3}"
+delay="${GITSPACE_CLONE_RETRY_DELAY:-2}"
+repos_json="${GITSPACE_REPOS:-[]}"
+[[ -n "$repos_json" ]] || repos_json='[]'
+
+[[ "$attempts" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_CLONE_ATTEMPTS must be a positive integer (got '$attempts')"
+[[ "$delay" =~ ^[0-9]+([.][0-9]+)?$ ]] || gs_die "GITSPACE_CLONE_RETRY_DELAY must be a number of seconds (got '$delay')"
+command -v git >/dev/null || gs_die "git is not installed"
+command -v jq >/dev/null || gs_die "jq is not installed"
+[[ -d "$home" && -w "$home" ]] || gs_die "HOME $home is not a writable directory"
+gs_ensure_private_dir "$state"
+
+export GIT_TERMINAL_PROMPT=0
+export GIT_SSH_COMMAND="${GIT_SSH_COMMAND:-ssh -o BatchMode=yes -o ConnectTimeout=20}"
+unset GIT_ASKPASS SSH_ASKPASS
+
+# Temp dirs of a run that was killed (kill -9, node eviction) before it could clean up: they are ours by name.
+while IFS= read -r -d '' stale; do
+    gs_warn "clone: removing the temp dir of an interrupted clone: $stale"
+    rm -rf -- "$stale"
+done < <(find "$home" -mindepth 1 -maxdepth 1 -type d -name '.gitspace-clone-*.??????' -user "$(id -u)" -print0)
+
+statuses=()
+failures=0
+# record NAME URL STATE DETAIL
+record() {
+    statuses+=("$(jq -cn --arg name "$1" --arg url "$2" --arg state "$3" --arg detail "$4" \
+        '{name: $name, url: $url, state: $state, detail: $detail}')")
+    if [[ "$3" == failed ]]; then failures=$((failures + 1)); fi
+}
+
+# redact URL: drop any userinfo, for log lines about refused URLs.
+redact() { sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1***@#' <<<"$1"; }
+
+# has_credentials URL: true when an http(s)/git/ftp URL carries userinfo (user:password@ or token@).
+has_credentials() {
+    [[ "$1" =~ ^[a-zA-Z][a-zA-Z0-9+.-]*://([^/]*)@ ]] || return 1
+    case "${1%%://*}" in
+        ssh | git+ssh | ssh+git) [[ "${BASH_REMATCH[1]}" == *:* ]] ;; # ssh://git@host is a login name, not a secret
+        *) return 0 ;;
+    esac
+}
+
+valid_url() {
+    [[ "$1" =~ ^(https?|ssh|git|git\+ssh|ssh\+git|file)://[^[:space:]]+$ ]] && return 0
+    [[ "$1" =~ ^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^[:space:]]+$ ]] # scp-like: git@host:org/repo.git
+}
+
+# last_error FILE: the most telling line of git's stderr, for the log.
+last_error() {
+    grep -E '^(fatal|error|remote):' "$1" | tail -n 2 | tr '\n' ' ' | sed 's/ *$//' || true
+}
+
+clone_one() {
+    local url="$1" name="$2" branch="$3" target tmp attempt wait errfile reason=""
+    target="$home/$name"
+    if [[ -e "$target" || -L "$target" ]]; then
+        local owner
+        owner="$(stat -c %u -- "$target" 2>/dev/null || echo '?')"
+        gs_log "clone $name: $target already exists, left untouched"
+        if [[ ! -L "$target" && "$owner" != "$(id -u)" ]]; then
+            gs_warn "clone $name: $target is owned by uid $owner, not $(id -u); git will refuse it until it is trusted (git config --global --add safe.directory $target)"
+        fi
+        record "$name" "$url" ok "present"
+        return 0
+    fi
+    tmp="$(mktemp -d "$home/.gitspace-clone-$name.XXXXXX")"
+    errfile="$tmp/git-stderr"
+    wait="$delay"
+    for ((attempt = 1; attempt <= attempts; attempt++)); do
+        gs_log "clone $name: attempt $attempt/$attempts from $url${branch:+ (branch $branch)}"
+        local args=(-c credential.helper= -c "credential.helper=$helper" clone --quiet --no-hardlinks)
+        [[ -n "$branch" ]] && args+=(--branch "$branch")
+        if git "${args[@]}" -- "$url" "$tmp/repo" 2>"$errfile"; then
+            # rename into place; -n + -T: never replace something that appeared at the target meanwhile.
+            if mv -n -T -- "$tmp/repo" "$target" && [[ ! -e "$tmp/repo" ]]; then
+                rm -rf -- "$tmp"
+                gs_log "clone $name: cloned into $target ($(git -C "$target" rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?') at $(git -C "$target" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+                record "$name" "$url" ok "cloned"
+                return 0
+            fi
+            reason="$target appeared during the clone; left untouched"
+            break
+        fi
+        reason="$(last_error "$errfile")"
+        [[ -n "$reason" ]] || reason="git clone failed"
+        rm -rf -- "$tmp/repo"
+        if ((attempt < attempts)); then
+            gs_warn "clone $name: attempt $attempt/$attempts failed: $reason; retrying in ${wait}s"
+            sleep "$wait"
+            wait="$(awk -v w="$wait" 'BEGIN { print w * 2 }')"
+        fi
+    done
+    rm -rf -- "$tmp"
+    gs_error "clone $name: failed after $attempt attempt(s): $reason (nothing left in $target)"
+    record "$name" "$url" failed "$reason"
+    return 0
+}
+
+if ! jq -e 'type == "array"' >/dev/null 2>&1 <<<"$repos_json"; then
+    gs_error "GITSPACE_REPOS is not a JSON array; no repository cloned"
+    record "" "" failed "GITSPACE_REPOS is not a JSON array"
+else
+    count="$(jq 'length' <<<"$repos_json")"
+    gs_log "clone: $count repositor$( ((count == 1)) && echo y || echo ies) to clone into $home"
+    while IFS=$'\x1f' read -r url name branch; do
+        [[ -n "$name" ]] || name="$(basename -- "${url%/}")"
+        name="${name%.git}"
+        if [[ -z "$url" ]]; then
+            gs_error "clone: an entry of GITSPACE_REPOS has no url"
+            record "$name" "" failed "no url"
+        elif has_credentials "$url"; then
+            gs_error "clone $name: refused $(redact "$url"): the URL embeds credentials; mount them as the git-credentials Secret instead"
+            record "$name" "$(redact "$url")" failed "URL embeds credentials"
+        elif ! valid_url "$url"; then
+            gs_error "clone $name: refused '$url': not an http(s), ssh, git or file URL"
+            record "$name" "$url" failed "unsupported URL"
+        elif [[ ! "$name" =~ ^[A-Za-z0-9._][A-Za-z0-9._-]*$ || "$name" == . || "$name" == .. || "$name" == .gitspace* ]]; then
+            gs_error "clone: refused repository name '$name' (letters, digits, '.', '_', '-'; not '.', '..' or .gitspace*)"
+            record "$name" "$url" failed "invalid name"
+        else
+            clone_one "$url" "$name" "$branch"
+        fi
+    done < <(jq -r '.[] | [(.url // "" | tostring), (.name // "" | tostring), (.branch // "" | tostring)] | join("\u001f")' <<<"$repos_json")
+fi
+
+if ((${#statuses[@]})); then
+    printf '%s\n' "${statuses[@]}" | jq -s '.'
+else
+    echo '[]'
+fi | gs_write_if_changed "$state/clone-status.json" 0644
+
+if ((failures)); then
+    gs_error "clone: $failures repositor$( ((failures == 1)) && echo y || echo ies) failed (see above and $state/clone-status.json)"
+    gs_is_true "${GITSPACE_CLONE_STRICT:-false}" && exit 1
+    exit 0
+fi
+gs_log "clone: all repositories ready"

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Shared helpers of the gitspace scripts. Sourced, never executed:
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"        (from scripts/common/)
+# Every log line goes to stderr and starts with "[gitspace]", so stdout stays free for data (JSON, paths).
+
+gs_log() { printf '[gitspace] %s\n' "$*" >&2; }
+gs_info() { gs_log "$@"; }
+gs_warn() { gs_log "WARNING: $*"; }
+gs_error() { gs_log "ERROR: $*"; }
+gs_die() {
+    gs_error "$@"
+    exit 1
+}
+
+# Milliseconds since the epoch, without forking (bash 5 EPOCHREALTIME; falls back to date).
+gs_now_ms() {
+    if [[ -n "${EPOCHREALTIME:-}" ]]; then
+        local t="${EPOCHREALTIME/[.,]/}"
+        printf '%s\n' "$((10#$t / 1000))"
+    else
+        printf '%s\n' "$(($(date +%s%N) / 1000000))"
+    fi
+}
+
+# gs_duration START_MS: "1.234s" since START_MS.
+gs_duration() {
+    local ms=$(($(gs_now_ms) - $1))
+    printf '%d.%03ds' "$((ms / 1000))" "$((ms % 1000))"
+}
+
+# gs_step NAME COMMAND [ARG...]: run COMMAND as the step NAME, logging
+#   [gitspace] step: NAME
+#   [gitspace] step: NAME done in 0.012s        (or "failed (exit N) after ...")
+# Returns the command's exit status.
+gs_step() {
+    local name="$1" start rc=0
+    shift
+    gs_log "step: $name"
+    start="$(gs_now_ms)"
+    "$@" || rc=$?
+    if ((rc == 0)); then
+        gs_log "step: $name done in $(gs_duration "$start")"
+    else
+        gs_log "step: $name failed (exit $rc) after $(gs_duration "$start")"
+    fi
+    return "$rc"
+}
+
+# gs_is_true VALUE: true for true/yes/1/on (any case).
+gs_is_true() {
+    case "${1,,}" in
+        true | yes | 1 | on) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# gs_state_dir: where the init step keeps its markers and reports, inside HOME.
+gs_state_dir() { printf '%s\n' "${GITSPACE_STATE_DIR:-${HOME:?HOME is not set}/.gitspace}"; }
+
+# gs_ensure_private_dir DIR: create DIR (0700) or accept it when it is a real directory owned by us; never follows a
+# symlink planted at DIR.
+gs_ensure_private_dir() {
+    local dir="$1"
+    if [[ -L "$dir" ]]; then
+        gs_error "$dir is a symlink; refusing to use it"
+        return 1
+    fi
+    if [[ ! -d "$dir" ]]; then
+        mkdir -p -- "$dir" || return 1
+    fi
+    if [[ ! -O "$dir" ]]; then
+        gs_error "$dir is not owned by uid $(id -u); refusing to use it"
+        return 1
+    fi
+    chmod 0700 -- "$dir"
+}
+
+# gs_write_if_changed FILE [MODE]: write stdin to FILE atomically (temp file + rename in the same directory) unless FILE
+# already holds exactly that content. A symlink at FILE is replaced by the regular file, never written through.
+gs_write_if_changed() {
+    local file="$1" mode="${2:-0644}" tmp
+    tmp="$(mktemp "${file%/*}/.${file##*/}.XXXXXX")" || return 1
+    cat >"$tmp" || {
+        rm -f -- "$tmp"
+        return 1
+    }
+    if [[ -f "$file" && ! -L "$file" ]] && cmp -s -- "$tmp" "$file"; then
+        rm -f -- "$tmp"
+        return 0
+    fi
+    chmod "$mode" -- "$tmp" && mv -f -- "$tmp" "$file"
+}
