@@ -54,9 +54,16 @@ NICE=(nice -n "${GITSPACE_NICE:-19}")
 TIMINGS=()
 # step NAME VERSION FUNCTION: runs FUNCTION DIR unless DIR/.done exists; DIR=$TOOLS_DIR/NAME-VERSION
 step() {
-  local name=$1 version=$2 fn=$3 dir="$TOOLS_DIR/$1-$2"
+  local name=$1 version=$2 fn=$3 dir="$TOOLS_DIR/$1-$2" lockfd
+  # one builder per tool at a time (several sessions or CI jobs may share the cache): wait for the lock
+  exec {lockfd}>"$TOOLS_DIR/.lock-$name-$version"
+  if ! flock -n "$lockfd"; then
+    log "$name $version: another run is building it, waiting ..."
+    flock "$lockfd"
+  fi
   if [[ -f "$dir/.done" ]]; then
     log "$name $version: cached in $dir"
+    exec {lockfd}>&-
     return 0
   fi
   log "$name $version: building into $dir ..."
@@ -67,6 +74,7 @@ step() {
   local took=$((SECONDS - t0))
   echo "$took" >"$dir/.build-seconds"
   date -u +%FT%TZ >"$dir/.done"
+  exec {lockfd}>&-
   TIMINGS+=("$name $version: ${took}s")
   log "$name $version: built in ${took}s"
 }
@@ -160,10 +168,12 @@ build_kubernetes_provider() {
 
 build_docker_build_provider() {
   local dir=$1 mod=github.com/pulumi/pulumi-docker-build
-  # no replace directives: a plain go install works
-  (cd "$dir" && GOBIN="$dir/bin" "${NICE[@]}" go install -trimpath \
-    -ldflags "-s -w -X $mod/provider.Version=$DOCKER_BUILD_PROVIDER_VERSION" \
-    "$mod/provider/cmd/pulumi-resource-docker-build@v$DOCKER_BUILD_PROVIDER_VERSION")
+  # no replace directives, but `go install mod@version` also asks the proxy for the module's version list
+  # (deprecation check), which this proxy refuses (403): build it from a wrapper module instead.
+  echo "require $mod v$DOCKER_BUILD_PROVIDER_VERSION" | wrapper_module "$dir" pulumi-resource-docker-build
+  (cd "$dir/src" && go mod download "$mod")
+  gobuild "$dir" "$dir/bin/pulumi-resource-docker-build" \
+    -ldflags "-s -w -X $mod/provider.Version=$DOCKER_BUILD_PROVIDER_VERSION" "$mod/provider/cmd/pulumi-resource-docker-build"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -192,9 +202,11 @@ build_buildkit() {
 
 build_buildx() {
   local dir=$1 mod=github.com/docker/buildx
-  (cd "$dir" && GOBIN="$dir/bin" "${NICE[@]}" go install -trimpath \
+  echo "require $mod $BUILDX_VERSION" | wrapper_module "$dir" buildx
+  (cd "$dir/src" && go mod download "$mod")
+  gobuild "$dir" "$dir/bin/buildx" \
     -ldflags "-s -w -X $mod/version.Version=$BUILDX_VERSION -X $mod/version.Revision=$BUILDX_VERSION -X $mod/version.Package=$mod" \
-    "$mod/cmd/buildx@$BUILDX_VERSION")
+    "$mod/cmd/buildx"
   # also usable as `docker buildx`: link it as a CLI plugin (~/.docker/cli-plugins/docker-buildx -> this)
   mkdir -p "$dir/cli-plugins"
   ln -sf ../bin/buildx "$dir/cli-plugins/docker-buildx"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Pushes a one-layer image (per platform) to a plain-HTTP registry with curl, per the registry HTTP API v2:
+# blobs (layer, config) by POST+PUT upload, one OCI image manifest per platform, and an OCI image index at the tag.
+# Blobs already present are not uploaded again.
+#
+# Usage: oci-push.sh HOST:PORT/NAME:TAG --layer OS/ARCH=LAYER.tar.gz [--layer OS/ARCH=...] [--config JSON]
+#   LAYER.tar.gz  a gzip-compressed tar of the root filesystem (its uncompressed digest is cached in LAYER.tar.gz.diffid)
+#   --config JSON the image's "config" object, e.g. '{"Cmd":["/bin/bash"],"Env":["PATH=/usr/bin:/bin"]}'
+# Prints the digest of the index.
+set -euo pipefail
+
+log() { printf '[gitspace] %s\n' "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+[[ $# -ge 1 ]] || die "usage: $0 HOST:PORT/NAME:TAG --layer OS/ARCH=LAYER.tar.gz... [--config JSON]"
+ref=$1
+shift
+layers=()
+config='{}'
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --layer) layers+=("$2"); shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+[[ ${#layers[@]} -gt 0 ]] || die "at least one --layer"
+command -v jq >/dev/null || die "jq is required"
+
+host=${ref%%/*}
+rest=${ref#*/}
+name=${rest%:*}
+tag=${rest##*:}
+[[ $rest == *:* && -n $name && -n $tag ]] || die "reference must be HOST:PORT/NAME:TAG: $ref"
+base="http://$host/v2/$name"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# push_blob FILE: uploads FILE unless the registry has it; prints its digest
+push_blob() {
+  local file=$1 digest loc sep
+  digest="sha256:$(sha "$file")"
+  if curl -fsS -o /dev/null -I "$base/blobs/$digest" 2>/dev/null; then
+    echo "$digest"
+    return 0
+  fi
+  loc=$(curl -fsS -X POST -D - -o /dev/null "$base/blobs/uploads/" |
+    awk 'tolower($1) == "location:" { print $2 }' | tr -d '\r')
+  [[ -n $loc ]] || die "no upload location from $base/blobs/uploads/"
+  [[ $loc == http* ]] || loc="http://$host$loc"
+  sep='?'
+  [[ $loc == *\?* ]] && sep='&'
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$file" "$loc${sep}digest=$digest" ||
+    die "upload of $file failed"
+  log "pushed blob $digest ($(stat -c %s "$file") bytes) to $host/$name"
+  echo "$digest"
+}
+
+manifests='[]'
+for spec in "${layers[@]}"; do
+  platform=${spec%%=*}
+  layer=${spec#*=}
+  os=${platform%%/*}
+  arch=${platform#*/}
+  [[ -f $layer ]] || die "layer not found: $layer"
+  if [[ ! -f $layer.diffid || $layer.diffid -ot $layer ]]; then
+    echo "sha256:$(gzip -dc "$layer" | sha256sum | cut -d' ' -f1)" >"$layer.diffid"
+  fi
+  diffid=$(<"$layer.diffid")
+  layer_digest=$(push_blob "$layer")
+  jq -cn --arg os "$os" --arg arch "$arch" --arg diffid "$diffid" --argjson config "$config" '{
+      created: "1970-01-01T00:00:00Z", architecture: $arch, os: $os, config: $config,
+      rootfs: { type: "layers", diff_ids: [$diffid] },
+      history: [{ created: "1970-01-01T00:00:00Z", created_by: "gitspace tools/cluster/oci-push.sh" }] }' \
+    >"$tmp/config-$arch.json"
+  config_digest=$(push_blob "$tmp/config-$arch.json")
+  jq -cn --arg cd "$config_digest" --argjson cs "$(stat -c %s "$tmp/config-$arch.json")" \
+    --arg ld "$layer_digest" --argjson ls "$(stat -c %s "$layer")" '{
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls }] }' \
+    >"$tmp/manifest-$arch.json"
+  mdigest="sha256:$(sha "$tmp/manifest-$arch.json")"
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$tmp/manifest-$arch.json" "$base/manifests/$mdigest" || die "manifest push failed"
+  manifests=$(jq -c --arg d "$mdigest" --argjson s "$(stat -c %s "$tmp/manifest-$arch.json")" \
+    --arg os "$os" --arg arch "$arch" \
+    '. + [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+            platform: { os: $os, architecture: $arch } }]' <<<"$manifests")
+done
+
+jq -cn --argjson m "$manifests" '{ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: $m }' \
+  >"$tmp/index.json"
+curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
+  --data-binary @"$tmp/index.json" "$base/manifests/$tag" || die "index push failed"
+digest="sha256:$(sha "$tmp/index.json")"
+log "pushed $ref ($digest; $(jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(", ")' "$tmp/index.json"))"
+echo "$digest"
