@@ -1,0 +1,55 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { SCRIPTS, requireTool } from "./helpers";
+
+/** Every shell script under scripts/: *.sh and extension-less files with a bash shebang. */
+function shellScripts(dir: string): string[] {
+    const out: string[] = [];
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) out.push(...shellScripts(full));
+        else if (e.isFile()) {
+            const head = fs.readFileSync(full, "utf8").slice(0, 40);
+            if (e.name.endsWith(".sh") || /^#!.*\b(bash|sh)\b/.test(head)) out.push(full);
+        }
+    }
+    return out.sort();
+}
+
+describe("scripts: shellcheck and script standards", () => {
+    const files = shellScripts(SCRIPTS);
+
+    it("finds the scripts", () => {
+        assert.ok(files.length >= 15, `only ${files.length} scripts found`);
+    });
+
+    it("every script is shellcheck-clean (all severities)", () => {
+        requireTool("shellcheck");
+        const r = spawnSync("shellcheck", ["--severity=style", ...files], { encoding: "utf8", cwd: SCRIPTS });
+        assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);
+    });
+
+    it("every executable script starts with #!/usr/bin/env bash and set -euo pipefail, and is executable", () => {
+        for (const f of files) {
+            const text = fs.readFileSync(f, "utf8");
+            if (path.basename(f) === "lib.sh") {
+                assert.match(text, /^# shellcheck shell=bash/, f);
+                continue;
+            }
+            assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${f}: shebang`);
+            assert.match(text, /^set -euo pipefail$/m, `${f}: set -euo pipefail`);
+            assert.ok((fs.statSync(f).mode & 0o111) !== 0, `${f}: not executable`);
+        }
+    });
+
+    it("no script runs chown -R or rm -rf on HOME, and none writes a credential helper into HOME", () => {
+        for (const f of files) {
+            const text = fs.readFileSync(f, "utf8").split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+            assert.doesNotMatch(text, /chown\s+(-\w*R|--recursive)/, `${f}: chown -R`);
+            assert.doesNotMatch(text, /rm\s+-\w*r\w*\s+[^|;&]*\$\{?(HOME|home)\}?"?\s*($|[;&|])/m, `${f}: rm -r of HOME`);
+            assert.doesNotMatch(text, /^\s*git config --global/m, `${f}: writes the user's git config`);
+        }
+    });
+});
