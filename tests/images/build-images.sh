@@ -8,6 +8,9 @@
 #
 # Environment (all optional):
 #   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
+#   GITSPACE_ARCH           Debian architecture to build for (default: the host's). A foreign one (e.g. arm64 on
+#                           amd64) runs under qemu-user-static with binfmt_misc ('F' flag); its images are tagged
+#                           <tag>-<arch>.
 #   GITSPACE_MIRROR         Debian mirror (default: the first deb.debian.org-like URI of the host's apt sources)
 #   GITSPACE_CACHE_DIR      where the debootstrap rootfs tarball is cached (default: ~/.cache/gitspace)
 #   GITSPACE_CONTEXT_DIR    build context: a directory holding images/ and scripts/ (default: this repository)
@@ -30,12 +33,19 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/../.." && pwd)"
 
 suite="${GITSPACE_SUITE:-bookworm}"
+host_arch="$(dpkg --print-architecture)"
+arch="${GITSPACE_ARCH:-$host_arch}"
 cache_dir="${GITSPACE_CACHE_DIR:-$HOME/.cache/gitspace}"
 context_dir="${GITSPACE_CONTEXT_DIR:-$repo_root}"
 prefix="${GITSPACE_IMAGE_PREFIX:-gitspace-local}"
 tag="${GITSPACE_IMAGE_TAG:-dev}"
+base_suffix=""
+if [[ "$arch" != "$host_arch" ]]; then
+    tag="$tag-$arch"
+    base_suffix="-$arch"
+fi
 extra_ca_dir="${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}"
-local_base="$prefix/debian:$suite"
+local_base="$prefix/debian:$suite$base_suffix"
 all_flavors=(base vscode-desktop jetbrains cursor vscode)
 
 default_mirror() {
@@ -53,8 +63,7 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 # The debootstrap rootfs, cached as a tarball keyed by suite (and architecture).
 rootfs_tarball() {
-    local arch tarball tmp
-    arch="$(dpkg --print-architecture)"
+    local tarball tmp
     tarball="$cache_dir/debian-$suite-$arch-minbase.tar"
     if [[ -s "$tarball" ]]; then
         log "rootfs: cached $tarball"
@@ -64,8 +73,8 @@ rootfs_tarball() {
     need debootstrap
     mkdir -p "$cache_dir"
     tmp="$(mktemp -d "$cache_dir/rootfs.XXXXXX")"
-    log "rootfs: debootstrap --variant=minbase $suite from $mirror"
-    if ! debootstrap --variant=minbase "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
+    log "rootfs: debootstrap --variant=minbase --arch=$arch $suite from $mirror"
+    if ! debootstrap --variant=minbase --arch="$arch" "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
         tail -n 30 "$tmp/debootstrap.log" >&2
         rm -rf "$tmp"
         die "debootstrap failed"
@@ -82,11 +91,11 @@ rootfs_tarball() {
 # $local_base: the rootfs imported, plus the CA certificates this machine's egress needs (the runtime Dockerfiles
 # install ca-certificates, whose update-ca-certificates picks up /usr/local/share/ca-certificates).
 ensure_local_base() {
-    local raw="$prefix/debian:$suite-rootfs" tarball ctx
+    local raw="$prefix/debian:$suite$base_suffix-rootfs" tarball ctx
     if ! image_exists "$raw"; then
         tarball="$(rootfs_tarball)"
         log "base image: docker import $tarball as $raw"
-        docker import --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
+        docker import --platform "linux/$arch" --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
     fi
     ctx="$(mktemp -d)"
     mkdir -p "$ctx/ca"
@@ -107,6 +116,7 @@ build() {
     local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from")
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
+    [[ "$arch" != "$host_arch" ]] && args+=(--platform "linux/$arch")
     log "build $image FROM $from"
     start=$SECONDS
     DOCKER_BUILDKIT=0 docker "${args[@]}" "$context_dir" >"$log_dir/$flavor.log" 2>&1 \
@@ -117,7 +127,7 @@ build() {
     summary+=("$(printf '%-16s %6ss %8s MB' "$flavor" "$elapsed" "$((size / 1000000))")")
 }
 
-run() { docker run --rm --network none "$@"; }
+run() { docker run --rm --network none --platform "linux/$arch" "$@"; }
 
 check() {
     local what="$1"; shift
@@ -194,7 +204,7 @@ smoke() {
             check "code-server --version" expect_output "4." run "$image" code-server --version
             check "code-server serves /healthz" run "$image" bash -euo pipefail -c '
                 code-server --auth none --bind-addr 127.0.0.1:8089 --disable-telemetry >/tmp/cs.log 2>&1 &
-                for _ in $(seq 60); do
+                for _ in $(seq 180); do
                     if curl -fs http://127.0.0.1:8089/healthz; then exit 0; fi
                     sleep 1
                 done
@@ -220,6 +230,13 @@ main() {
         [[ " ${all_flavors[*]} " == *" $f "* ]] || die "unknown flavor '$f' (known: ${all_flavors[*]})"
         [[ -f "$context_dir/images/$f/Dockerfile" ]] || die "missing $context_dir/images/$f/Dockerfile"
     done
+    if [[ "$arch" != "$host_arch" ]]; then
+        local qemu
+        case "$arch" in arm64) qemu=aarch64 ;; *) qemu="$arch" ;; esac
+        grep -qs '^flags:.*F' "/proc/sys/fs/binfmt_misc/qemu-$qemu" \
+            || die "building $arch on $host_arch needs qemu-user-static registered with the F flag (qemu-$qemu)"
+        log "building for $arch under qemu-$qemu"
+    fi
     log_dir="$(mktemp -d /tmp/gitspace-build.XXXXXX)"
     summary=()
     local total_start=$SECONDS
