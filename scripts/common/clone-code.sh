@@ -118,7 +118,7 @@ clone_one() {
         fi
     done
     rm -rf -- "$tmp"
-    gs_error "clone $name: failed after $attempt attempt(s): $reason (nothing left in $target)"
+    gs_error "clone $name: failed after $((attempt > attempts ? attempts : attempt)) attempt(s): $reason (nothing left in $target)"
     record "$name" "$url" failed "$reason"
     return 0
 }

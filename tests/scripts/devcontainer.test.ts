@@ -1,0 +1,116 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { baseEnv, rmrf, run, script, tmpDir } from "./helpers";
+
+describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", () => {
+    let dir: string;
+    let repo: string;
+    beforeEach(() => {
+        dir = tmpDir();
+        repo = path.join(dir, "home", "api");
+        fs.mkdirSync(repo, { recursive: true });
+        fs.writeFileSync(path.join(dir, "passwd"), "root:x:0:0::/root:/bin/bash\nvscode:x:1000:1000::/home/vscode:/bin/bash\nnode:x:1001:1001::/home/node:/bin/bash\n");
+        fs.writeFileSync(path.join(dir, "group"), "root:x:0:\nvscode:x:1000:\nnode:x:1001:\nstaff:x:50:\n");
+    });
+    afterEach(() => rmrf(dir));
+
+    const detect = (extra: Record<string, string> = {}) =>
+        run(script("common/detect-devcontainer-user.sh"), [repo], {
+            env: baseEnv({ HOME: path.join(dir, "home"), GITSPACE_USER: "vscode", GITSPACE_UID: "1000", GITSPACE_GID: "1000", GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group"), ...extra }),
+        });
+    const writeJsonc = (text: string, file = path.join(repo, ".devcontainer", "devcontainer.json")) => {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
+    };
+
+    const cases: Array<[string, Record<string, unknown>]> = [
+        ["node", { user: "node", uid: 1001, gid: 1001, group: "node" }],
+        ["1001", { user: "node", uid: 1001, gid: 1001 }],
+        ["node:staff", { user: "node", uid: 1001, group: "staff", gid: 50 }],
+        ["1001:50", { user: "node", uid: 1001, group: "staff", gid: 50 }],
+        ["4000:4001", { user: null, uid: 4000, group: null, gid: 4001 }],
+    ];
+    for (const [spec, want] of cases) {
+        it(`resolves remoteUser '${spec}' from JSONC with comments and trailing commas, and warns about the mismatch`, async () => {
+            writeJsonc(`// devcontainer\n{\n  /* image */ "image": "mcr.microsoft.com/devcontainers/base",\n  "remoteUser": "${spec}", // the user\n  "features": { "a": {}, },\n}\n`);
+            const r = await detect();
+            assert.equal(r.code, 0, r.stderr);
+            const out = JSON.parse(r.stdout);
+            assert.equal(out.source, "remoteUser");
+            assert.equal(out.spec, spec);
+            assert.equal(out.error, null);
+            for (const [k, v] of Object.entries(want)) assert.equal(out[k], v, `${k} of ${spec}: ${r.stdout}`);
+            assert.match(r.stderr, new RegExp(`^\\[gitspace\\] WARNING: devcontainer user: .* asks for '${spec}' but this gitspace runs as vscode \\(uid 1000, gid 1000\\)`, "m"));
+        });
+    }
+
+    it("falls back from remoteUser to containerUser (.devcontainer.json at the root); no warning when it matches", async () => {
+        writeJsonc(`{ "containerUser": "vscode", /* no remoteUser */ }`, path.join(repo, ".devcontainer.json"));
+        const r = await detect();
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.source, "containerUser");
+        assert.equal(out.user, "vscode");
+        assert.equal(out.uid, 1000);
+        assert.doesNotMatch(r.stderr, /WARNING/);
+        assert.match(r.stderr, /asks for containerUser 'vscode' \(user vscode, uid 1000, gid 1000\)/);
+    });
+
+    it("prefers .devcontainer/devcontainer.json over .devcontainer.json", async () => {
+        writeJsonc(`{ "remoteUser": "node" }`);
+        writeJsonc(`{ "remoteUser": "vscode" }`, path.join(repo, ".devcontainer.json"));
+        const out = JSON.parse((await detect()).stdout);
+        assert.equal(out.user, "node");
+    });
+
+    it("missing file: the default user, exit 0", async () => {
+        const r = await detect();
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(r.stdout);
+        assert.deepEqual([out.file, out.source, out.user, out.uid], [null, "default", "vscode", 1000]);
+        assert.match(r.stderr, /has no devcontainer.json; the IDE runs as vscode \(uid 1000\)/);
+    });
+
+    it("malformed file: a clear error naming the file and position, the default user, exit 0", async () => {
+        writeJsonc(`{\n  "remoteUser": "node"\n  "containerUser": \n}\n`);
+        const r = await detect();
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(r.stdout);
+        assert.equal(out.user, "vscode");
+        assert.equal(out.source, "default");
+        assert.match(r.stderr, /\[gitspace\] ERROR: devcontainer user: cannot use .*devcontainer\.json: CommaExpected at line 3, column 3; using the default user vscode/);
+    });
+
+    it("an invalid user value is an error, not a guess", async () => {
+        writeJsonc(`{ "remoteUser": "root; rm -rf /" }`);
+        const r = await detect();
+        assert.equal(r.code, 0);
+        assert.match(r.stderr, /is not one of name, uid, name:group, uid:gid; using the default user vscode/);
+    });
+
+    it("without arguments inspects $HOME/<name> of each GITSPACE_REPOS entry (name derived from the url)", async () => {
+        writeJsonc(`{ "remoteUser": "node" }`);
+        const r = await run(script("common/detect-devcontainer-user.sh"), [], {
+            env: baseEnv({ HOME: path.join(dir, "home"), GITSPACE_REPOS: JSON.stringify([{ url: "https://h/org/api.git" }, { url: "https://h/org/web.git", name: "web" }]), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") }),
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout.trim().split("\n")[0]).user, "node");
+        assert.match(r.stderr, /web is not there \(clone failed\?\), skipped/);
+    });
+
+    it("finds jsonc-parser through NODE_PATH only (as in the image), and says so clearly when it is missing", async () => {
+        writeJsonc(`{ "remoteUser": "node", }`);
+        // Copy the helper out of the repository so node_modules is not found by walking up from it.
+        const copy = path.join(dir, "scripts", "common");
+        fs.mkdirSync(copy, { recursive: true });
+        for (const f of ["detect-devcontainer-user.sh", "devcontainer-user.js", "lib.sh"]) fs.copyFileSync(script(`common/${f}`), path.join(copy, f));
+        fs.chmodSync(path.join(copy, "detect-devcontainer-user.sh"), 0o755);
+        const base = { HOME: path.join(dir, "home"), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") };
+        let r = await run(path.join(copy, "detect-devcontainer-user.sh"), [repo], { env: baseEnv(base) });
+        assert.equal(JSON.parse(r.stdout).user, "node", r.stderr);
+        r = await run(path.join(copy, "detect-devcontainer-user.sh"), [repo], { env: baseEnv({ ...base, NODE_PATH: path.join(dir, "nothing") }) });
+        assert.equal(r.code, 0);
+        assert.match(r.stderr, /ERROR: devcontainer user: cannot use .*Cannot find module 'jsonc-parser'/);
+    });
+});
