@@ -1,0 +1,193 @@
+/**
+ * The engine side of the portal, behind a small interface (`StackDriver`) so the orchestration in
+ * `GitspacePortal` runs the same against the Pulumi Automation API (`automationDriverFactory`) and against an
+ * in-memory stack (`memory.ts`).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import {
+    CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, Stack,
+    StackNotFoundError as AutoStackNotFoundError,
+} from "@pulumi/pulumi/automation";
+import { CONFIG_KEYS } from "../components/config";
+import { gitspaceResourceName } from "../components/team";
+import { StackNotFoundError } from "./errors";
+import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
+
+export const GITSPACE_COMPONENT_TYPE = "gitspace:gitspace:Gitspace";
+
+export interface EngineRunOptions {
+    /** URNs (or globs) to target; with them, their dependents and children too. Undefined: the whole stack. */
+    target?: string[];
+    onEngineEvent: (event: EngineEvent) => void;
+}
+
+export interface StackDriver {
+    readonly stackName: string;
+    readConfig(): Promise<RawConfig>;
+    /** Applies path-based config ops in order (`pulumi config set/rm --path`, secrets with `--secret`). */
+    applyConfig(ops: ConfigOp[]): Promise<void>;
+    /** An opaque copy of the stack's config (encrypted as stored) to restore after a preview or a busy stack. */
+    snapshotConfig(): Promise<unknown>;
+    restoreConfig(snapshot: unknown): Promise<void>;
+    /** Stack outputs, secrets decrypted (`{}` before the first update). */
+    outputs(): Promise<OutputMap>;
+    up(opts: EngineRunOptions): Promise<{ changes: Record<string, number>; outputs: OutputMap }>;
+    preview(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /** URN of a developer's Gitspace component. */
+    componentUrn(developer: string): string;
+}
+
+export type StackDriverFactory = (stackName: string) => Promise<StackDriver>;
+
+export interface AutomationOptions {
+    /** The Pulumi program: this repository by default. Stack config files (`Pulumi.<stack>.yaml`) live here. */
+    workDir?: string;
+    /** `file:///…`, `s3://…`, `https://api.pulumi.com`, …; default: PULUMI_BACKEND_URL or the CLI's login. */
+    backendUrl?: string;
+    /** Extra environment for the CLI (PULUMI_CONFIG_PASSPHRASE(_FILE) is read from the process environment). */
+    envVars?: Record<string, string>;
+    pulumiCommand?: PulumiCommand;
+    /** Create a missing stack instead of reporting StackNotFoundError. Default false. */
+    createStacks?: boolean;
+    /** Engine parallelism. */
+    parallel?: number;
+}
+
+export const REPO_DIR = path.resolve(__dirname, "..");
+
+/** Strings that `pulumi config set --path` would turn into a bool or a number unless told `--type string`. */
+export const needsStringType = (v: string) => /^(true|false)$/.test(v) || /^[-+]?[0-9]+$/.test(v);
+
+export function automationDriverFactory(opts: AutomationOptions = {}): StackDriverFactory {
+    const workDir = opts.workDir ?? REPO_DIR;
+    return async (stackName: string) => {
+        const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
+        const wsOpts: LocalWorkspaceOptions = {
+            workDir,
+            envVars: { ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}), ...opts.envVars },
+            ...(opts.pulumiCommand ? { pulumiCommand: opts.pulumiCommand } : {}),
+        };
+        let stack: Stack;
+        try {
+            stack = opts.createStacks
+                ? await LocalWorkspace.createOrSelectStack({ stackName, workDir }, wsOpts)
+                : await LocalWorkspace.selectStack({ stackName, workDir }, wsOpts);
+        } catch (e) {
+            if (e instanceof AutoStackNotFoundError) throw new StackNotFoundError(stackName);
+            throw e;
+        }
+        const project = (await stack.workspace.projectSettings()).name;
+        return new AutomationStackDriver(stack, project, workDir, opts.parallel);
+    };
+}
+
+export class AutomationStackDriver implements StackDriver {
+    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number) {}
+
+    get stackName() {
+        return this.stack.name;
+    }
+
+    private get ws(): LocalWorkspace {
+        return this.stack.workspace as LocalWorkspace;
+    }
+
+    componentUrn(developer: string): string {
+        const short = this.stackName.substring(this.stackName.lastIndexOf("/") + 1);
+        return `urn:pulumi:${short}::${this.project}::${GITSPACE_COMPONENT_TYPE}::${gitspaceResourceName(developer)}`;
+    }
+
+    async readConfig(): Promise<RawConfig> {
+        return rawConfigFromConfigMap(await this.stack.getAllConfig(), CONFIG_KEYS);
+    }
+
+    async applyConfig(ops: ConfigOp[]): Promise<void> {
+        // Consecutive ops of one kind go in one CLI call; strings the CLI would retype go one by one with --type.
+        let i = 0;
+        while (i < ops.length) {
+            const op = ops[i];
+            if (op.op === "remove") {
+                const paths: string[] = [];
+                while (i < ops.length && ops[i].op === "remove") paths.push(ops[i++].path);
+                await this.ws.removeAllConfig(this.stackName, paths, true);
+                continue;
+            }
+            if (typeof op.value === "string" && needsStringType(op.value)) {
+                await this.runCli(["config", "set", "--path", op.path, "--type", "string",
+                    op.secret ? "--secret" : "--plaintext", "--stack", this.stackName, "--", op.value]);
+                i++;
+                continue;
+            }
+            const batch: ConfigMap = {};
+            while (i < ops.length) {
+                const o = ops[i];
+                if (o.op !== "set" || (typeof o.value === "string" && needsStringType(o.value)) || o.path in batch) break;
+                batch[o.path] = { value: String(o.value), secret: o.secret };
+                i++;
+            }
+            await this.ws.setAllConfig(this.stackName, batch, true);
+        }
+    }
+
+    private async runCli(args: string[]) {
+        const ws = this.ws;
+        const env: Record<string, string> = { ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars };
+        // PulumiCommand.run is the Automation API's own entry to the CLI (marked internal): used only for
+        // `config set --type string`, which no public method exposes.
+        const run = (ws.pulumiCommand as unknown as {
+            run(args: string[], cwd: string, env: Record<string, string>): Promise<unknown>;
+        }).run.bind(ws.pulumiCommand);
+        await run(args, ws.workDir, env);
+    }
+
+    private configFile(): string {
+        const short = this.stackName.substring(this.stackName.lastIndexOf("/") + 1);
+        for (const ext of ["yaml", "yml", "json"]) {
+            const file = path.join(this.workDir, `Pulumi.${short}.${ext}`);
+            if (fs.existsSync(file)) return file;
+        }
+        return path.join(this.workDir, `Pulumi.${short}.yaml`);
+    }
+
+    async snapshotConfig(): Promise<unknown> {
+        const file = this.configFile();
+        return { file, content: fs.existsSync(file) ? fs.readFileSync(file) : undefined };
+    }
+
+    async restoreConfig(snapshot: unknown): Promise<void> {
+        const { file, content } = snapshot as { file: string; content?: Buffer };
+        if (content === undefined) fs.rmSync(file, { force: true });
+        else fs.writeFileSync(file, content);
+    }
+
+    async outputs(): Promise<OutputMap> {
+        return this.stack.outputs();
+    }
+
+    async up(opts: EngineRunOptions) {
+        const result = await this.stack.up({
+            ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
+            onEvent: opts.onEngineEvent,
+            color: "never",
+            ...(this.parallel ? { parallel: this.parallel } : {}),
+        });
+        const changes: Record<string, number> = {};
+        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        return { changes, outputs: result.outputs };
+    }
+
+    async preview(opts: EngineRunOptions) {
+        const result = await this.stack.preview({
+            ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
+            onEvent: opts.onEngineEvent,
+            color: "never",
+        });
+        const changes: Record<string, number> = {};
+        for (const [op, n] of Object.entries(result.changeSummary ?? {})) changes[op] = n as number;
+        return { changes };
+    }
+}
+
+export const isCommandError = (e: unknown): e is CommandError =>
+    e instanceof CommandError || (e instanceof Error && /Error$/.test(e.name) && "commandResult" in e);

@@ -1,0 +1,19 @@
+/**
+ * The gitspace portal library: typed operations on one team stack through the Pulumi Automation API, and the
+ * HTTP service over them. See portal/README.md.
+ */
+export * from "./types";
+export * from "./errors";
+export { KeyedQueue } from "./queue";
+export { withBusyRetry, backoffDelay, isConcurrentUpdateError, RetryOptions, DEFAULT_RETRY } from "./retry";
+export {
+    addDeveloper, updateDeveloper, removeDeveloper, setRunning, validate, applyOps, mergePatch, rawConfigFromConfigMap,
+    ConfigOp, Mutation, RawConfig, SECRET_FIELDS,
+} from "./mutations";
+export { StackDriver, StackDriverFactory, AutomationOptions, AutomationStackDriver, automationDriverFactory, GITSPACE_COMPONENT_TYPE } from "./driver";
+export { GitspacePortal, PortalOptions, gitspacesOf, checkStackRef } from "./gitspaces";
+export { EventCollector, parseUrn } from "./events";
+export { streamOperation, StreamedOperation } from "./stream";
+export { createInMemoryPortal, MemoryStackDriver, exampleTeamValues, InMemoryPortal } from "./memory";
+export { createPortalServer, PortalServerOptions } from "./http/server";
+export { openApiDocument, ROUTES } from "./http/openapi";

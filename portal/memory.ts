@@ -1,0 +1,193 @@
+/**
+ * An in-memory team stack (config + "deployed" state + outputs) behind the StackDriver interface, and
+ * `createInMemoryPortal`: the GitspaceOperations implementation the HTTP tests, the web page test and
+ * `npm run portal -- --demo` use. The "program" is the real `parseTeamConfig`; the "engine" updates one record
+ * per developer component and emits engine-shaped events. Knobs simulate a busy stack, slow updates and failures.
+ */
+import { CommandError, ConcurrentUpdateError, EngineEvent, OutputMap } from "@pulumi/pulumi/automation";
+import { ConfigError, CONFIG_KEYS, parseTeamConfig, TeamConfig } from "../components/config";
+import { ideSpec } from "../components/catalog";
+import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
+import { StackNotFoundError } from "./errors";
+import { GitspacePortal, PortalOptions } from "./gitspaces";
+import { applyOps, ConfigOp, RawConfig } from "./mutations";
+
+export interface MemoryStackOptions {
+    /** The next N engine runs fail with ConcurrentUpdateError (another process holds the stack). */
+    busyRuns?: number;
+    /** Each engine run takes this long. */
+    delayMs?: number;
+    /** A developer whose Deployment fails to update, with this message. */
+    failDeveloper?: { name: string; message: string };
+}
+
+// The Automation API's CommandResult (exported at runtime, not in the typings): the argument of its error classes.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as {
+    CommandResult: new (stdout: string, stderr: string, code: number, err?: Error) => ConstructorParameters<typeof CommandError>[0];
+};
+
+type Deployed = Record<string, { ide: string; running: boolean; entry: string }>;
+
+export class MemoryStackDriver implements StackDriver {
+    values: Record<string, unknown>;
+    /** Config paths stored as secrets. */
+    readonly secretPaths = new Set<string>();
+    readonly runs: Array<{ kind: "up" | "preview"; target?: string[] }> = [];
+    private deployed?: { team: TeamConfig; devs: Deployed };
+    private seq = 0;
+
+    constructor(readonly stackName: string, values: Record<string, unknown>, public options: MemoryStackOptions = {}) {
+        this.values = structuredClone(values);
+    }
+
+    componentUrn(developer: string) {
+        return `urn:pulumi:${this.stackName}::gitspace::${GITSPACE_COMPONENT_TYPE}::${developer}`;
+    }
+
+    async readConfig(): Promise<RawConfig> {
+        const unknownKeys = Object.keys(this.values).filter((k) => !(CONFIG_KEYS as string[]).includes(k));
+        return { values: structuredClone(this.values), unknownKeys };
+    }
+
+    async applyConfig(ops: ConfigOp[]) {
+        this.values = applyOps(this.values, ops);
+        for (const op of ops) if (op.op === "set" && op.secret) this.secretPaths.add(op.path);
+    }
+
+    async snapshotConfig() {
+        return structuredClone(this.values);
+    }
+
+    async restoreConfig(snapshot: unknown) {
+        this.values = structuredClone(snapshot as Record<string, unknown>);
+    }
+
+    async outputs(): Promise<OutputMap> {
+        if (!this.deployed) return {};
+        const { team, devs } = this.deployed;
+        const gitspaces: Record<string, unknown> = {};
+        for (const [name, d] of Object.entries(devs)) {
+            const spec = ideSpec(d.ide as never);
+            gitspaces[name] = {
+                namespace: `gitspace-${team.team}-${name}`,
+                ide: d.ide,
+                url: `https://${team.team}-${name}.${team.domain}`,
+                image: `${team.images.registry}:${spec.flavor}-${team.images.tag}`,
+                ...(spec.access === "ssh" ? { ssh: `kubectl -n gitspace-${team.team}-${name} port-forward svc/gitspace ${spec.port} & ssh -p ${spec.port} vscode@localhost` } : { password: `pw-${name}` }),
+            };
+        }
+        return { gitspaces: { value: gitspaces, secret: true } };
+    }
+
+    private event(e: Partial<EngineEvent>): EngineEvent {
+        return { sequence: this.seq++, timestamp: Math.floor(Date.now() / 1000), ...e } as EngineEvent;
+    }
+
+    private async run(kind: "up" | "preview", opts: EngineRunOptions) {
+        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}) });
+        if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+        if ((this.options.busyRuns ?? 0) > 0) {
+            this.options.busyRuns!--;
+            throw new ConcurrentUpdateError(new CommandResult("", `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`, 255));
+        }
+        let team: TeamConfig;
+        try {
+            team = parseTeamConfig(this.values, Object.keys(this.values).filter((k) => !(CONFIG_KEYS as string[]).includes(k)));
+        } catch (e) {
+            if (!(e instanceof ConfigError)) throw e;
+            opts.onEngineEvent(this.event({ diagnosticEvent: { message: e.message, color: "never", severity: "error" } }));
+            throw new CommandError(new CommandResult("", e.message, 255));
+        }
+        const previous = this.deployed?.devs ?? {};
+        const next: Deployed = {};
+        const changes: Record<string, number> = {};
+        const count = (op: string) => { changes[op] = (changes[op] ?? 0) + 1; };
+        const targeted = (name: string) => !opts.target || opts.target.includes(this.componentUrn(name));
+        let failed: string | undefined;
+        for (const dev of team.developers) {
+            const entry = JSON.stringify(dev);
+            const old = previous[dev.name];
+            if (!targeted(dev.name)) {
+                if (old) next[dev.name] = old;
+                continue;
+            }
+            const op = !old ? "create" : old.entry === entry ? "same" : "update";
+            const urn = this.componentUrn(dev.name);
+            const metadata = { op, urn, type: GITSPACE_COMPONENT_TYPE, provider: "" } as never;
+            opts.onEngineEvent(this.event({ resourcePreEvent: { metadata } }));
+            if (kind === "up" && this.options.failDeveloper?.name === dev.name && op !== "same") {
+                const depUrn = `urn:pulumi:${this.stackName}::gitspace::${GITSPACE_COMPONENT_TYPE}$kubernetes:apps/v1:Deployment::${dev.name}-deployment`;
+                opts.onEngineEvent(this.event({ diagnosticEvent: { urn: depUrn, message: this.options.failDeveloper.message, color: "never", severity: "error" } }));
+                opts.onEngineEvent(this.event({ resOpFailedEvent: { metadata: { op, urn: depUrn, type: "kubernetes:apps/v1:Deployment", provider: "" }, status: 1, steps: 1 } as never }));
+                failed = dev.name;
+                if (old) next[dev.name] = old;
+                continue;
+            }
+            count(op);
+            opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
+            next[dev.name] = { ide: dev.ide, running: dev.running, entry };
+        }
+        for (const name of Object.keys(previous)) {
+            if (next[name] || team.developers.some((d) => d.name === name)) continue;
+            if (!targeted(name)) { next[name] = previous[name]; continue; }
+            const metadata = { op: "delete", urn: this.componentUrn(name), type: GITSPACE_COMPONENT_TYPE, provider: "" } as never;
+            opts.onEngineEvent(this.event({ resourcePreEvent: { metadata } }));
+            opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
+            count("delete");
+        }
+        opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
+        if (kind === "up") this.deployed = { team, devs: next };
+        if (failed) throw new CommandError(new CommandResult("", "error: update failed", 255));
+        return changes;
+    }
+
+    async up(opts: EngineRunOptions) {
+        const changes = await this.run("up", opts);
+        return { changes, outputs: await this.outputs() };
+    }
+
+    async preview(opts: EngineRunOptions) {
+        return { changes: await this.run("preview", opts) };
+    }
+}
+
+/** A valid example team config (`gitspace:` values) for team `team`. */
+export function exampleTeamValues(team: string, developers: unknown[]): Record<string, unknown> {
+    return {
+        team,
+        domain: "gitspace.localtest.me",
+        images: { registry: "127.0.0.1:5000/gitspace-runtime", tag: "dev", platforms: ["linux/amd64"], build: false },
+        developers,
+    };
+}
+
+export interface InMemoryPortal {
+    portal: GitspacePortal;
+    /** The stacks by name (`<team>-<env>`); add more with `addStack`. */
+    stacks: Map<string, MemoryStackDriver>;
+    addStack(name: string, values: Record<string, unknown>, opts?: MemoryStackOptions & { deploy?: boolean }): Promise<MemoryStackDriver>;
+}
+
+/** An in-memory GitspaceOperations: real orchestration (queue, retry, mutations, validation), fake engine. */
+export function createInMemoryPortal(opts: Omit<PortalOptions, "driver"> = {}): InMemoryPortal {
+    const stacks = new Map<string, MemoryStackDriver>();
+    const portal = new GitspacePortal({
+        retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+        ...opts,
+        driver: async (name) => {
+            const s = stacks.get(name);
+            if (!s) throw new StackNotFoundError(name);
+            return s;
+        },
+    });
+    return {
+        portal, stacks,
+        async addStack(name, values, o = {}) {
+            const driver = new MemoryStackDriver(name, values, o);
+            stacks.set(name, driver);
+            if (o.deploy !== false) await driver.up({ onEngineEvent: () => undefined });
+            return driver;
+        },
+    };
+}

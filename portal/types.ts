@@ -1,0 +1,108 @@
+/**
+ * The portal's public types and the operations interface the HTTP service is written against. The real
+ * implementation (`GitspacePortal` over the Automation API) and the in-memory one (`createInMemoryPortal`) both
+ * implement `GitspaceOperations`.
+ */
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import type { ResourceFailure } from "./errors";
+
+/** A team stack: `<team>-<env>`. */
+export interface StackRef {
+    team: string;
+    env: string;
+}
+
+export const stackName = (ref: StackRef) => `${ref.team}-${ref.env}`;
+
+/**
+ * `running` / `stopped`: deployed and the desired replica count is 1 / 0. `pending`: in config, not deployed yet.
+ * `updating`: an operation on this developer is queued or running. `failed`: the last operation on it failed
+ * (`lastError`). `removing`: still deployed, no longer in config.
+ */
+export type GitspaceStatus = "running" | "stopped" | "pending" | "updating" | "failed" | "removing";
+
+export interface Gitspace {
+    name: string;
+    status: GitspaceStatus;
+    /** Desired state from config (`running`). */
+    running: boolean;
+    ide?: string;
+    /** IDE URL (web IDEs) or routing URL, from the stack outputs. */
+    url?: string;
+    namespace?: string;
+    image?: string;
+    /** How to connect for SSH IDEs. */
+    ssh?: string;
+    /** Web IDE password: only with `showSecrets`. */
+    password?: string;
+    deployed: boolean;
+    /** The developer's config entry as stored (secrets redacted as "[secret]"). */
+    config?: Record<string, unknown>;
+    lastError?: string;
+}
+
+export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "purge";
+
+/** Progress of an operation, in order. Engine events are condensed into `resource`/`diagnostic`/`summary`. */
+export type PortalEvent =
+    | { type: "queued"; stack: string; position: number }
+    | { type: "started"; stack: string; operation: OperationKind; developer: string; dryRun: boolean; targeted: boolean; targets?: string[] }
+    | { type: "config"; stack: string; set: string[]; removed: string[] }
+    | { type: "retry"; stack: string; attempt: number; delayMs: number; reason: string }
+    | { type: "resource"; phase: "started" | "done" | "failed"; op: string; urn: string; resourceType: string; name: string; message?: string }
+    | { type: "diagnostic"; severity: string; message: string; urn?: string }
+    | { type: "summary"; changes: Record<string, number>; durationSeconds?: number };
+
+export interface OperationOptions {
+    /** Progress events (condensed). */
+    onEvent?: (event: PortalEvent) => void;
+    /** Raw Automation API engine events. */
+    onEngineEvent?: (event: EngineEvent) => void;
+    /** Preview the change and return the diff; the stack config is restored afterwards. */
+    dryRun?: boolean;
+    /** `auto` (default): a targeted update of the developer's component when safe; `never`: a full update. */
+    targeting?: "auto" | "never";
+}
+
+export interface RemoveOptions extends OperationOptions {
+    /** Also delete the Namespace and home PVC (sets `retainHome: false`, updates, then removes). */
+    purge?: boolean;
+}
+
+export interface ResourceStep {
+    op: string;
+    urn: string;
+    resourceType: string;
+    name: string;
+    /** Changed input properties (updates). */
+    diffs?: string[];
+}
+
+export interface OperationResult {
+    operation: OperationKind;
+    stack: string;
+    developer: string;
+    dryRun: boolean;
+    targeted: boolean;
+    /** Resource counts by operation (`create`, `update`, `delete`, `same`, …). */
+    changes: Record<string, number>;
+    /** Every step that changes something (the diff of a preview). */
+    steps: ResourceStep[];
+    durationMs: number;
+    /** The developer afterwards (absent after remove). */
+    gitspace?: Gitspace;
+}
+
+export interface GitspaceOperations {
+    list(ref: StackRef): Promise<Gitspace[]>;
+    get(ref: StackRef, developer: string, opts?: { showSecrets?: boolean }): Promise<Gitspace>;
+    /** Adds a developer: `entry` is a `gitspace:developers[i]` entry, validated with the stack's schema. */
+    add(ref: StackRef, entry: unknown, opts?: OperationOptions): Promise<OperationResult>;
+    /** Applies a JSON merge patch (RFC 7386) to the developer's entry. */
+    update(ref: StackRef, developer: string, patch: unknown, opts?: OperationOptions): Promise<OperationResult>;
+    stop(ref: StackRef, developer: string, opts?: OperationOptions): Promise<OperationResult>;
+    start(ref: StackRef, developer: string, opts?: OperationOptions): Promise<OperationResult>;
+    remove(ref: StackRef, developer: string, opts?: RemoveOptions): Promise<OperationResult>;
+}
+
+export type { ResourceFailure };
