@@ -1,0 +1,55 @@
+import * as http from "http";
+import { AddressInfo } from "net";
+import { createInMemoryPortal, createPortalServer, exampleTeamValues, GitspaceOperations } from "../../portal";
+
+export const TOKEN = "test-token-0123456789";
+export const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu bob@laptop";
+
+export const teamValues = () => exampleTeamValues("platform", [
+    { name: "alice", repos: [{ url: "https://git.example.com/acme/api.git" }] },
+    { name: "bob", ide: "vs_code", sshPublicKeys: [SSH_KEY], git: { username: "bob", token: "s3cret-bob" } },
+    { name: "carol", running: false },
+]);
+
+export async function memoryPortal(opts: Parameters<typeof createInMemoryPortal>[0] = {}) {
+    const mem = createInMemoryPortal(opts);
+    const stack = await mem.addStack("platform-dev", teamValues());
+    return { ...mem, stack };
+}
+
+export interface Served {
+    url: string;
+    server: http.Server;
+    close(): Promise<void>;
+    request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+}
+
+export async function serve(ops: GitspaceOperations, token = TOKEN): Promise<Served> {
+    const server = createPortalServer({ ops, token });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+        url, server,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        async request(method, path, body, headers = {}) {
+            const res = await fetch(url + path, {
+                method,
+                headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+                body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+            });
+            const text = await res.text();
+            let parsed: unknown;
+            try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+            return { status: res.status, body: parsed, text, headers: res.headers };
+        },
+    };
+}
+
+/** Parses a text/event-stream body into [event, data] pairs. */
+export function parseSse(text: string): Array<{ event: string; data: any }> {
+    return text.split("\n\n").filter((b) => b.trim() && !b.startsWith(":")).map((block) => {
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.substring(6)).join("\n");
+        return { event, data: JSON.parse(data) };
+    });
+}

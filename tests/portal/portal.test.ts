@@ -1,0 +1,124 @@
+import * as assert from "assert";
+import { PortalEvent, StackBusyError, StackNotFoundError, streamOperation, UpdateFailedError } from "../../portal";
+import { memoryPortal } from "./helpers";
+
+const ref = { team: "platform", env: "dev" };
+
+describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
+    it("lists developers with status and URLs from config + outputs, without secrets", async () => {
+        const { portal } = await memoryPortal();
+        const list = await portal.list(ref);
+        assert.deepStrictEqual(list.map((g) => [g.name, g.status, g.url]), [
+            ["alice", "running", "https://platform-alice.gitspace.localtest.me"],
+            ["bob", "running", "https://platform-bob.gitspace.localtest.me"],
+            ["carol", "stopped", "https://platform-carol.gitspace.localtest.me"],
+        ]);
+        assert.strictEqual((list[1].config as any).git.token, "[secret]");
+        assert.ok(!JSON.stringify(list).includes("s3cret-bob"));
+        assert.strictEqual(list[0].password, undefined);
+        assert.strictEqual((await portal.get(ref, "alice", { showSecrets: true })).password, "pw-alice");
+    });
+
+    it("a change to one developer is a targeted update of its component; secrets are stored as secrets", async () => {
+        const { portal, stack } = await memoryPortal();
+        const events: PortalEvent[] = [];
+        const r = await portal.add(ref, { name: "erin", git: { username: "erin", token: "tok" } }, { onEvent: (e) => events.push(e) });
+        assert.strictEqual(r.targeted, true);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up", target: ["urn:pulumi:platform-dev::gitspace::gitspace:gitspace:Gitspace::erin"] });
+        assert.deepStrictEqual(r.changes, { create: 1 });
+        assert.strictEqual(r.gitspace?.status, "running");
+        assert.ok(stack.secretPaths.has("gitspace:developers[3].git.token"));
+        assert.deepStrictEqual(events.map((e) => e.type), ["started", "config", "resource", "resource", "summary"]);
+        const stop = await portal.stop(ref, "erin");
+        assert.strictEqual(stop.gitspace?.status, "stopped");
+        assert.deepStrictEqual(stop.changes, { update: 1 });
+    });
+
+    it("the first update of a stack, or targeting: never, is a full update", async () => {
+        const { portal, stack } = await memoryPortal();
+        await portal.start(ref, "carol", { targeting: "never" });
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up" });
+        const mem2 = await memoryPortal();
+        const fresh = await mem2.addStack("new-dev", { ...(await mem2.stack.readConfig()).values, team: "new" }, { deploy: false });
+        await mem2.portal.stop({ team: "new", env: "dev" }, "alice");
+        assert.deepStrictEqual(fresh.runs.at(-1), { kind: "up" });
+    });
+
+    it("dry run: returns the diff and leaves the config as it was", async () => {
+        const { portal, stack } = await memoryPortal();
+        const before = structuredClone(stack.values);
+        const r = await portal.remove(ref, "alice", { dryRun: true });
+        assert.strictEqual(r.dryRun, true);
+        assert.deepStrictEqual(r.steps.map((s) => [s.op, s.name]), [["delete", "alice"]]);
+        assert.deepStrictEqual(stack.values, before);
+        assert.strictEqual(stack.runs.at(-1)?.kind, "preview");
+        assert.strictEqual((await portal.list(ref)).length, 3);
+    });
+
+    it("busy stack: retried, then StackBusyError, config restored; a later request succeeds", async () => {
+        const { portal, stack } = await memoryPortal();
+        stack.options.busyRuns = 5;
+        const retries: PortalEvent[] = [];
+        const before = structuredClone(stack.values);
+        await assert.rejects(portal.stop(ref, "alice", { onEvent: (e) => e.type === "retry" && retries.push(e) }), StackBusyError);
+        assert.strictEqual(retries.length, 2, "3 attempts in the test portal");
+        assert.deepStrictEqual(stack.values, before);
+        stack.options.busyRuns = 1;
+        const r = await portal.stop(ref, "alice");
+        assert.strictEqual(r.gitspace?.status, "stopped");
+    });
+
+    it("a failed update names the failed resource and why; the developer shows failed", async () => {
+        const { portal, stack } = await memoryPortal();
+        stack.options.failDeveloper = { name: "alice", message: "Deployment gitspace: 0/1 replicas available: ImagePullBackOff" };
+        const err = await portal.update(ref, "alice", { storage: "20Gi" }).catch((e) => e);
+        assert.ok(err instanceof UpdateFailedError, String(err));
+        assert.deepStrictEqual(err.failures, [{
+            urn: "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:Gitspace$kubernetes:apps/v1:Deployment::alice-deployment",
+            type: "kubernetes:apps/v1:Deployment", name: "alice-deployment",
+            message: "Deployment gitspace: 0/1 replicas available: ImagePullBackOff",
+        }]);
+        assert.match(err.message, /kubernetes:apps\/v1:Deployment "alice-deployment": Deployment gitspace: 0\/1 replicas available/);
+        const alice = (await portal.list(ref)).find((g) => g.name === "alice")!;
+        assert.strictEqual(alice.status, "failed");
+        stack.options.failDeveloper = undefined;
+        assert.strictEqual((await portal.start(ref, "alice")).gitspace?.status, "running");
+    });
+
+    it("purge: sets retainHome false and updates, then removes", async () => {
+        const { portal, stack } = await memoryPortal();
+        const r = await portal.remove(ref, "alice", { purge: true });
+        assert.strictEqual(r.operation, "purge");
+        assert.deepStrictEqual(stack.runs.slice(-2).map((x) => x.kind), ["up", "up"]);
+        assert.deepStrictEqual((await portal.list(ref)).map((g) => g.name), ["bob", "carol"]);
+    });
+
+    it("two requests on one stack run in order; different stacks in parallel", async () => {
+        const mem = await memoryPortal();
+        mem.stack.options.delayMs = 40;
+        const other = await mem.addStack("web-dev", { ...mem.stack.values, team: "web" });
+        other.options.delayMs = 40;
+        const order: string[] = [];
+        const t0 = Date.now();
+        await Promise.all([
+            mem.portal.stop(ref, "alice").then(() => order.push("stop alice")),
+            mem.portal.stop(ref, "bob").then(() => order.push("stop bob")),
+            mem.portal.stop({ team: "web", env: "dev" }, "alice").then(() => order.push("web")),
+        ]);
+        const elapsed = Date.now() - t0;
+        assert.deepStrictEqual(order.filter((o) => o !== "web"), ["stop alice", "stop bob"]);
+        assert.ok(elapsed < 200, `took ${elapsed} ms`);
+        const list = await mem.portal.list(ref);
+        assert.deepStrictEqual(list.map((g) => g.status), ["stopped", "stopped", "stopped"]);
+    });
+
+    it("unknown stack → StackNotFoundError; events also as an async iterator", async () => {
+        const { portal } = await memoryPortal();
+        await assert.rejects(portal.list({ team: "nope", env: "dev" }), StackNotFoundError);
+        const op = streamOperation((onEvent) => portal.stop(ref, "bob", { onEvent }));
+        const types: string[] = [];
+        for await (const e of op.events) types.push(e.type);
+        assert.strictEqual((await op.result).gitspace?.status, "stopped");
+        assert.deepStrictEqual(types, ["started", "config", "resource", "resource", "summary"]);
+    });
+});
