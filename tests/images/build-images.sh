@@ -180,8 +180,28 @@ ubuntu_user_ok() {
         [[ "$(stat -c %u:%g /home/vscode)" == 1000:1000 ]]' >/dev/null
 }
 
+# The IDE command of an SSH flavor (the scripts' run-*.sh) starts sshd as the user with keys made at test time in a
+# Secret-like dir, and a key login over loopback runs `id` (the container has no network: nothing is downloaded).
+ssh_login_ok() {
+    local image="$1" command="$2"
+    run -e GITSPACE_SSH_DIR=/tmp/secret -e GITSPACE_IDE_PORT=8088 "$image" bash -euo pipefail -c '
+        command="$1"
+        [[ -x $command ]] || { echo "no $command (scripts not there yet): skipped"; exit 0; }
+        mkdir -m 700 /tmp/secret /tmp/client
+        ssh-keygen -q -t ed25519 -N "" -f /tmp/secret/ssh_host_ed25519_key
+        ssh-keygen -q -t ed25519 -N "" -f /tmp/client/id
+        cp /tmp/client/id.pub /tmp/secret/authorized_keys
+        "$command" >/tmp/ide.log 2>&1 &
+        for _ in $(seq 60); do
+            out="$(ssh -p 8088 -i /tmp/client/id -o BatchMode=yes -o UserKnownHostsFile=/dev/null \
+                -o StrictHostKeyChecking=no -o LogLevel=ERROR vscode@127.0.0.1 id 2>/dev/null)" && break
+            sleep 1
+        done
+        [[ ${out:-} == "uid=1000(vscode) gid=1000(vscode)"* ]] || { cat /tmp/ide.log; exit 1; }' _ "$command"
+}
+
 smoke() {
-    local flavor="$1" image="$prefix/$1:$tag"
+    local flavor="$1" image="$prefix/$1:$tag" scripts=/usr/local/gitspace/scripts
     log "smoke $image"
     check "id is vscode 1000:1000" expect_output "uid=1000(vscode) gid=1000(vscode)" run "$image" id
     check "workdir is /home/vscode" expect_output "/home/vscode" run "$image" pwd
@@ -205,15 +225,22 @@ smoke() {
             check "code-server serves /healthz" run "$image" bash -euo pipefail -c '
                 code-server --auth none --bind-addr 127.0.0.1:8089 --disable-telemetry >/tmp/cs.log 2>&1 &
                 for _ in $(seq 180); do
-                    if curl -fs http://127.0.0.1:8089/healthz; then exit 0; fi
+                    if curl -fs -o /dev/null http://127.0.0.1:8089/healthz; then exit 0; fi
                     sleep 1
                 done
                 cat /tmp/cs.log; exit 1' ;;
-        vscode-desktop) check "scripts" scripts_ok "$image" common; check "sshd -t" sshd_ok "$image" ;;
-        cursor) check "scripts" scripts_ok "$image" common cursor; check "sshd -t" sshd_ok "$image" ;;
+        vscode-desktop)
+            check "scripts" scripts_ok "$image" common
+            check "sshd -t" sshd_ok "$image"
+            check "SSH key login through run-ssh-server.sh" ssh_login_ok "$image" "$scripts/common/run-ssh-server.sh" ;;
+        cursor)
+            check "scripts" scripts_ok "$image" common cursor
+            check "sshd -t" sshd_ok "$image"
+            check "SSH key login through run-cursor.sh" ssh_login_ok "$image" "$scripts/cursor/run-cursor.sh" ;;
         jetbrains)
             check "scripts" scripts_ok "$image" common jetbrains
             check "sshd -t" sshd_ok "$image"
+            check "SSH key login through run-jetbrains.sh" ssh_login_ok "$image" "$scripts/jetbrains/run-jetbrains.sh"
             check "java -version is 17" expect_output 'version "17' run "$image" java -version
             check "fontconfig sees a font" expect_output "DejaVu" run "$image" fc-list ;;
         *) die "unknown flavor $flavor" ;;
