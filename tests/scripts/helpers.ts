@@ -105,6 +105,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
             clearTimeout(timer);
             resolve({ code, signal, stdout, stderr, ms: Date.now() - start });
         });
+        child.stdin!.on("error", () => undefined); // a child killed early closes its stdin: not an error here
         child.stdin!.end(opts.input ?? "");
     });
 }
