@@ -168,9 +168,42 @@ build_kubernetes_provider() {
 
 build_docker_build_provider() {
   local dir=$1 mod=github.com/pulumi/pulumi-docker-build
-  # no replace directives, but `go install mod@version` also asks the proxy for the module's version list
+  local dotnet=github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 java=github.com/pulumi/pulumi-java
+  # No replace directives, but `go install mod@version` also asks the proxy for the module's version list
   # (deprecation check), which this proxy refuses (403): build it from a wrapper module instead.
-  echo "require $mod v$DOCKER_BUILD_PROVIDER_VERSION" | wrapper_module "$dir" pulumi-resource-docker-build
+  # The provider imports the C# and Java SDK generators only for two struct types of its schema's language
+  # section; neither module is served here. Local stand-ins with those types (same JSON fields) replace them:
+  # only the C#/Java hints in the provider's GetSchema answer depend on them.
+  wrapper_module "$dir" pulumi-resource-docker-build <<EOF
+require $mod v$DOCKER_BUILD_PROVIDER_VERSION
+
+replace (
+	$dotnet => ./stubs/dotnet
+	$java => ./stubs/java
+)
+EOF
+  mkdir -p "$dir/src/stubs/dotnet/codegen" "$dir/src/stubs/java/pkg/codegen/java"
+  printf 'module %s\n\ngo 1.21\n' "$dotnet" >"$dir/src/stubs/dotnet/go.mod"
+  printf 'module %s\n\ngo 1.21\n' "$java" >"$dir/src/stubs/java/go.mod"
+  cat >"$dir/src/stubs/dotnet/codegen/codegen.go" <<'EOF'
+// Package codegen stands in for the C# generator's package info type (gitspace toolchain).
+package codegen
+
+type CSharpPackageInfo struct {
+	RespectSchemaVersion bool              `json:"respectSchemaVersion,omitempty"`
+	PackageReferences    map[string]string `json:"packageReferences,omitempty"`
+}
+EOF
+  cat >"$dir/src/stubs/java/pkg/codegen/java/java.go" <<'EOF'
+// Package java stands in for the Java generator's package info type (gitspace toolchain).
+package java
+
+type PackageInfo struct {
+	BuildFiles                      string            `json:"buildFiles,omitempty"`
+	GradleNexusPublishPluginVersion string            `json:"gradleNexusPublishPluginVersion,omitempty"`
+	Dependencies                    map[string]string `json:"dependencies,omitempty"`
+}
+EOF
   (cd "$dir/src" && go mod download "$mod")
   gobuild "$dir" "$dir/bin/pulumi-resource-docker-build" \
     -ldflags "-s -w -X $mod/provider.Version=$DOCKER_BUILD_PROVIDER_VERSION" "$mod/provider/cmd/pulumi-resource-docker-build"

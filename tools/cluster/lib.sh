@@ -181,7 +181,10 @@ k8s_bin_dir() {
   local d b ok
   if [[ -f $TOOLS_DIR/env.sh ]]; then
     # shellcheck disable=SC1091
-    d=$(. "$TOOLS_DIR/env.sh" >/dev/null 2>&1 && command -v kube-apiserver || true)
+    d=$(
+      . "$TOOLS_DIR/env.sh" >/dev/null 2>&1
+      command -v kube-apiserver
+    ) || d=
     if [[ -n $d ]]; then
       d=$(dirname "$d")
       ok=1
@@ -196,7 +199,7 @@ k8s_bin_dir() {
     for b in "${K8S_BINARIES[@]}"; do [[ -x $d/$b ]] || ok=; done
     [[ -n $ok ]] && { echo "$d"; return 0; }
   fi
-  for d in $(ls -d "$TOOLS_DIR"/kubernetes-v1.3[123].* 2>/dev/null | sort -rV); do
+  for d in $(printf '%s\n' "$TOOLS_DIR"/kubernetes-v1.3[123].* | sort -rV); do
     [[ -f $d/.done ]] || continue
     ok=1
     for b in "${K8S_BINARIES[@]}"; do [[ -x $d/bin/$b ]] || ok=; done
@@ -207,5 +210,12 @@ k8s_bin_dir() {
 
 # content_key FILE...: short hash of files' contents (cache keys for our own builds)
 content_key() { cat "$@" | sha256sum | cut -c1-10; }
+
+# go_bin_dir: the cache directory of our Go programs (provisioner, cri-stop), keyed by their sources
+go_bin_dir() {
+  local files
+  mapfile -t files < <(find "$CLUSTER_SRC/go" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | sort)
+  echo "$TOOLS_DIR/gitspace-cluster-go-$(content_key "${files[@]}")"
+}
 
 kubectl_admin() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }

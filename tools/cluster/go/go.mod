@@ -1,11 +1,13 @@
-module gitspace.local/tools/cluster/provisioner
+module gitspace.local/tools/cluster
 
 go 1.24.0
 
 require (
+	google.golang.org/grpc v1.68.1
 	k8s.io/api v0.33.13
 	k8s.io/apimachinery v0.33.13
 	k8s.io/client-go v0.33.13
+	k8s.io/cri-api v0.33.13
 	k8s.io/klog/v2 v2.130.1
 )
 
@@ -36,6 +38,7 @@ require (
 	golang.org/x/term v0.30.0 // indirect
 	golang.org/x/text v0.23.0 // indirect
 	golang.org/x/time v0.9.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20241209162323-e6fa225c2576 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 	gopkg.in/evanphx/json-patch.v4 v4.12.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect

@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# Brings up the local one-node Kubernetes cluster of the gitspace end-to-end tests (like Kubernetes'
+# hack/local-up-cluster.sh): etcd, a plain-HTTP registry on 127.0.0.1:5000, containerd + runc + bridge CNI,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy (iptables), a local-volume
+# provisioner with the default StorageClass "gitspace-local", a locally built pause image and a Debian base image
+# (127.0.0.1:5000/debian:bookworm). All daemons are host processes with pid files and logs under
+# ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}. Idempotent: a second run checks, starts what is missing and
+# re-runs the smoke test. Stop with tools/cluster/down.sh.
+#
+# Usage: bash tools/cluster/up.sh            (as root)
+# Env:   GITSPACE_CLUSTER_DIR, GITSPACE_TOOLS_DIR, GITSPACE_BASE_ARCHES ("amd64", or "amd64 arm64" with qemu),
+#        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke test), GITSPACE_K8S_WAIT (seconds to wait for a running
+#        Kubernetes build, default 5400)
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=pki.sh
+. "$CLUSTER_SRC/pki.sh"
+
+[[ $(id -u) -eq 0 ]] || die "run as root (containerd, kubelet and kube-proxy need it)"
+T_START=$(_now)
+mkdir -p "$STATE" "$RUN" "$LOGS" "$PIDS" "$VOLUMES" "$CNI_CONF_DIR"
+chmod 711 "$STATE"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "debian packages"
+need_pkg containerd containerd
+need_pkg runc runc
+need_pkg "$CNI_BIN_DIR/bridge" containernetworking-plugins
+need_pkg docker-registry docker-registry
+need_pkg etcd etcd-server
+need_pkg openssl openssl
+need_pkg curl curl
+need_pkg jq jq
+need_pkg iptables iptables
+need_pkg conntrack conntrack
+need_pkg debootstrap debootstrap
+need_pkg gcc gcc
+need_pkg /usr/include/stdio.h libc6-dev
+
+NODE_IP=${GITSPACE_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}
+[[ -n $NODE_IP ]] || NODE_IP=$(hostname -I | awk '{print $1}')
+[[ -n $NODE_IP ]] || die "cannot find the node IP; set GITSPACE_NODE_IP"
+log "node $NODE_NAME, IP $NODE_IP, state in $STATE"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "kernel settings"
+if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then CGROUP_VERSION=2; else CGROUP_VERSION=1; fi
+[[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] || modprobe br_netfilter 2>/dev/null ||
+  log "WARNING: br_netfilter not available: service traffic between pods on the bridge may fail"
+for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/bridge/bridge-nf-call-ip6tables; do
+  [[ -w /proc/sys/$s ]] && [[ $(<"/proc/sys/$s") == 1 ]] || echo 1 >"/proc/sys/$s" 2>/dev/null || true
+done
+log "cgroup v$CGROUP_VERSION (cgroupfs driver), ip_forward=$(</proc/sys/net/ipv4/ip_forward)"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "certificates"
+make_pki "$NODE_IP"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "etcd"
+mkdir -p "$STATE/etcd"
+chmod 700 "$STATE/etcd"
+start_daemon etcd etcd --name gitspace --data-dir "$STATE/etcd" \
+  --listen-client-urls "$ETCD_CLIENT" --advertise-client-urls "$ETCD_CLIENT" \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+  --initial-cluster gitspace=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+  --quota-backend-bytes 4294967296 --snapshot-count 10000 --log-level warn --logger zap
+wait_for "etcd health" 60 curl -fsS "$ETCD_CLIENT/health"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "registry"
+mkdir -p "$STATE/registry/data"
+cat >"$STATE/registry/config.yml.new" <<EOF
+# written by tools/cluster/up.sh: plain HTTP on $REGISTRY_ADDR, no auth (local tests only)
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $REGISTRY_ADDR
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+mv "$STATE/registry/config.yml.new" "$STATE/registry/config.yml"
+start_daemon registry docker-registry serve "$STATE/registry/config.yml"
+wait_for "registry on $REGISTRY_ADDR" 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
+# BuildKit (buildkitd --config FILE) trusts the registry with this:
+cat >"$STATE/buildkitd.toml" <<EOF
+# written by tools/cluster/up.sh: lets buildkitd push to and pull from the local plain-HTTP registry
+[registry."$REGISTRY_ADDR"]
+  http = true
+  insecure = true
+[registry."localhost:${REGISTRY_ADDR##*:}"]
+  http = true
+  insecure = true
+EOF
+
+# ---------------------------------------------------------------------------------------------------------------
+part "pause image"
+PAUSE_DIR=$TOOLS_DIR/gitspace-pause-$(content_key "$CLUSTER_SRC/pause/pause.c")
+if [[ ! -f $PAUSE_DIR/.done ]]; then
+  rm -rf "$PAUSE_DIR"
+  mkdir -p "$PAUSE_DIR/root"
+  gcc -Os -static -Wall -Wextra -o "$PAUSE_DIR/root/pause" "$CLUSTER_SRC/pause/pause.c"
+  strip "$PAUSE_DIR/root/pause"
+  tar --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$PAUSE_DIR/root" -cf - pause | gzip -9n >"$PAUSE_DIR/layer.tar.gz"
+  touch "$PAUSE_DIR/.done"
+fi
+bash "$CLUSTER_SRC/oci-push.sh" "$PAUSE_IMAGE" --layer "linux/amd64=$PAUSE_DIR/layer.tar.gz" \
+  --config '{"Entrypoint":["/pause"],"User":"65535:65535"}' >/dev/null
+
+# ---------------------------------------------------------------------------------------------------------------
+part "debian base image"
+# build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite and arch
+build_rootfs() {
+  local arch=$1 dir="$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$1" host_arch r
+  [[ -f $dir/.done ]] && return 0
+  host_arch=$(dpkg --print-architecture)
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  r=$dir/rootfs
+  log "debootstrap $BASE_SUITE ($arch) from $DEBIAN_MIRROR ..."
+  if [[ $arch == "$host_arch" ]]; then
+    "${NICE[@]}" debootstrap --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" >"$dir/debootstrap.log" 2>&1 ||
+      { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap failed"; }
+  else
+    need_pkg "/usr/bin/qemu-${arch/arm64/aarch64}-static" qemu-user-static
+    [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    [[ -e /proc/sys/fs/binfmt_misc/qemu-${arch/arm64/aarch64} ]] || update-binfmts --enable >/dev/null 2>&1 || true
+    "${NICE[@]}" debootstrap --foreign --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" \
+      >"$dir/debootstrap.log" 2>&1 || { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap (foreign) failed"; }
+    "${NICE[@]}" chroot "$r" /debootstrap/debootstrap --second-stage >>"$dir/debootstrap.log" 2>&1 ||
+      { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap second stage failed"; }
+  fi
+  # like the official image: no package lists or caches, no host files, the usual sources
+  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb "$r"/var/log/*.log \
+    "$r"/tmp/* "$r"/var/tmp/* "$r"/debootstrap
+  : >"$r/etc/resolv.conf"
+  echo localhost >"$r/etc/hostname"
+  cat >"$r/etc/apt/sources.list" <<EOF
+deb http://deb.debian.org/debian $BASE_SUITE main
+deb http://deb.debian.org/debian $BASE_SUITE-updates main
+deb http://deb.debian.org/debian-security $BASE_SUITE-security main
+EOF
+  tar --numeric-owner --xattrs --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --sort=name \
+    -C "$r" -cf - . | "${NICE[@]}" gzip -6n >"$dir/layer.tar.gz.tmp"
+  mv "$dir/layer.tar.gz.tmp" "$dir/layer.tar.gz"
+  rm -rf "$r"
+  date -u +%FT%TZ >"$dir/.done"
+  log "rootfs $BASE_SUITE/$arch: $(du -h "$dir/layer.tar.gz" | cut -f1) compressed"
+}
+base_layers=()
+for arch in ${GITSPACE_BASE_ARCHES:-amd64}; do
+  build_rootfs "$arch"
+  base_layers+=(--layer "linux/$arch=$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$arch/layer.tar.gz")
+done
+bash "$CLUSTER_SRC/oci-push.sh" "$BASE_IMAGE" "${base_layers[@]}" \
+  --config '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]}' >/dev/null
+
+# ---------------------------------------------------------------------------------------------------------------
+part "provisioner, cri-stop build"
+GO_DIR=$(go_bin_dir)
+if [[ ! -f $GO_DIR/.done ]]; then
+  command -v go >/dev/null || die "go is required to build tools/cluster/go (Go >= 1.24)"
+  rm -rf "$GO_DIR"
+  mkdir -p "$GO_DIR/bin"
+  cp -r "$CLUSTER_SRC/go" "$GO_DIR/src"
+  (cd "$GO_DIR/src" &&
+    GOMODCACHE=${GITSPACE_GOMODCACHE:-$TOOLS_DIR/go/mod} GOCACHE=${GITSPACE_GOCACHE:-$TOOLS_DIR/go/build} \
+      GOSUMDB=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+      "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$GO_DIR/bin/" ./...)
+  date -u +%FT%TZ >"$GO_DIR/.done"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+part "containerd"
+mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/cni/ipam"
+cat >"$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
+server = "http://$REGISTRY_ADDR"
+
+[host."http://$REGISTRY_ADDR"]
+  capabilities = ["pull", "resolve", "push"]
+  skip_verify = true
+EOF
+cat >"$STATE/containerd/config.toml" <<EOF
+# written by tools/cluster/up.sh (containerd $(containerd --version | awk '{print $3}')); its own root, state and
+# socket, apart from any other containerd (e.g. Docker's)
+version = 2
+root = "$STATE/containerd/root"
+state = "$RUN/containerd/state"
+
+[grpc]
+  address = "$CONTAINERD_SOCK"
+
+[ttrpc]
+  address = "$RUN/containerd/containerd.sock.ttrpc"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  enable_unprivileged_ports = true
+  enable_unprivileged_icmp = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "$(command -v runc)"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN_DIR"
+    conf_dir = "$CNI_CONF_DIR"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/containerd/certs.d"
+EOF
+cat >"$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NETWORK",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$POD_CIDR", "gateway": "$POD_GATEWAY" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "dataDir": "$STATE/cni/ipam"
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+start_daemon containerd containerd --config "$STATE/containerd/config.toml"
+wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
+
+# ---------------------------------------------------------------------------------------------------------------
+part "kubernetes binaries"
+if ! K8S_BIN=$(k8s_bin_dir); then
+  # a build in progress (ours or another session's): wait for it rather than starting a second one
+  if pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1; then
+    log "a tools/toolchain.sh run is in progress: waiting for the Kubernetes binaries in $TOOLS_DIR ..."
+    t0=$SECONDS
+    until K8S_BIN=$(k8s_bin_dir); do
+      ((SECONDS - t0 < ${GITSPACE_K8S_WAIT:-5400})) || die "no Kubernetes binaries after ${GITSPACE_K8S_WAIT:-5400}s"
+      pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1 || break
+      sleep 10
+    done
+  fi
+  if ! K8S_BIN=$(k8s_bin_dir); then
+    log "building the Kubernetes binaries with tools/toolchain.sh kubernetes (long: ~30+ min on 2 cores)"
+    bash "$REPO/tools/toolchain.sh" kubernetes
+    K8S_BIN=$(k8s_bin_dir) || die "no Kubernetes binaries in $TOOLS_DIR after tools/toolchain.sh kubernetes"
+  fi
+fi
+K8S_VERSION=$("$K8S_BIN/kube-apiserver" --version | awk '{print $2}')
+log "Kubernetes $K8S_VERSION from $K8S_BIN"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "kube-apiserver"
+start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
+  --etcd-servers="$ETCD_CLIENT" \
+  --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" --advertise-address="$NODE_IP" \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --authorization-mode=Node,RBAC \
+  --enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,PodSecurity,ResourceQuota,StorageObjectInUseProtection,PersistentVolumeClaimResize,Priority,RuntimeClass,TaintNodesByCondition,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+  --allow-privileged=true \
+  --profiling=false \
+  --cert-dir="$STATE/apiserver-certs"
+wait_for "kube-apiserver /readyz" 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  "https://127.0.0.1:$APISERVER_PORT/readyz"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "controller-manager, scheduler"
+start_daemon kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+  --kubeconfig="$STATE/controller-manager.kubeconfig" \
+  --authentication-kubeconfig="$STATE/controller-manager.kubeconfig" \
+  --authorization-kubeconfig="$STATE/controller-manager.kubeconfig" \
+  --bind-address=127.0.0.1 --leader-elect=false \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --use-service-account-credentials=true \
+  --controllers='*,bootstrapsigner,tokencleaner' \
+  --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" --allocate-node-cidrs=false \
+  --profiling=false
+start_daemon kube-scheduler "$K8S_BIN/kube-scheduler" \
+  --kubeconfig="$STATE/scheduler.kubeconfig" \
+  --authentication-kubeconfig="$STATE/scheduler.kubeconfig" \
+  --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 --leader-elect=false --profiling=false
+
+# ---------------------------------------------------------------------------------------------------------------
+part "kubelet"
+mkdir -p "$KUBELET_ROOT"
+CLUSTER_DNS_LINE=
+[[ -f $STATE/coredns.enabled ]] && CLUSTER_DNS_LINE="clusterDNS: [\"$CLUSTER_DNS_IP\"]"
+cat >"$STATE/kubelet-config.yaml" <<EOF
+# written by tools/cluster/up.sh
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 0.0.0.0
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    enabled: true
+  x509:
+    clientCAFile: $PKI/ca.crt
+authorization:
+  mode: Webhook
+tlsCertFile: $PKI/kubelet.crt
+tlsPrivateKeyFile: $PKI/kubelet.key
+rotateCertificates: false
+serverTLSBootstrap: false
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+cgroupDriver: cgroupfs
+failSwapOn: false
+failCgroupV1: false
+clusterDomain: cluster.local
+$CLUSTER_DNS_LINE
+resolvConf: /etc/resolv.conf
+hairpinMode: hairpin-veth
+maxPods: 110
+serializeImagePulls: false
+imageGCHighThresholdPercent: 95
+imageGCLowThresholdPercent: 90
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 3%
+  nodefs.inodesFree: 3%
+  imagefs.available: 3%
+protectKernelDefaults: false
+EOF
+start_daemon kubelet "$K8S_BIN/kubelet" \
+  --config="$STATE/kubelet-config.yaml" \
+  --kubeconfig="$STATE/kubelet.kubeconfig" \
+  --root-dir="$KUBELET_ROOT" \
+  --cert-dir="$STATE/kubelet-certs" \
+  --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
+  --node-labels=node.kubernetes.io/gitspace-local=true
+wait_for "node $NODE_NAME registered" 120 kubectl_admin get node "$NODE_NAME"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "kube-proxy"
+cat >"$STATE/kube-proxy-config.yaml" <<EOF
+# written by tools/cluster/up.sh
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $STATE/kube-proxy.kubeconfig
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: 0.0.0.0
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack:
+  maxPerCore: 0
+EOF
+start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config="$STATE/kube-proxy-config.yaml"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "storage class, provisioner"
+kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+  labels:
+    app.kubernetes.io/managed-by: gitspace-cluster
+provisioner: $PROVISIONER_NAME
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: false
+EOF
+start_daemon provisioner "$GO_DIR/bin/provisioner" --kubeconfig="$STATE/provisioner.kubeconfig" \
+  --provisioner="$PROVISIONER_NAME" --node="$NODE_NAME" --root="$VOLUMES"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "node ready"
+wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
+wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
+
+# ---------------------------------------------------------------------------------------------------------------
+if [[ ${GITSPACE_CLUSTER_SMOKE:-1} != 0 ]]; then
+  part "smoke test"
+  bash "$CLUSTER_SRC/smoke.sh"
+fi
+
+print_timings
+log "cluster up in $(_secs "$T_START" "$(_now)")s (Kubernetes $K8S_VERSION, node $NODE_NAME)"
+log "registry: http://$REGISTRY_ADDR  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
+log "BuildKit: buildkitd --config $STATE/buildkitd.toml trusts the registry"
+echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
