@@ -12,7 +12,8 @@
 #   e.g. `store`, never receives the token);
 # - git never prompts (GIT_TERMINAL_PROMPT=0, ssh BatchMode).
 # A failed clone does not fail the init by default: the IDE still opens, the log says ERROR and why, and
-# $GITSPACE_STATE_DIR/clone-status.json records the state of every repository. GITSPACE_CLONE_STRICT=true makes
+# $GITSPACE_STATE_DIR/clone-status.json records the state of every repository (ok/failed; the file only changes when a
+# state changes, so a warm start rewrites nothing). GITSPACE_CLONE_STRICT=true makes
 # this script exit 1 when any repository failed.
 # Clones belong to the running user, so git's safe.directory check passes without configuration; an existing
 # checkout owned by another uid is reported (git would refuse it) but nothing is written to the user's git config.
@@ -87,7 +88,7 @@ clone_one() {
         if [[ ! -L "$target" && "$owner" != "$(id -u)" ]]; then
             gs_warn "clone $name: $target is owned by uid $owner, not $(id -u); git will refuse it until it is trusted (git config --global --add safe.directory $target)"
         fi
-        record "$name" "$url" ok "present"
+        record "$name" "$url" ok "ready"
         return 0
     fi
     tmp="$(mktemp -d "$home/.gitspace-clone-$name.XXXXXX")"
@@ -102,7 +103,7 @@ clone_one() {
             if mv -n -T -- "$tmp/repo" "$target" && [[ ! -e "$tmp/repo" ]]; then
                 rm -rf -- "$tmp"
                 gs_log "clone $name: cloned into $target ($(git -C "$target" rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?') at $(git -C "$target" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-                record "$name" "$url" ok "cloned"
+                record "$name" "$url" ok "ready"
                 return 0
             fi
             reason="$target appeared during the clone; left untouched"

@@ -157,7 +157,7 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(manifestObject(manifest(home, (p) => p.startsWith(".gitspace"))), before);
         for (const n of ["api", "web", "docs"]) assert.match(r.stderr, new RegExp(`clone ${n}: .*/${n} already exists, left untouched`));
-        assert.deepEqual(status().map((s: { state: string; detail: string }) => `${s.state}:${s.detail}`), ["ok:present", "ok:present", "ok:present"]);
+        assert.deepEqual(status().map((s: { state: string; detail: string }) => `${s.state}:${s.detail}`), ["ok:ready", "ok:ready", "ok:ready"]);
     });
 
     it("bad URL, bad credentials, unreachable host: no half repo, a clear ERROR line, attempts counted, init not failed", async () => {
