@@ -113,16 +113,17 @@ export class AutomationStackDriver implements StackDriver {
                 await this.ws.removeAllConfig(this.stackName, paths, true);
                 continue;
             }
-            if (typeof op.value === "string" && needsStringType(op.value)) {
+            if (typeof op.value === "string" && needsStringType(op.value) && !op.secret) {
+                // `--type` excludes `--secret`/`--plaintext`; a secret is stored encrypted as a string anyway.
                 await this.runCli(["config", "set", "--path", op.path, "--type", "string",
-                    op.secret ? "--secret" : "--plaintext", "--stack", this.stackName, "--", op.value]);
+                    "--stack", this.stackName, "--non-interactive", "--", op.value]);
                 i++;
                 continue;
             }
             const batch: ConfigMap = {};
             while (i < ops.length) {
                 const o = ops[i];
-                if (o.op !== "set" || (typeof o.value === "string" && needsStringType(o.value)) || o.path in batch) break;
+                if (o.op !== "set" || (typeof o.value === "string" && needsStringType(o.value) && !o.secret) || o.path in batch) break;
                 batch[o.path] = { value: String(o.value), secret: o.secret };
                 i++;
             }

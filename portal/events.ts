@@ -50,7 +50,7 @@ export class EventCollector {
             const d = event.diagnosticEvent;
             const message = stripColor(d.message).trim();
             if (d.severity === "error") this.addFailure(d.urn, message);
-            if (message) {
+            if (message && (d.severity as string) !== "debug") {
                 this.emit({ type: "diagnostic", severity: d.severity, message, ...(d.urn ? { urn: d.urn } : {}) });
             }
         } else if (event.summaryEvent) {
