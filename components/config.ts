@@ -45,6 +45,8 @@ export interface DeveloperConfig {
     git?: GitCredentials;
     resources: ResourcesConfig;
     migrateLegacyWorkspaces: boolean;
+    /** Bind the home PVC to this existing PersistentVolume (e.g. the volume of a legacy `/workspaces` gitspace). */
+    homeVolumeName?: string;
     /** Keep the Namespace and home PVC when the developer is removed from config or the stack is destroyed. */
     retainHome: boolean;
 }
@@ -159,6 +161,7 @@ const developerSchema = z.strictObject({
     name: dnsLabel(),
     repos: z.array(repoSchema).optional(),
     git: gitSchema.optional(),
+    homeVolumeName: z.string().regex(DNS_SUBDOMAIN, { error: (iss) => `invalid PersistentVolume name ${JSON.stringify(iss.input)}` }).optional(),
     ...developerSettings,
 });
 
@@ -360,6 +363,7 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
         running: dev.running ?? defaults.running ?? BUILT_IN_DEFAULTS.running,
         sshPublicKeys: dev.sshPublicKeys ?? defaults.sshPublicKeys ?? [],
         git: dev.git,
+        ...(dev.homeVolumeName ? { homeVolumeName: dev.homeVolumeName } : {}),
         resources: dev.resources ?? defaults.resources ?? BUILT_IN_DEFAULTS.resources,
         migrateLegacyWorkspaces: dev.migrateLegacyWorkspaces ?? defaults.migrateLegacyWorkspaces ?? BUILT_IN_DEFAULTS.migrateLegacyWorkspaces,
         retainHome: dev.retainHome ?? defaults.retainHome ?? BUILT_IN_DEFAULTS.retainHome,

@@ -78,6 +78,8 @@ export class Gitspace extends pulumi.ComponentResource {
                 accessModes: ["ReadWriteOnce"],
                 resources: { requests: { storage: developer.storage } },
                 ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+                // Reuse an existing volume (a legacy gitspace's): the claim binds to exactly that PV.
+                ...(developer.homeVolumeName ? { volumeName: developer.homeVolumeName } : {}),
             },
         }, keepHome);
 

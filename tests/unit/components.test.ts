@@ -11,7 +11,7 @@ function team(overrides: Record<string, unknown> = {}) {
         developers: [
             { name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }, { url: "https://git.example.com/acme/web.git" }], git: { username: "alice", token: "tok-SECRET" } },
             { name: "bob", ide: "vs_code", sshPublicKeys: [SSH_KEY], running: false },
-            { name: "carol", ide: "goland", sshPublicKeys: [SSH_KEY], user: { name: "dev", uid: 1001, gid: 1001 }, storage: "20Gi", migrateLegacyWorkspaces: true },
+            { name: "carol", ide: "goland", sshPublicKeys: [SSH_KEY], user: { name: "dev", uid: 1001, gid: 1001 }, storage: "20Gi", migrateLegacyWorkspaces: true, homeVolumeName: "pvc-legacy-carol" },
             { name: "dave", ide: "cursor", sshPublicKeys: [SSH_KEY], retainHome: false },
         ],
         ...overrides,
@@ -63,6 +63,8 @@ describe("components under mocks", function () {
         assert.deepEqual(pvc.spec.accessModes, ["ReadWriteOnce"]);
         assert.equal(pvc.spec.resources.requests.storage, "20Gi");
         assert.equal(pvc.spec.storageClassName, undefined, "cluster default when no storageClass");
+        assert.equal(pvc.spec.volumeName, "pvc-legacy-carol", "binds the legacy volume");
+        assert.equal(named(resources, TYPES.pvc, "alice-home").inputs.spec.volumeName, undefined);
     });
 
     it("uses Recreate, 1 replica when running and 0 when stopped", () => {

@@ -150,6 +150,7 @@ describe("config: every problem at once, with its path", () => {
             `gitspace:images.vscodeExtensions[0]: invalid extension id "python"; expected publisher.name[@version]`,
         ]],
         ["bad ideAuth", rawConfig({ ideAuth: "oauth" }), [`gitspace:ideAuth: unknown ideAuth "oauth"; expected "password" or "proxy"`]],
+        ["bad homeVolumeName", dev({ homeVolumeName: "PV_1" }), [`gitspace:developers[0].homeVolumeName: invalid PersistentVolume name "PV_1"`]],
         ["running not a boolean", dev({ running: "no" }), ["gitspace:developers[0].running: must be true or false"]],
     ];
     for (const [title, raw, expected] of cases) {
