@@ -357,41 +357,44 @@ write_env() {
   log "use it with:  source $envfile"
 }
 
+# use DIR: put DIR/bin on the PATH of env.sh if that tool is built (whatever groups this run was asked for)
+use() { [[ -f "$TOOLS_DIR/$1/.done" ]] && PATH_DIRS+=("$TOOLS_DIR/$1/bin"); return 0; }
+
 main() {
   GROUPS_WANTED=("$@")
   [[ ${#GROUPS_WANTED[@]} -gt 0 ]] || GROUPS_WANTED=(all)
-  local t_start=$SECONDS t
+  local t_start=$SECONDS t p
   PATH_DIRS=()
   declare -gA EXTRA_ENV=()
   # plugins (providers) are installed into this PULUMI_HOME, cached with the tools
   export PULUMI_HOME=${GITSPACE_PULUMI_HOME:-$TOOLS_DIR/pulumi-home}
   export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  # keyed by version and by our own source, so an edit of main.go rebuilds it
+  local langhost_key rkey kkey="$K8S_PROVIDER_VERSION-${K8S_PROVIDER_MODVERSION##*-}"
+  langhost_key="$PULUMI_VERSION-$(sha256sum "$HERE/langhost-nodejs/main.go" | cut -c1-8)"
+  rkey="$RANDOM_PROVIDER_VERSION-$(sha256sum "$HERE/provider-random/main.go" | cut -c1-8)"
 
-  if want pulumi || want providers; then
-    if ! on_path pulumi "v$PULUMI_VERSION" pulumi version; then
-      step pulumi "$PULUMI_VERSION" build_pulumi
-      PATH_DIRS+=("$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin")
-    fi
-    if ! on_path pulumi-language-nodejs "$PULUMI_VERSION" pulumi-language-nodejs -version; then
-      # keyed by the SDK version and our source, so an edit of main.go rebuilds it
-      LANGHOST_KEY="$PULUMI_VERSION-$(sha256sum "$HERE/langhost-nodejs/main.go" | cut -c1-8)"
-      step pulumi-language-nodejs "$LANGHOST_KEY" build_langhost
-      PATH_DIRS+=("$TOOLS_DIR/pulumi-language-nodejs-$LANGHOST_KEY/bin")
+  # 1. Pulumi CLI + language host (the providers group needs them too, to install plugins)
+  if ! on_path pulumi "v$PULUMI_VERSION" pulumi version; then
+    if want pulumi || want providers; then step pulumi "$PULUMI_VERSION" build_pulumi; fi
+    use "pulumi-$PULUMI_VERSION"
+  fi
+  if ! on_path pulumi-language-nodejs "$PULUMI_VERSION" pulumi-language-nodejs -version; then
+    if want pulumi || want providers; then
+      step pulumi-language-nodejs "$langhost_key" build_langhost
       # next to our pulumi binary too: the CLI warns about a language host found elsewhere on PATH
       if [[ -d "$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin" ]]; then
-        ln -sf "$TOOLS_DIR/pulumi-language-nodejs-$LANGHOST_KEY/bin/"* "$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin/"
+        ln -sf "$TOOLS_DIR/pulumi-language-nodejs-$langhost_key/bin/"* "$TOOLS_DIR/pulumi-$PULUMI_VERSION/bin/"
       fi
     fi
+    use "pulumi-language-nodejs-$langhost_key"
   fi
-  local p
   for p in "${PATH_DIRS[@]+"${PATH_DIRS[@]}"}"; do PATH="$p:$PATH"; done
 
+  # 2. providers, installed as plugins into PULUMI_HOME
   if want providers; then
-    local rkey
-    rkey="$RANDOM_PROVIDER_VERSION-$(sha256sum "$HERE/provider-random/main.go" | cut -c1-8)"
     step random-provider "$rkey" build_random_provider
     install_plugin random "$RANDOM_PROVIDER_VERSION" "$TOOLS_DIR/random-provider-$rkey/bin/pulumi-resource-random"
-    local kkey="$K8S_PROVIDER_VERSION-${K8S_PROVIDER_MODVERSION##*-}"
     step kubernetes-provider "$kkey" build_kubernetes_provider
     install_plugin kubernetes "$K8S_PROVIDER_VERSION" "$TOOLS_DIR/kubernetes-provider-$kkey/bin/pulumi-resource-kubernetes"
     step docker-build-provider "$DOCKER_BUILD_PROVIDER_VERSION" build_docker_build_provider
@@ -399,27 +402,28 @@ main() {
       "$TOOLS_DIR/docker-build-provider-$DOCKER_BUILD_PROVIDER_VERSION/bin/pulumi-resource-docker-build"
   fi
 
-  if want buildkit; then
-    apt_install runc runc
-    if ! on_path buildkitd "$BUILDKIT_VERSION" buildkitd --version; then
-      step buildkit "$BUILDKIT_VERSION" build_buildkit
-      PATH_DIRS+=("$TOOLS_DIR/buildkit-$BUILDKIT_VERSION/bin")
-    fi
-    if ! on_path buildx "$BUILDX_VERSION" buildx version; then
-      step buildx "$BUILDX_VERSION" build_buildx
-      PATH_DIRS+=("$TOOLS_DIR/buildx-$BUILDX_VERSION/bin")
+  # 3. BuildKit and buildx (+ Debian runc)
+  if want buildkit; then apt_install runc runc; fi
+  if ! on_path buildkitd "$BUILDKIT_VERSION" buildkitd --version; then
+    if want buildkit; then step buildkit "$BUILDKIT_VERSION" build_buildkit; fi
+    use "buildkit-$BUILDKIT_VERSION"
+  fi
+  if ! on_path buildx "$BUILDX_VERSION" buildx version; then
+    if want buildkit; then step buildx "$BUILDX_VERSION" build_buildx; fi
+    use "buildx-$BUILDX_VERSION"
+    if [[ -f "$TOOLS_DIR/buildx-$BUILDX_VERSION/.done" ]]; then
       EXTRA_ENV[GITSPACE_BUILDX_CLI_PLUGIN]="$TOOLS_DIR/buildx-$BUILDX_VERSION/cli-plugins/docker-buildx"
     fi
   fi
 
+  # 4. Kubernetes binaries, etcd from Debian
+  if ! on_path kube-apiserver "$K8S_VERSION" kube-apiserver --version; then
+    if want kubernetes; then step kubernetes "$K8S_VERSION" build_kubernetes; fi
+    use "kubernetes-$K8S_VERSION"
+  fi
   if want kubernetes; then
-    if ! on_path kube-apiserver "$K8S_VERSION" kube-apiserver --version; then
-      step kubernetes "$K8S_VERSION" build_kubernetes
-      PATH_DIRS+=("$TOOLS_DIR/kubernetes-$K8S_VERSION/bin")
-    fi
-    # etcd: Debian's etcd-server (3.4) when present or installable
     apt_install etcd etcd-server
-    command -v etcd >/dev/null && log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"
+    if command -v etcd >/dev/null; then log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"; fi
   fi
 
   write_env

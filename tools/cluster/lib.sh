@@ -109,13 +109,15 @@ pid_of() {
 }
 
 # start_daemon NAME CMD...: starts CMD detached (own session), unless it already runs with the same command line.
-# A running daemon with another command line (changed flags) is restarted.
+# A running daemon with another command line (changed flags) is restarted; so is one whose files listed in
+# RESTART_ON (space-separated paths, e.g. its config file: RESTART_ON=FILE start_daemon ...) changed.
 start_daemon() {
-  local name=$1 pid exe
+  local name=$1 pid exe f
   shift
   mkdir -p "$PIDS" "$LOGS"
   local want
   want=$(printf '%q ' "$@")
+  for f in ${RESTART_ON:-}; do want+=" # $f:$(sha256sum <"$f" | cut -c1-12)"; done
   if pid=$(pid_of "$name"); then
     if [[ -f $PIDS/$name.cmd && $(<"$PIDS/$name.cmd") == "$want" ]]; then
       log "$name: running (pid $pid)"

@@ -90,7 +90,7 @@ http:
     X-Content-Type-Options: [nosniff]
 EOF
 mv "$STATE/registry/config.yml.new" "$STATE/registry/config.yml"
-start_daemon registry docker-registry serve "$STATE/registry/config.yml"
+RESTART_ON="$STATE/registry/config.yml" start_daemon registry docker-registry serve "$STATE/registry/config.yml"
 wait_for "registry on $REGISTRY_ADDR" 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
 # BuildKit (buildkitd --config FILE) trusts the registry with this:
 cat >"$STATE/buildkitd.toml" <<EOF
@@ -207,6 +207,10 @@ state = "$RUN/containerd/state"
   sandbox_image = "$PAUSE_IMAGE"
   enable_unprivileged_ports = true
   enable_unprivileged_icmp = true
+  # the sandbox gets oom_score_adj -998 (Guaranteed pods -997): lowering it needs CAP_SYS_RESOURCE, which this
+  # machine's bounding set lacks (runc: "failed to update /proc/self/oom_score_adj: Permission denied");
+  # clamp to containerd's own score instead
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -243,7 +247,7 @@ cat >"$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" <<EOF
   ]
 }
 EOF
-start_daemon containerd containerd --config "$STATE/containerd/config.toml"
+RESTART_ON="$STATE/containerd/config.toml $CNI_CONF_DIR/10-$CNI_NETWORK.conflist" start_daemon containerd containerd --config "$STATE/containerd/config.toml"
 wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ log "Kubernetes $K8S_VERSION from $K8S_BIN"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kube-apiserver"
-start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
+RESTART_ON="$PKI/apiserver.crt $PKI/sa.pub $PKI/ca.crt" start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
   --etcd-servers="$ETCD_CLIENT" \
   --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" --advertise-address="$NODE_IP" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -292,7 +296,7 @@ wait_for "kube-apiserver /readyz" 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$
 
 # ---------------------------------------------------------------------------------------------------------------
 part "controller-manager, scheduler"
-start_daemon kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+RESTART_ON="$STATE/controller-manager.kubeconfig $PKI/sa.key" start_daemon kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --kubeconfig="$STATE/controller-manager.kubeconfig" \
   --authentication-kubeconfig="$STATE/controller-manager.kubeconfig" \
   --authorization-kubeconfig="$STATE/controller-manager.kubeconfig" \
@@ -303,7 +307,7 @@ start_daemon kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --controllers='*,bootstrapsigner,tokencleaner' \
   --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" --allocate-node-cidrs=false \
   --profiling=false
-start_daemon kube-scheduler "$K8S_BIN/kube-scheduler" \
+RESTART_ON="$STATE/scheduler.kubeconfig" start_daemon kube-scheduler "$K8S_BIN/kube-scheduler" \
   --kubeconfig="$STATE/scheduler.kubeconfig" \
   --authentication-kubeconfig="$STATE/scheduler.kubeconfig" \
   --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
@@ -355,7 +359,7 @@ evictionHard:
   imagefs.available: 3%
 protectKernelDefaults: false
 EOF
-start_daemon kubelet "$K8S_BIN/kubelet" \
+RESTART_ON="$STATE/kubelet-config.yaml $STATE/kubelet.kubeconfig $PKI/kubelet.crt" start_daemon kubelet "$K8S_BIN/kubelet" \
   --config="$STATE/kubelet-config.yaml" \
   --kubeconfig="$STATE/kubelet.kubeconfig" \
   --root-dir="$KUBELET_ROOT" \
@@ -381,7 +385,7 @@ metricsBindAddress: 127.0.0.1:10249
 conntrack:
   maxPerCore: 0
 EOF
-start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config="$STATE/kube-proxy-config.yaml"
+RESTART_ON="$STATE/kube-proxy-config.yaml $STATE/kube-proxy.kubeconfig" start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config="$STATE/kube-proxy-config.yaml"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "storage class, provisioner"
@@ -399,7 +403,7 @@ reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
 allowVolumeExpansion: false
 EOF
-start_daemon provisioner "$GO_DIR/bin/provisioner" --kubeconfig="$STATE/provisioner.kubeconfig" \
+RESTART_ON="$STATE/provisioner.kubeconfig" start_daemon provisioner "$GO_DIR/bin/provisioner" --kubeconfig="$STATE/provisioner.kubeconfig" \
   --provisioner="$PROVISIONER_NAME" --node="$NODE_NAME" --root="$VOLUMES"
 
 # ---------------------------------------------------------------------------------------------------------------
