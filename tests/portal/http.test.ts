@@ -143,8 +143,8 @@ describe("portal: HTTP service (in-memory implementation)", () => {
             const status = (await served.request(r.method, path + (r.operation ? "?dryRun=1" : ""), r.body ? { storage: "11Gi", ...(r.method === "POST" ? { name: "zed" } : {}) } : undefined)).status;
             assert.ok(status < 300, `${r.method} ${r.path} → ${status}`);
         }
-        assert.deepStrictEqual(res.body, openApiDocument());
         assert.strictEqual(res.body.paths[G.replace("platform", "{team}").replace("dev", "{env}")].post.responses["400"].content["application/json"].schema.$ref, "#/components/schemas/ValidationError");
+        assert.deepStrictEqual(JSON.parse(res.text), openApiDocument());
     });
 
     it("the HTTP layer is written against the interface: any implementation serves", async () => {
