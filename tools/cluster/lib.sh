@@ -210,6 +210,15 @@ k8s_bin_dir() {
   return 1
 }
 
+# write_file FILE: writes stdin to FILE only when the content differs (daemons such as kube-proxy exit when their
+# config file is touched)
+write_file() {
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod 644 "$tmp" && mv "$tmp" "$1"; fi
+}
+
 # content_key FILE...: short hash of files' contents (cache keys for our own builds)
 content_key() { cat "$@" | sha256sum | cut -c1-10; }
 

@@ -72,7 +72,7 @@ wait_for "etcd health" 60 curl -fsS "$ETCD_CLIENT/health"
 # ---------------------------------------------------------------------------------------------------------------
 part "registry"
 mkdir -p "$STATE/registry/data"
-cat >"$STATE/registry/config.yml.new" <<EOF
+write_file "$STATE/registry/config.yml" <<EOF
 # written by tools/cluster/up.sh: plain HTTP on $REGISTRY_ADDR, no auth (local tests only)
 version: 0.1
 log:
@@ -89,11 +89,10 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-mv "$STATE/registry/config.yml.new" "$STATE/registry/config.yml"
 RESTART_ON="$STATE/registry/config.yml" start_daemon registry docker-registry serve "$STATE/registry/config.yml"
 wait_for "registry on $REGISTRY_ADDR" 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
 # BuildKit (buildkitd --config FILE) trusts the registry with this:
-cat >"$STATE/buildkitd.toml" <<EOF
+write_file "$STATE/buildkitd.toml" <<EOF
 # written by tools/cluster/up.sh: lets buildkitd push to and pull from the local plain-HTTP registry
 [registry."$REGISTRY_ADDR"]
   http = true
@@ -183,14 +182,14 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 part "containerd"
 mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/cni/ipam"
-cat >"$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
+write_file "$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
 server = "http://$REGISTRY_ADDR"
 
 [host."http://$REGISTRY_ADDR"]
   capabilities = ["pull", "resolve", "push"]
   skip_verify = true
 EOF
-cat >"$STATE/containerd/config.toml" <<EOF
+write_file "$STATE/containerd/config.toml" <<EOF
 # written by tools/cluster/up.sh (containerd $(containerd --version | awk '{print $3}')); its own root, state and
 # socket, apart from any other containerd (e.g. Docker's)
 version = 2
@@ -225,7 +224,7 @@ state = "$RUN/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$STATE/containerd/certs.d"
 EOF
-cat >"$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" <<EOF
+write_file "$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "$CNI_NETWORK",
@@ -318,7 +317,7 @@ part "kubelet"
 mkdir -p "$KUBELET_ROOT"
 CLUSTER_DNS_LINE=
 [[ -f $STATE/coredns.enabled ]] && CLUSTER_DNS_LINE="clusterDNS: [\"$CLUSTER_DNS_IP\"]"
-cat >"$STATE/kubelet-config.yaml" <<EOF
+write_file "$STATE/kubelet-config.yaml" <<EOF
 # written by tools/cluster/up.sh
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -370,7 +369,7 @@ wait_for "node $NODE_NAME registered" 120 kubectl_admin get node "$NODE_NAME"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kube-proxy"
-cat >"$STATE/kube-proxy-config.yaml" <<EOF
+write_file "$STATE/kube-proxy-config.yaml" <<EOF
 # written by tools/cluster/up.sh
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
