@@ -213,7 +213,8 @@ export interface GitServer {
     close(): Promise<void>;
 }
 
-export async function startGitServer(root: string, username: string, token: string): Promise<GitServer> {
+/** `host`: where to listen; the end-to-end suite listens beyond loopback so pods can clone. */
+export async function startGitServer(root: string, username: string, token: string, host = "127.0.0.1"): Promise<GitServer> {
     const backend = spawnSync("git", ["--exec-path"], { encoding: "utf8" }).stdout.trim() + "/git-http-backend";
     if (!fs.existsSync(backend)) throw new Error(`git-http-backend not found at ${backend}`);
     const state = { authUsers: [] as string[], delayMs: 0, requests: [] as string[] };
@@ -284,10 +285,10 @@ export async function startGitServer(root: string, username: string, token: stri
         if (state.delayMs > 0 && req.method === "POST") setTimeout(go, state.delayMs);
         else go();
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     const port = (server.address() as net.AddressInfo).port;
     const gs: GitServer = {
-        url: `http://127.0.0.1:${port}`,
+        url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
         root,
         port,
         get authUsers() {

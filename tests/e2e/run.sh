@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The end-to-end suite: builds (or reuses) the toolchain, brings up the local cluster and BuildKit when they are not
+# running, then runs tests/e2e/*.e2e.ts with mocha against them. Prints how long each part took.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+log() { printf '[gitspace] e2e: %s\n' "$*" >&2; }
+part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; log "$name done in $((SECONDS - t)) s"; }
+
+start=$SECONDS
+part toolchain bash tools/toolchain.sh
+# shellcheck source=/dev/null
+source "${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
+kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
+if [[ -r "$kubeconfig" ]] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+  log "cluster already up ($kubeconfig)"
+else
+  part cluster bash tools/cluster/up.sh
+fi
+export KUBECONFIG="$kubeconfig"
+part buildkit bash tests/e2e/buildkit-up.sh
+part suite npx mocha --config tests/e2e/mocharc.json "$@"
+log "end-to-end suite passed in $((SECONDS - start)) s"
