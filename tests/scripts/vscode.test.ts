@@ -149,6 +149,13 @@ describe("scripts: run-vscode-web.sh and install-extensions.sh (fake code-server
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(fs.readdirSync(target).sort(), ["golang.go-1.0.0", "ms-python.python-1.0.0", "redhat.vscode-yaml-1.0.0"]);
         assert.ok(!args().some((a) => a.includes(home)), "user data of the install is not in HOME");
+        // The vscode Dockerfile copies this script alone (no lib.sh next to it): it must still run.
+        const alone = path.join(dir, "image", "install-extensions.sh");
+        fs.mkdirSync(path.dirname(alone));
+        fs.copyFileSync(script("vscode/install-extensions.sh"), alone);
+        const a = await run("bash", [alone], { env: baseEnv({ VSCODE_EXTENSIONS: "a.b", GITSPACE_VSCODE_EXTENSIONS_DIR: path.join(dir, "bake3"), GITSPACE_CODE_SERVER: fake, FAKE_RECORD: record }) });
+        assert.equal(a.code, 0, a.stderr);
+        assert.deepEqual(fs.readdirSync(path.join(dir, "bake3")), ["a.b-1.0.0"]);
         r = await inst("golang.go bad.extension");
         assert.equal(r.code, 1);
         assert.match(r.stderr, /ERROR: extensions: could not install bad\.extension/);
