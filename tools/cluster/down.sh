@@ -24,6 +24,7 @@ GO_DIR=$(go_bin_dir)
 # ---------------------------------------------------------------------------------------------------------------
 part "kubernetes daemons"
 stop_daemon provisioner
+stop_daemon coredns
 stop_daemon kube-proxy
 stop_daemon kube-scheduler
 stop_daemon kube-controller-manager
@@ -53,7 +54,7 @@ part "containerd"
 stop_daemon containerd 30
 # shims of our containerd (their command line names our socket); normally gone with their tasks
 for pid in $(pgrep -f -- "-address $CONTAINERD_SOCK" || true); do
-  log "killing leftover shim $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+  log "killing leftover shim $pid"
   kill -KILL "$pid" 2>/dev/null || true
 done
 
@@ -128,7 +129,7 @@ part "check"
 left=()
 for pid in $(ps -eo pid=); do
   [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-  args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+  { args=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || continue
   if [[ $args == *"$STATE/"* || $args == *"$RUN/"* ]] || grep -qs kubepods "/proc/$pid/cgroup"; then
     left+=("$pid $args")
   fi

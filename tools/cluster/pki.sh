@@ -91,6 +91,7 @@ make_pki() {
   make_cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
   make_cert kubelet "/CN=$NODE_NAME" serverAuth "DNS:$NODE_NAME,DNS:localhost,IP:$node_ip,IP:127.0.0.1"
   make_cert provisioner "/O=system:masters/CN=gitspace-provisioner" clientAuth
+  make_cert coredns "/CN=gitspace-coredns" clientAuth
   if [[ ! -f $PKI/sa.key ]]; then
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -102,4 +103,5 @@ make_pki() {
   write_kubeconfig "$STATE/kube-proxy.kubeconfig" kube-proxy
   write_kubeconfig "$STATE/kubelet.kubeconfig" kubelet-client
   write_kubeconfig "$STATE/provisioner.kubeconfig" provisioner
+  write_kubeconfig "$STATE/coredns.kubeconfig" coredns
 }

@@ -9,6 +9,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || die "no Kubernetes binaries"
 NS=gitspace-smoke
+WANT_DNS=0
+pid_of coredns >/dev/null && WANT_DNS=1
 k() { kubectl_admin -n "$NS" "$@"; }
 
 if kubectl_admin get namespace "$NS" >/dev/null 2>&1; then
@@ -64,6 +66,8 @@ spec:
       cat /data/hello
       stat -c 'volume root: mode %a owner %u:%g' /data
       ls -ln /data
+      timeout 10 bash -c 'exec 3<>/dev/tcp/$KUBERNETES_SERVICE_IP/443' && echo "service $KUBERNETES_SERVICE_IP:443 reachable"
+      if [ "$WANT_DNS" = 1 ]; then getent hosts kubernetes.default.svc.cluster.local; fi
     securityContext:
       allowPrivilegeEscalation: false
       capabilities:
@@ -89,6 +93,10 @@ pv=$(k get pvc home -o jsonpath='{.spec.volumeName}')
 dir=$(kubectl_admin get pv "$pv" -o jsonpath='{.spec.local.path}')
 log "PVC home bound to $pv (local volume $dir: $(stat -c 'mode %a owner %u:%g' "$dir"), file: $(stat -c '%U:%G %a' "$dir/hello" 2>/dev/null || echo -))"
 k logs smoke | grep -q '^uid=1000 gid=1000 groups=1000' || die "unexpected id in the smoke pod"
+k logs smoke | grep -q "reachable" || die "the kubernetes service was not reachable from the pod"
+if [[ $WANT_DNS == 1 ]]; then
+  k logs smoke | grep -q "kubernetes.default.svc.cluster.local" || die "cluster DNS did not answer in the pod"
+fi
 log "smoke pod: created, ran and completed in ${took}s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then
   log "keeping namespace $NS"

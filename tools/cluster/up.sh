@@ -35,6 +35,7 @@ need_pkg curl curl
 need_pkg jq jq
 need_pkg iptables iptables
 need_pkg conntrack conntrack
+need_pkg ipset ipset # kube-proxy --cleanup (down.sh) wants it
 need_pkg debootstrap debootstrap
 need_pkg gcc gcc
 need_pkg /usr/include/stdio.h libc6-dev
@@ -180,6 +181,30 @@ if [[ ! -f $GO_DIR/.done ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+# CoreDNS (cluster DNS), a build of our own with few plugins; GITSPACE_CLUSTER_DNS=0 runs without cluster DNS
+COREDNS_BIN=
+if [[ ${GITSPACE_CLUSTER_DNS:-1} != 0 ]]; then
+  part "coredns build"
+  DNS_SRC=$CLUSTER_SRC/coredns
+  DNS_DIR=$TOOLS_DIR/gitspace-coredns-$(content_key "$DNS_SRC/main.go" "$DNS_SRC/go.mod" "$DNS_SRC/go.sum")
+  if [[ ! -f $DNS_DIR/.done ]]; then
+    rm -rf "$DNS_DIR"
+    mkdir -p "$DNS_DIR/bin"
+    cp -r "$DNS_SRC" "$DNS_DIR/src"
+    log "building CoreDNS (a few minutes on 2 cores; GITSPACE_CLUSTER_DNS=0 skips it)"
+    if (cd "$DNS_DIR/src" &&
+      GOMODCACHE=${GITSPACE_GOMODCACHE:-$TOOLS_DIR/go/mod} GOCACHE=${GITSPACE_GOCACHE:-$TOOLS_DIR/go/build} \
+        GOSUMDB=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+        "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$DNS_DIR/bin/coredns" .); then
+      date -u +%FT%TZ >"$DNS_DIR/.done"
+    else
+      log "WARNING: CoreDNS build failed: the cluster runs without cluster DNS"
+    fi
+  fi
+  [[ -f $DNS_DIR/.done ]] && COREDNS_BIN=$DNS_DIR/bin/coredns
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 part "containerd"
 mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/cni/ipam"
 write_file "$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
@@ -246,6 +271,14 @@ write_file "$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" <<EOF
   ]
 }
 EOF
+# the bridge exists before the first pod so that CoreDNS can listen on its address; the bridge plugin adopts it
+if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+  ip link add "$BRIDGE" type bridge
+  log "created bridge $BRIDGE"
+fi
+ip -4 addr show dev "$BRIDGE" | grep -qF " $POD_GATEWAY/${POD_CIDR#*/} " ||
+  ip addr add "$POD_GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
+ip link set "$BRIDGE" up
 RESTART_ON="$STATE/containerd/config.toml $CNI_CONF_DIR/10-$CNI_NETWORK.conflist" start_daemon containerd containerd --config "$STATE/containerd/config.toml"
 wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
@@ -313,10 +346,63 @@ RESTART_ON="$STATE/scheduler.kubeconfig" start_daemon kube-scheduler "$K8S_BIN/k
   --bind-address=127.0.0.1 --leader-elect=false --profiling=false
 
 # ---------------------------------------------------------------------------------------------------------------
+CLUSTER_DNS_LINE=
+if [[ -n $COREDNS_BIN ]]; then
+  part "coredns"
+  kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: gitspace:coredns
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: gitspace:coredns
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: gitspace:coredns
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: gitspace-coredns
+EOF
+  mkdir -p "$STATE/coredns"
+  write_file "$STATE/coredns/Corefile" <<EOF
+# written by tools/cluster/up.sh: cluster DNS on the pod bridge's host address, upstream = the host's resolver
+.:53 {
+    bind $CLUSTER_DNS_IP
+    errors
+    health 127.0.0.1:10253
+    ready 127.0.0.1:10254
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/coredns.kubeconfig
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    loadbalance
+}
+EOF
+  RESTART_ON="$STATE/coredns/Corefile $STATE/coredns.kubeconfig" start_daemon coredns "$COREDNS_BIN" \
+    -conf "$STATE/coredns/Corefile"
+  wait_for "CoreDNS ready" 60 curl -fsS http://127.0.0.1:10254/ready
+  CLUSTER_DNS_LINE="clusterDNS: [\"$CLUSTER_DNS_IP\"]"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 part "kubelet"
 mkdir -p "$KUBELET_ROOT"
-CLUSTER_DNS_LINE=
-[[ -f $STATE/coredns.enabled ]] && CLUSTER_DNS_LINE="clusterDNS: [\"$CLUSTER_DNS_IP\"]"
 write_file "$STATE/kubelet-config.yaml" <<EOF
 # written by tools/cluster/up.sh
 apiVersion: kubelet.config.k8s.io/v1beta1
