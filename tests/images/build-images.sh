@@ -10,7 +10,9 @@
 #   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
 #   GITSPACE_ARCH           Debian architecture to build for (default: the host's). A foreign one (e.g. arm64 on
 #                           amd64) runs under qemu-user-static with binfmt_misc ('F' flag); its images are tagged
-#                           <tag>-<arch>.
+#                           <tag>-<arch>. The classic builder labels every committed layer with the host platform
+#                           (and then refuses a --platform build), so these images carry arm64 binaries under an
+#                           amd64 label: an emulation test of the Dockerfiles, not images to push (BuildKit does that).
 #   GITSPACE_MIRROR         Debian mirror (default: the first deb.debian.org-like URI of the host's apt sources)
 #   GITSPACE_CACHE_DIR      where the debootstrap rootfs tarball is cached (default: ~/.cache/gitspace)
 #   GITSPACE_CONTEXT_DIR    build context: a directory holding images/ and scripts/ (default: this repository)
@@ -20,6 +22,8 @@
 #                           (default: /usr/local/share/ca-certificates; the Dockerfiles themselves add no CA)
 #   VSCODE_EXTENSIONS       passed to the vscode flavor as the VSCODE_EXTENSIONS build arg (default: empty)
 #   GITSPACE_NO_CACHE       1: docker build --no-cache
+#   GITSPACE_FLAVOR_PARENT  base (default): the flavors are built FROM the full base, as components/images.ts does;
+#                           system: FROM base's `system` stage (no scripts), each flavor bringing its own scripts
 #   GITSPACE_SKIP_SMOKE     1: build only
 #
 # Idempotent: the rootfs tarball is cached per suite, the imported base image is reused, and docker's layer cache
@@ -95,7 +99,7 @@ ensure_local_base() {
     if ! image_exists "$raw"; then
         tarball="$(rootfs_tarball)"
         log "base image: docker import $tarball as $raw"
-        docker import --platform "linux/$arch" --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
+        docker import --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
     fi
     ctx="$(mktemp -d)"
     mkdir -p "$ctx/ca"
@@ -110,24 +114,27 @@ ensure_local_base() {
 }
 
 # build FLAVOR FROM-REF: docker build with the repository as the context.
+# build FLAVOR FROM-REF [TARGET]: docker build with the repository as the context; TARGET (a stage of base) is
+# tagged <prefix>/<flavor>-<target>.
 build() {
-    local flavor="$1" from="$2" image start elapsed size
-    image="$prefix/$flavor:$tag"
+    local flavor="$1" from="$2" target="${3:-}" image name start elapsed size
+    name="$flavor${target:+-$target}"
+    image="$prefix/$name:$tag"
     local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from")
+    [[ -n "$target" ]] && args+=(--target "$target")
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
-    [[ "$arch" != "$host_arch" ]] && args+=(--platform "linux/$arch")
     log "build $image FROM $from"
     start=$SECONDS
-    DOCKER_BUILDKIT=0 docker "${args[@]}" "$context_dir" >"$log_dir/$flavor.log" 2>&1 \
-        || { tail -n 40 "$log_dir/$flavor.log" >&2; die "build of $flavor failed (log: $log_dir/$flavor.log)"; }
+    DOCKER_BUILDKIT=0 docker "${args[@]}" "$context_dir" >"$log_dir/$name.log" 2>&1 \
+        || { tail -n 40 "$log_dir/$name.log" >&2; die "build of $name failed (log: $log_dir/$name.log)"; }
     elapsed=$((SECONDS - start))
     size="$(docker image inspect -f '{{.Size}}' "$image")"
     log "built $image in ${elapsed}s, size $((size / 1000000)) MB"
-    summary+=("$(printf '%-16s %6ss %8s MB' "$flavor" "$elapsed" "$((size / 1000000))")")
+    summary+=("$(printf '%-16s %6ss %8s MB' "$name" "$elapsed" "$((size / 1000000))")")
 }
 
-run() { docker run --rm --network none --platform "linux/$arch" "$@"; }
+run() { docker run --rm --network none "$@"; }
 
 check() {
     local what="$1"; shift
@@ -269,10 +276,15 @@ main() {
     local total_start=$SECONDS
     ensure_local_base
     build base "$local_base"
+    local parent="$prefix/base:$tag"
+    if [[ "${GITSPACE_FLAVOR_PARENT:-base}" == system ]]; then
+        build base "$local_base" system
+        parent="$prefix/base-system:$tag"
+    fi
     [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke base
     for f in "${flavors[@]}"; do
         [[ "$f" == base ]] && continue
-        build "$f" "$prefix/base:$tag"
+        build "$f" "$parent"
         [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke "$f"
     done
     log "done in $((SECONDS - total_start))s (build logs: $log_dir)"

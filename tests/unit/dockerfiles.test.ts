@@ -85,15 +85,24 @@ describe("runtime image Dockerfiles", () => {
                 assert.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${p.message}`), []);
             });
 
-            it("declares ARG BASE_IMAGE before a single FROM ${BASE_IMAGE}", () => {
+            it("declares ARG BASE_IMAGE before FROM ${BASE_IMAGE}; later stages build on earlier ones only", () => {
                 const initial = dockerfile.getInitialARGs().map((a) => a.getProperty()?.getName());
                 assert.ok(initial.includes("BASE_IMAGE"), "ARG BASE_IMAGE must come before FROM");
                 const froms = dockerfile.getFROMs();
-                assert.equal(froms.length, 1, "one stage: the Pulumi component passes the base ref as BASE_IMAGE");
-                assert.equal(froms[0].getImage(), "${BASE_IMAGE}");
+                assert.equal(froms[0].getImage(), "${BASE_IMAGE}", "the Pulumi component passes the parent as BASE_IMAGE");
+                froms.slice(1).forEach((from, n) => {
+                    const earlier = froms.slice(0, n + 1).map((f) => f.getBuildStage());
+                    assert.ok(earlier.includes(from.getImage() ?? ""), `FROM ${from.getImage()}: not an earlier stage`);
+                });
                 if (flavor === "base") {
                     const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === "BASE_IMAGE");
                     assert.equal(arg?.getProperty()?.getValue(), "ubuntu:24.04");
+                    // `system`: everything but the scripts, a possible parent for the flavors.
+                    assert.deepEqual(froms.map((f) => f.getBuildStage()), ["system", "base"]);
+                    const systemEnd = instructions.indexOf(froms[1]);
+                    assert.ok(!instructions.slice(0, systemEnd).some((i) => /\bscripts\//.test(args(i))), "scripts in the system stage");
+                } else {
+                    assert.equal(froms.length, 1);
                 }
             });
 
