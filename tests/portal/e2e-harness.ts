@@ -120,3 +120,21 @@ export function e2eTeamValues(team: string, developers: unknown[]): Record<strin
         developers,
     };
 }
+
+/** Fails clearly unless the runtime image of `flavor` is in the local registry (pods cannot start without it). */
+export async function requireImage(registry: string, flavor: string, tag: string): Promise<void> {
+    const [host, ...repo] = registry.split("/");
+    const url = `http://${host}/v2/${repo.join("/")}/manifests/${flavor}-${tag}`;
+    let status = 0;
+    try {
+        const res = await fetch(url, { method: "HEAD", headers: { accept: "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
+        status = res.status;
+    } catch (e) {
+        throw new Error(`the local registry ${host} does not answer (${(e as Error).message}): \`bash tools/cluster/up.sh\``);
+    }
+    if (status !== 200) {
+        throw new Error(`image ${registry}:${flavor}-${tag} is not in the registry (HTTP ${status}): build and push the runtime images (tests/images/build-images.sh or \`pulumi up\` with images.build: true)`);
+    }
+}
+
+export const randomSuffix = () => Math.random().toString(36).slice(2, 7).replace(/^[0-9]/, "x");

@@ -1,0 +1,76 @@
+/**
+ * Benchmark: a one-developer change in a 50-developer team, targeted vs full, through the portal library.
+ * 1. preview (needs the CLI only): targeted (the developer's component) vs full;
+ * 2. update (needs the local cluster): targeted vs full, after a full deploy of 50 stopped gitspaces.
+ * Prints the figures; fails clearly when the CLI or the cluster is missing.
+ */
+import * as assert from "assert";
+import { GitspacePortal, updateDeveloper } from "../../portal";
+import { AutomationStackDriver } from "../../portal/driver";
+import { EventCollector } from "../../portal/events";
+import { e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster } from "./e2e-harness";
+
+const N = Number(process.env.PORTAL_BENCH_DEVELOPERS ?? 50);
+const developers = Array.from({ length: N }, (_, i) => ({ name: `dev${String(i).padStart(2, "0")}`, running: false }));
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+describe(`portal bench: one-developer change in a ${N}-developer team, targeted vs full`, function () {
+    this.timeout(60 * 60 * 1000);
+    const figures: string[] = [];
+    after(() => console.log(`\n      ${figures.join("\n      ")}\n`));
+
+    it("preview of the change (engine only)", async () => {
+        requireCli();
+        const project = makeProject("portal-bench-");
+        try {
+            initStack(project, "bench-preview", e2eTeamValues("bench", developers));
+            const portal = new GitspacePortal({ automation: { workDir: project.dir } });
+            const driver = (await portal.driver({ team: "bench", env: "preview" })) as AutomationStackDriver;
+            const m = updateDeveloper(await driver.readConfig(), "bench-preview", "dev07", { storage: "2Gi" });
+            await driver.applyConfig(m.ops);
+            const run = async (target?: string[]) => {
+                const c = new EventCollector();
+                const t0 = Date.now();
+                await driver.preview({ target, onEngineEvent: c.onEngineEvent });
+                return { ms: Date.now() - t0, steps: c.steps.length };
+            };
+            const full = await run();
+            const targeted = await run([driver.componentUrn("dev07")]);
+            figures.push(`preview, ${N} developers (never deployed: every resource is a create): full ${secs(full.ms)} (${full.steps} steps), targeted ${secs(targeted.ms)} (${targeted.steps} steps)`);
+            assert.ok(targeted.steps < full.steps);
+        } finally {
+            project.cleanup();
+        }
+    });
+
+    it("update of the change on the cluster", async () => {
+        requireCli();
+        requireCluster();
+        const team = `bench${randomSuffix()}`;
+        const stack = `${team}-dev`;
+        const project = makeProject("portal-bench-");
+        try {
+            initStack(project, stack, e2eTeamValues(team, developers));
+            let t0 = Date.now();
+            pulumi(project, ["up", "--yes", "--skip-preview", "--stack", stack]);
+            figures.push(`initial full deploy of ${N} stopped gitspaces: ${secs(Date.now() - t0)}`);
+            const portal = new GitspacePortal({ automation: { workDir: project.dir } });
+            const ref = { team, env: "dev" };
+            t0 = Date.now();
+            const targeted = await portal.update(ref, "dev07", { migrateLegacyWorkspaces: true });
+            const targetedMs = Date.now() - t0;
+            assert.strictEqual(targeted.targeted, true);
+            t0 = Date.now();
+            const full = await portal.update(ref, "dev08", { migrateLegacyWorkspaces: true }, { targeting: "never" });
+            const fullMs = Date.now() - t0;
+            assert.strictEqual(full.targeted, false);
+            figures.push(`update of one developer in ${N}: targeted ${secs(targetedMs)} (${JSON.stringify(targeted.changes)}), full ${secs(fullMs)} (${JSON.stringify(full.changes)})`);
+        } finally {
+            pulumi(project, ["destroy", "--yes", "--skip-preview", "--stack", stack], { allowFail: true });
+            for (const d of developers) {
+                try { kubectl("delete", "namespace", `gitspace-${team}-${d.name}`, "--ignore-not-found", "--wait=false"); } catch { /* cleanup */ }
+            }
+            project.cleanup();
+        }
+    });
+});
