@@ -30,6 +30,11 @@ export interface StackDriver {
     /** An opaque copy of the stack's config (encrypted as stored) to restore after a preview or a busy stack. */
     snapshotConfig(): Promise<unknown>;
     restoreConfig(snapshot: unknown): Promise<void>;
+    /**
+     * The `gitspace:` config the last successful update ran with (undefined before the first one): a targeted
+     * update is safe only while the team-level keys are still what was deployed.
+     */
+    lastDeployedConfig(): Promise<RawConfig | undefined>;
     /** Stack outputs, secrets decrypted (`{}` before the first update). */
     outputs(): Promise<OutputMap>;
     up(opts: EngineRunOptions): Promise<{ changes: Record<string, number>; outputs: OutputMap }>;
@@ -160,6 +165,12 @@ export class AutomationStackDriver implements StackDriver {
         const { file, content } = snapshot as { file: string; content?: Buffer };
         if (content === undefined) fs.rmSync(file, { force: true });
         else fs.writeFileSync(file, content);
+    }
+
+    async lastDeployedConfig(): Promise<RawConfig | undefined> {
+        const history = await this.stack.history(20, 1, true);
+        const last = history.find((h) => h.kind === "update" && h.result === "succeeded");
+        return last?.config ? rawConfigFromConfigMap(last.config, CONFIG_KEYS) : undefined;
     }
 
     async outputs(): Promise<OutputMap> {

@@ -8,7 +8,7 @@ import { DeveloperNotFoundError, PortalError, StackBusyError, UpdateFailedError,
 import { automationDriverFactory, AutomationOptions, isCommandError, StackDriver, StackDriverFactory } from "./driver";
 import { EventCollector } from "./events";
 import {
-    addDeveloper, developerEntries, isPlainObject, Mutation, RawConfig, redactEntry, removeDeveloper, setRunning,
+    addDeveloper, deepEqual, developerEntries, isPlainObject, Mutation, RawConfig, redactEntry, removeDeveloper, setRunning,
     updateDeveloper,
 } from "./mutations";
 import { KeyedQueue } from "./queue";
@@ -87,6 +87,13 @@ function defaultsRunning(raw: RawConfig): boolean | undefined {
     return isPlainObject(d) && typeof d.running === "boolean" ? d.running : undefined;
 }
 
+/** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */
+export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
+    const keys = new Set([...Object.keys(a.values), ...Object.keys(b.values)]);
+    keys.delete("developers");
+    return [...keys].filter((k) => !deepEqual(a.values[k], b.values[k])).sort();
+}
+
 export class GitspacePortal implements GitspaceOperations {
     private readonly queue = new KeyedQueue();
     private readonly drivers = new Map<string, Promise<StackDriver>>();
@@ -152,6 +159,21 @@ export class GitspacePortal implements GitspaceOperations {
         }, (raw, stack) => removeDeveloper(raw, stack, developer));
     }
 
+    /**
+     * Why this change needs a full update, or undefined when a targeted update of the developer's component (and
+     * its children) is safe: the stack was deployed, and the team-level config (images, domain, …) is what the last
+     * successful update ran with, so nothing outside the developer is pending.
+     */
+    private async fullUpdateReason(driver: StackDriver, raw: RawConfig, outputs: OutputMap, opts: OperationOptions): Promise<string | undefined> {
+        if ((opts.targeting ?? this.options.targeting ?? "auto") === "never") return "targeting: never";
+        if (outputs.gitspaces === undefined) return "the stack has not been deployed yet";
+        const last = await driver.lastDeployedConfig();
+        if (!last) return "no successful update in the stack's history";
+        const changed = teamLevelChanges(last, raw);
+        if (changed.length) return `team-level config changed since the last update: ${changed.map((k) => `gitspace:${k}`).join(", ")}`;
+        return undefined;
+    }
+
     private state(stack: string) {
         return {
             inflight: new Set(this.inflight.get(stack)?.keys() ?? []),
@@ -201,11 +223,13 @@ export class GitspacePortal implements GitspaceOperations {
                     this.mark(stack, developer, +1);
                     try {
                         const before = await driver.outputs();
-                        // Targeted only once the stack was deployed (team-level resources exist) and when asked.
-                        const target = (opts.targeting ?? this.options.targeting ?? "auto") === "auto" && before.gitspaces !== undefined
-                            ? [driver.componentUrn(mutation.developer)] : undefined;
+                        const reason = await this.fullUpdateReason(driver, raw, before, opts);
+                        const target = reason ? undefined : [driver.componentUrn(mutation.developer)];
                         targeted &&= target !== undefined;
-                        emit({ type: "started", stack, operation: kind, developer, dryRun: !!opts.dryRun, targeted: !!target, ...(target ? { targets: target } : {}) });
+                        emit({
+                            type: "started", stack, operation: kind, developer, dryRun: !!opts.dryRun, targeted: !!target,
+                            ...(target ? { targets: target } : { reason }),
+                        });
                         const snapshot = await driver.snapshotConfig();
                         snapshots.push(snapshot);
                         await driver.applyConfig(mutation.ops);

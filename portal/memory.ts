@@ -35,6 +35,7 @@ export class MemoryStackDriver implements StackDriver {
     readonly secretPaths = new Set<string>();
     readonly runs: Array<{ kind: "up" | "preview"; target?: string[] }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
+    private deployedValues?: Record<string, unknown>;
     private seq = 0;
 
     constructor(readonly stackName: string, values: Record<string, unknown>, public options: MemoryStackOptions = {}) {
@@ -61,6 +62,10 @@ export class MemoryStackDriver implements StackDriver {
 
     async restoreConfig(snapshot: unknown) {
         this.values = structuredClone(snapshot as Record<string, unknown>);
+    }
+
+    async lastDeployedConfig(): Promise<RawConfig | undefined> {
+        return this.deployedValues ? { values: structuredClone(this.deployedValues), unknownKeys: [] } : undefined;
     }
 
     async outputs(): Promise<OutputMap> {
@@ -138,6 +143,7 @@ export class MemoryStackDriver implements StackDriver {
         }
         opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
         if (kind === "up") this.deployed = { team, devs: next };
+        if (kind === "up" && !failed) this.deployedValues = structuredClone(this.values);
         if (failed) throw new CommandError(new CommandResult("", "error: update failed", 255));
         return changes;
     }

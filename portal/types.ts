@@ -46,7 +46,7 @@ export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "pu
 /** Progress of an operation, in order. Engine events are condensed into `resource`/`diagnostic`/`summary`. */
 export type PortalEvent =
     | { type: "queued"; stack: string; position: number }
-    | { type: "started"; stack: string; operation: OperationKind; developer: string; dryRun: boolean; targeted: boolean; targets?: string[] }
+    | { type: "started"; stack: string; operation: OperationKind; developer: string; dryRun: boolean; targeted: boolean; targets?: string[]; reason?: string }
     | { type: "config"; stack: string; set: string[]; removed: string[] }
     | { type: "retry"; stack: string; attempt: number; delayMs: number; reason: string }
     | { type: "resource"; phase: "started" | "done" | "failed"; op: string; urn: string; resourceType: string; name: string; message?: string }

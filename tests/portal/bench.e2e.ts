@@ -34,10 +34,17 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
                 await driver.preview({ target, onEngineEvent: c.onEngineEvent });
                 return { ms: Date.now() - t0, steps: c.steps.length };
             };
-            const full = await run();
-            const targeted = await run([driver.componentUrn("dev07")]);
-            figures.push(`preview, ${N} developers (never deployed: every resource is a create): full ${secs(full.ms)} (${full.steps} steps), targeted ${secs(targeted.ms)} (${targeted.steps} steps)`);
-            assert.ok(targeted.steps < full.steps);
+            // Alternated rounds: the machine is shared, single runs are noisy.
+            const fulls: number[] = [], targeteds: number[] = [];
+            let fullSteps = 0, targetedSteps = 0;
+            for (let round = 0; round < 2; round++) {
+                const f = await run();
+                const t = await run([driver.componentUrn("dev07")]);
+                fulls.push(f.ms); targeteds.push(t.ms);
+                fullSteps = f.steps; targetedSteps = t.steps;
+            }
+            figures.push(`preview, ${N} developers (never deployed: every resource is a create): full ${fulls.map(secs).join(" / ")} (${fullSteps} steps), targeted ${targeteds.map(secs).join(" / ")} (${targetedSteps} steps)`);
+            assert.ok(targetedSteps < fullSteps);
         } finally {
             project.cleanup();
         }

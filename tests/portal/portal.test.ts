@@ -44,6 +44,19 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.deepStrictEqual(fresh.runs.at(-1), { kind: "up" });
     });
 
+    it("a pending team-level change (images, defaults, …) makes the update full, with the reason", async () => {
+        const { portal, stack } = await memoryPortal();
+        (stack.values.images as Record<string, unknown>).tag = "v2";
+        const events: PortalEvent[] = [];
+        const r = await portal.stop(ref, "alice", { onEvent: (e) => events.push(e) });
+        assert.strictEqual(r.targeted, false);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up" });
+        const started = events.find((e) => e.type === "started") as Extract<PortalEvent, { type: "started" }>;
+        assert.strictEqual(started.reason, "team-level config changed since the last update: gitspace:images");
+        // Deployed now: the next change is targeted again.
+        assert.strictEqual((await portal.start(ref, "alice")).targeted, true);
+    });
+
     it("dry run: returns the diff and leaves the config as it was", async () => {
         const { portal, stack } = await memoryPortal();
         const before = structuredClone(stack.values);
