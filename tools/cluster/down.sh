@@ -102,9 +102,9 @@ for ipt in iptables ip6tables; do
     cni=$("$ipt" -w -t "$table" -S 2>/dev/null | grep -F "name: \\\"$CNI_NETWORK\\\"" |
       awk '$1 == "-A" && $2 ~ /^CNI-/ { print $2 }' | sort -u | paste -sd'|' || true)
     [[ -z $cni ]] || drop_chains "$ipt" "$table" "$cni"
-    # the kubelet's and kube-proxy's chains (KUBE-*), and the portmap plugin's shared chains once empty
+    # the kubelet's and kube-proxy's chains (KUBE-*), and the portmap plugin's shared chains once no hostPort is left
     drop_chains "$ipt" "$table" 'KUBE-[A-Z0-9-]+'
-    if ! "$ipt" -w -t "$table" -S 2>/dev/null | grep -qE '^-A CNI-HOSTPORT-(DNAT|MASQ|SETMARK) '; then
+    if ! "$ipt" -w -t "$table" -S 2>/dev/null | grep -qE '^-A CNI-HOSTPORT-DNAT '; then
       drop_chains "$ipt" "$table" 'CNI-HOSTPORT-(DNAT|MASQ|SETMARK)'
     fi
   done

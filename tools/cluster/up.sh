@@ -493,6 +493,9 @@ RESTART_ON="$STATE/provisioner.kubeconfig" start_daemon provisioner "$GO_DIR/bin
 
 # ---------------------------------------------------------------------------------------------------------------
 part "node ready"
+# the kubelet answers through the apiserver (the path of kubectl logs/exec), and the node is Ready (after a down/up
+# the old Ready condition can be stale for ~40 s, hence the kubelet check first)
+wait_for "kubelet healthz through the apiserver" 120 kubectl_admin get --raw "/api/v1/nodes/$NODE_NAME/proxy/healthz"
 wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 
