@@ -12,6 +12,7 @@ import {
 } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
 import { e2eTeamValues, E2eProject, initStack, makeProject, requireCli } from "./e2e-harness";
+import { serve } from "./helpers";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu bob@laptop";
 const ref = { team: "acme", env: "engine" };
@@ -90,6 +91,29 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
             console.log(`      targeted preview: ${c.steps.length} steps; full preview: ${full.steps.length} steps`);
         } finally {
             await driver.restoreConfig(snapshot);
+        }
+    });
+
+    it("HTTP over the real library: 401, 400 with field paths, 404, a dry run's diff", async () => {
+        const served = await serve(portal);
+        try {
+            const G = `/teams/${ref.team}/envs/${ref.env}/gitspaces`;
+            assert.strictEqual((await served.request("GET", G, undefined, { authorization: "" })).status, 401);
+            const list = await served.request("GET", G);
+            assert.strictEqual(list.status, 200, list.text);
+            assert.deepStrictEqual(list.body.gitspaces.map((g: any) => [g.name, g.status]), [["bob", "pending"], ["carol", "pending"]]);
+            const bad = await served.request("POST", G, { name: "zed", ide: "vscod", repos: [{ url: "https://user:pw@git.example.com/a.git" }] });
+            assert.strictEqual(bad.status, 400, bad.text);
+            assert.deepStrictEqual(bad.body.problems.map((p: any) => p.path), ["gitspace:developers[2].ide", "gitspace:developers[2].repos[0].url"]);
+            assert.ok(!bad.text.includes("pw@"), "credentials in a URL are never echoed");
+            assert.strictEqual((await served.request("GET", `/teams/${ref.team}/envs/nope/gitspaces`)).status, 404);
+            assert.strictEqual((await served.request("POST", `${G}/zoe/stop`)).status, 404);
+            const dry = await served.request("POST", `${G}/bob/start?dryRun=1`);
+            assert.strictEqual(dry.status, 200, dry.text);
+            assert.ok(dry.body.steps.some((s: any) => s.name === "bob-deployment"), dry.text.slice(0, 2000));
+            assert.strictEqual((await served.request("GET", `${G}/bob`)).body.running, false, "a dry run changes nothing");
+        } finally {
+            await served.close();
         }
     });
 
