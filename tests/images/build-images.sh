@@ -207,6 +207,24 @@ ssh_login_ok() {
         [[ ${out:-} == "uid=1000(vscode) gid=1000(vscode)"* ]] || { cat /tmp/ide.log; exit 1; }' _ "$command"
 }
 
+# The IDE command of vs_code_web with password auth (password file as the Secret mounts it): /healthz answers, the
+# IDE itself redirects to the login page, and the password logs in.
+web_login_ok() {
+    run -e GITSPACE_IDE_SECRET_DIR=/tmp/ide "$1" bash -euo pipefail -c '
+        command=/usr/local/gitspace/scripts/vscode/run-vscode-web.sh
+        [[ -x $command ]] || { echo "no $command (scripts not there yet): skipped"; exit 0; }
+        mkdir -m 700 /tmp/ide && printf "s3cret-%s" "$RANDOM" >/tmp/ide/password
+        "$command" >/tmp/ide.log 2>&1 &
+        for _ in $(seq 180); do curl -fs -o /dev/null http://127.0.0.1:8089/healthz && break; sleep 1; done
+        code="$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:8089/)"
+        [[ $code == 302 ]] || { echo "GET / without login: $code"; cat /tmp/ide.log; exit 1; }
+        code="$(curl -s -o /dev/null -w "%{http_code}" --data-urlencode "password@/tmp/ide/password" \
+            http://127.0.0.1:8089/login)"
+        [[ $code == 302 ]] || { echo "login: $code"; cat /tmp/ide.log; exit 1; }
+        code="$(curl -s -o /dev/null -w "%{http_code}" --data-urlencode "password=wrong" http://127.0.0.1:8089/login)"
+        [[ $code == 200 ]] || { echo "login with a wrong password: $code"; exit 1; }'
+}
+
 smoke() {
     local flavor="$1" image="$prefix/$1:$tag" scripts=/usr/local/gitspace/scripts
     log "smoke $image"
@@ -235,7 +253,8 @@ smoke() {
                     if curl -fs -o /dev/null http://127.0.0.1:8089/healthz; then exit 0; fi
                     sleep 1
                 done
-                cat /tmp/cs.log; exit 1' ;;
+                cat /tmp/cs.log; exit 1'
+            check "run-vscode-web.sh: password login required, then accepted" web_login_ok "$image" ;;
         vscode-desktop)
             check "scripts" scripts_ok "$image" common
             check "sshd -t" sshd_ok "$image"
