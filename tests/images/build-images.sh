@@ -21,6 +21,8 @@
 #   GITSPACE_EXTRA_CA_DIR   *.crt files trusted by the local base image, e.g. an egress proxy's CA
 #                           (default: /usr/local/share/ca-certificates; the Dockerfiles themselves add no CA)
 #   VSCODE_EXTENSIONS       passed to the vscode flavor as the VSCODE_EXTENSIONS build arg (default: empty)
+#   GITSPACE_BUILD_ARGS     more build args for every flavor, "NAME=VALUE NAME=VALUE" (e.g. JAVA_PACKAGE=...)
+#   GITSPACE_JAVA_MAJOR     Java major version the jetbrains smoke test expects (default: 17)
 #   GITSPACE_NO_CACHE       1: docker build --no-cache
 #   GITSPACE_FLAVOR_PARENT  base (default): the flavors are built FROM the full base, as components/images.ts does;
 #                           system: FROM base's `system` stage (no scripts), each flavor bringing its own scripts
@@ -122,6 +124,8 @@ build() {
     image="$prefix/$name:$tag"
     local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from")
     [[ -n "$target" ]] && args+=(--target "$target")
+    local extra
+    for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--build-arg "$extra"); done
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
     log "build $image FROM $from"
@@ -267,7 +271,9 @@ smoke() {
             check "scripts" scripts_ok "$image" common jetbrains
             check "sshd -t" sshd_ok "$image"
             check "SSH key login through run-jetbrains.sh" ssh_login_ok "$image" "$scripts/jetbrains/run-jetbrains.sh"
-            check "java -version is 17" expect_output 'version "17' run "$image" java -version
+            check "java -version is ${GITSPACE_JAVA_MAJOR:-17}" \
+                expect_output "version \"${GITSPACE_JAVA_MAJOR:-17}" run "$image" java -version
+            check "JAVA_HOME is a JDK/JRE" run "$image" bash -c '"$JAVA_HOME/bin/java" -version 2>/dev/null'
             check "fontconfig sees a font" expect_output "DejaVu" run "$image" fc-list ;;
         *) die "unknown flavor $flavor" ;;
     esac
