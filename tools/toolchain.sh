@@ -313,7 +313,7 @@ on_path() {
   shift 2
   bin=$(command -v "$name" 2>/dev/null) || return 1
   [[ $bin == "$TOOLS_DIR"/* ]] && return 1
-  if timeout 20 "$@" 2>/dev/null | grep -qF -- "$want"; then
+  if timeout 5 "$@" 2>/dev/null | grep -qF -- "$want"; then
     log "$name: using $bin (version $want)"
     return 0
   fi
