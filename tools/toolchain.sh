@@ -351,7 +351,8 @@ write_env() {
     echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
     local k
     for k in "${!EXTRA_ENV[@]}"; do echo "export $k=\"${EXTRA_ENV[$k]}\""; done
-  } >"$envfile"
+  } >"$envfile.$$"
+  mv -f "$envfile.$$" "$envfile" # atomic: other shells may be sourcing it
   log "environment written to $envfile:"
   sed 's/^/    /' "$envfile" >&2
   log "use it with:  source $envfile"
