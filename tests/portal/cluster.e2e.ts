@@ -39,7 +39,6 @@ describe("portal e2e: service + library + engine + local cluster", function () {
         requireCli();
         requireCluster();
         const values = e2eTeamValues(TEAM, [{ name: "alice", running: false }]);
-        await requireImage((values.images as any).registry, "vscode", (values.images as any).tag);
         project = makeProject();
         initStack(project, STACK, values);
         const portal = new GitspacePortal({ automation: { workDir: project.dir }, retry: { attempts: 12, initialDelayMs: 1000, maxDelayMs: 8000 } });
@@ -78,6 +77,8 @@ describe("portal e2e: service + library + engine + local cluster", function () {
     });
 
     it("start / stop: targeted updates; the pod runs, then 0 replicas with the home PVC kept", async () => {
+        const images = e2eTeamValues(TEAM, []).images as { registry: string; tag: string };
+        await requireImage(images.registry, "vscode", images.tag);
         const start = await timed("start bob (targeted)", () => served.request("POST", `${G}/bob/start`));
         assert.strictEqual(start.status, 200, start.text);
         assert.strictEqual(start.body.targeted, true);
