@@ -134,25 +134,25 @@ export class GitspacePortal implements GitspaceOperations {
     }
 
     add(ref: StackRef, entry: unknown, opts: OperationOptions = {}) {
-        return this.operate(ref, "add", opts, (raw, stack) => addDeveloper(raw, stack, entry));
+        return this.operate(ref, "add", isPlainObject(entry) && typeof entry.name === "string" ? entry.name : undefined, opts, (raw, stack) => addDeveloper(raw, stack, entry));
     }
 
     update(ref: StackRef, developer: string, patch: unknown, opts: OperationOptions = {}) {
-        return this.operate(ref, "update", opts, (raw, stack) => updateDeveloper(raw, stack, developer, patch));
+        return this.operate(ref, "update", developer, opts, (raw, stack) => updateDeveloper(raw, stack, developer, patch));
     }
 
     stop(ref: StackRef, developer: string, opts: OperationOptions = {}) {
-        return this.operate(ref, "stop", opts, (raw, stack) => setRunning(raw, stack, developer, false));
+        return this.operate(ref, "stop", developer, opts, (raw, stack) => setRunning(raw, stack, developer, false));
     }
 
     start(ref: StackRef, developer: string, opts: OperationOptions = {}) {
-        return this.operate(ref, "start", opts, (raw, stack) => setRunning(raw, stack, developer, true));
+        return this.operate(ref, "start", developer, opts, (raw, stack) => setRunning(raw, stack, developer, true));
     }
 
     remove(ref: StackRef, developer: string, opts: RemoveOptions = {}) {
-        if (!opts.purge) return this.operate(ref, "remove", opts, (raw, stack) => removeDeveloper(raw, stack, developer));
+        if (!opts.purge) return this.operate(ref, "remove", developer, opts, (raw, stack) => removeDeveloper(raw, stack, developer));
         // Purge: record the deletion policy first (retainHome: false), then remove.
-        return this.operate(ref, "purge", opts, (raw, stack) => {
+        return this.operate(ref, "purge", developer, opts, (raw, stack) => {
             const entry = developerEntries(raw).find((e) => isPlainObject(e) && e.name === developer);
             if (isPlainObject(entry) && entry.retainHome !== false) return updateDeveloper(raw, stack, developer, { retainHome: false });
             return undefined;
@@ -181,6 +181,14 @@ export class GitspacePortal implements GitspaceOperations {
         };
     }
 
+    /** The state for this operation's result: its own (outer) mark does not make the developer "updating". */
+    private stateAfter(stack: string, developer: string, marked: string | undefined) {
+        const state = this.state(stack);
+        const own = marked === developer ? 1 : 0;
+        if ((this.inflight.get(stack)?.get(developer) ?? 0) <= own) state.inflight.delete(developer);
+        return state;
+    }
+
     private mark(stack: string, developer: string, delta: number) {
         const m = this.inflight.get(stack) ?? new Map<string, number>();
         const n = (m.get(developer) ?? 0) + delta;
@@ -199,7 +207,7 @@ export class GitspacePortal implements GitspaceOperations {
      * an update (or a preview with `dryRun`, after which the config is restored).
      */
     private async operate(
-        ref: StackRef, kind: OperationKind, opts: OperationOptions,
+        ref: StackRef, kind: OperationKind, name: string | undefined, opts: OperationOptions,
         ...steps: Array<(raw: RawConfig, stack: string) => Mutation | undefined>
     ): Promise<OperationResult> {
         const driver = await this.driver(ref);
@@ -207,6 +215,8 @@ export class GitspacePortal implements GitspaceOperations {
         const emit = (e: PortalEvent) => {
             try { opts.onEvent?.(e); } catch { /* a listener's failure is not the operation's */ }
         };
+        // "updating" from the moment the request is queued.
+        if (name) this.mark(stack, name, +1);
         return this.queue.run(stack, async () => {
             const started = Date.now();
             const collector = new EventCollector(emit);
@@ -278,12 +288,14 @@ export class GitspacePortal implements GitspaceOperations {
             }
             const gitspace = kind === "remove" || kind === "purge"
                 ? undefined
-                : gitspacesOf(raw, outputs, this.state(stack)).find((g) => g.name === developer);
+                : gitspacesOf(raw, outputs, this.stateAfter(stack, developer, name)).find((g) => g.name === developer);
             return {
                 operation: kind, stack, developer, dryRun: !!opts.dryRun, targeted,
                 changes: collector.changes, steps: collector.steps, durationMs: Date.now() - started,
                 ...(gitspace ? { gitspace } : {}),
             };
-        }, (position) => emit({ type: "queued", stack, position }));
+        }, (position) => emit({ type: "queued", stack, position })).finally(() => {
+            if (name) this.mark(stack, name, -1);
+        });
     }
 }

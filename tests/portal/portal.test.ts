@@ -125,6 +125,18 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.deepStrictEqual(list.map((g) => g.status), ["stopped", "stopped", "stopped"]);
     });
 
+    it("a developer with a queued or running operation is listed as updating", async () => {
+        const mem = await memoryPortal();
+        mem.stack.options.delayMs = 60;
+        const first = mem.portal.stop(ref, "alice");
+        const second = mem.portal.stop(ref, "bob");
+        await new Promise((r) => setTimeout(r, 20));
+        const during = Object.fromEntries((await mem.portal.list(ref)).map((g) => [g.name, g.status]));
+        assert.deepStrictEqual(during, { alice: "updating", bob: "updating", carol: "stopped" });
+        await Promise.all([first, second]);
+        assert.deepStrictEqual((await mem.portal.list(ref)).map((g) => g.status), ["stopped", "stopped", "stopped"]);
+    });
+
     it("unknown stack → StackNotFoundError; events also as an async iterator", async () => {
         const { portal } = await memoryPortal();
         await assert.rejects(portal.list({ team: "nope", env: "dev" }), StackNotFoundError);
