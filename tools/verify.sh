@@ -24,7 +24,10 @@ source "$TOOLS_DIR/env.sh"
 WORK=$(mktemp -d /tmp/gitspace-verify.XXXXXX)
 BUILDKITD_PID=
 cleanup() {
-  [[ -n $BUILDKITD_PID ]] && kill "$BUILDKITD_PID" 2>/dev/null && wait "$BUILDKITD_PID" 2>/dev/null
+  if [[ -n $BUILDKITD_PID ]]; then
+    kill "$BUILDKITD_PID" 2>/dev/null || true
+    wait "$BUILDKITD_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
