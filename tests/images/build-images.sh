@@ -236,8 +236,8 @@ smoke() {
     check "workdir is /home/vscode" expect_output "/home/vscode" run "$image" pwd
     check "/workspaces is an empty directory, not a link" \
         run "$image" bash -c '[[ -d /workspaces && ! -L /workspaces && -z "$(ls -A /workspaces)" ]]'
-    check "git, curl, wget, jq, ssh, node present" \
-        run "$image" bash -c '{ git --version && curl --version && wget --version && jq --version && ssh -V && node --version; } \
+    check "git, curl, wget, jq, ssh, node, tini present" \
+        run "$image" bash -c '{ git --version && curl --version && wget --version && jq --version && ssh -V && node --version && tini --version; } \
             >/dev/null 2>&1'
     check "jsonc-parser parses JSONC" expect_output '"remoteUser":"dev"' run "$image" node -e '
         const j = require("/usr/local/gitspace/lib/node_modules/jsonc-parser");
