@@ -87,15 +87,16 @@ if ! kubectl_admin -n "$NS" wait --for=jsonpath='{.status.phase}'=Succeeded pod/
   die "smoke pod did not succeed"
 fi
 took=$(_secs "$t0" "$(_now)")
+out=$(k logs smoke)
 log "smoke pod output:"
-k logs smoke | sed 's/^/    /' >&2
+while IFS= read -r line; do printf '    %s\n' "$line" >&2; done <<<"$out"
 pv=$(k get pvc home -o jsonpath='{.spec.volumeName}')
 dir=$(kubectl_admin get pv "$pv" -o jsonpath='{.spec.local.path}')
 log "PVC home bound to $pv (local volume $dir: $(stat -c 'mode %a owner %u:%g' "$dir"), file: $(stat -c '%U:%G %a' "$dir/hello" 2>/dev/null || echo -))"
-k logs smoke | grep -q '^uid=1000 gid=1000 groups=1000' || die "unexpected id in the smoke pod"
-k logs smoke | grep -q "reachable" || die "the kubernetes service was not reachable from the pod"
+grep -q '^uid=1000 gid=1000 groups=1000' <<<"$out" || die "unexpected id in the smoke pod"
+grep -q "reachable" <<<"$out" || die "the kubernetes service was not reachable from the pod"
 if [[ $WANT_DNS == 1 ]]; then
-  k logs smoke | grep -q "kubernetes.default.svc.cluster.local" || die "cluster DNS did not answer in the pod"
+  grep -q "kubernetes.default.svc.cluster.local" <<<"$out" || die "cluster DNS did not answer in the pod"
 fi
 log "smoke pod: created, ran and completed in ${took}s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then

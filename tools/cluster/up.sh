@@ -206,14 +206,18 @@ fi
 
 # ---------------------------------------------------------------------------------------------------------------
 part "containerd"
-mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/containerd/certs.d/$REGISTRY_ADDR" "$STATE/cni/ipam"
-write_file "$STATE/containerd/certs.d/$REGISTRY_ADDR/hosts.toml" <<EOF
-server = "http://$REGISTRY_ADDR"
+mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/cni/ipam"
+# the registry over plain HTTP, also under the name localhost:PORT
+for reg in "$REGISTRY_ADDR" "localhost:${REGISTRY_ADDR##*:}"; do
+  mkdir -p "$STATE/containerd/certs.d/$reg"
+  write_file "$STATE/containerd/certs.d/$reg/hosts.toml" <<EOF
+server = "http://$reg"
 
-[host."http://$REGISTRY_ADDR"]
+[host."http://$reg"]
   capabilities = ["pull", "resolve", "push"]
   skip_verify = true
 EOF
+done
 write_file "$STATE/containerd/config.toml" <<EOF
 # written by tools/cluster/up.sh (containerd $(containerd --version | awk '{print $3}')); its own root, state and
 # socket, apart from any other containerd (e.g. Docker's)
@@ -276,7 +280,7 @@ if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link add "$BRIDGE" type bridge
   log "created bridge $BRIDGE"
 fi
-ip -4 addr show dev "$BRIDGE" | grep -qF " $POD_GATEWAY/${POD_CIDR#*/} " ||
+ip -4 addr show dev "$BRIDGE" | grep -F " $POD_GATEWAY/${POD_CIDR#*/} " >/dev/null ||
   ip addr add "$POD_GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 RESTART_ON="$STATE/containerd/config.toml $CNI_CONF_DIR/10-$CNI_NETWORK.conflist" start_daemon containerd containerd --config "$STATE/containerd/config.toml"
@@ -509,4 +513,5 @@ print_timings
 log "cluster up in $(_secs "$T_START" "$(_now)")s (Kubernetes $K8S_VERSION, node $NODE_NAME)"
 log "registry: http://$REGISTRY_ADDR  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
 log "BuildKit: buildkitd --config $STATE/buildkitd.toml trusts the registry"
+log "kubectl: $K8S_BIN/kubectl (or: source $TOOLS_DIR/env.sh)"
 echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
