@@ -104,6 +104,7 @@ for ipt in iptables ip6tables; do
     [[ -z $cni ]] || drop_chains "$ipt" "$table" "$cni"
     # the kubelet's and kube-proxy's chains (KUBE-*), and the portmap plugin's shared chains once no hostPort is left
     drop_chains "$ipt" "$table" 'KUBE-[A-Z0-9-]+'
+    drop_chains "$ipt" "$table" "$FORWARD_CHAIN"
     if ! "$ipt" -w -t "$table" -S 2>/dev/null | grep -E '^-A CNI-HOSTPORT-DNAT ' >/dev/null; then
       drop_chains "$ipt" "$table" 'CNI-HOSTPORT-(DNAT|MASQ|SETMARK)'
     fi

@@ -10,6 +10,7 @@ set -euo pipefail
 K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || die "no Kubernetes binaries"
 NS=gitspace-smoke
 WANT_DNS=0
+EGRESS_PROBE=${GITSPACE_SMOKE_EGRESS:-deb.debian.org/80} # host/port a pod should reach (masquerade, FORWARD)
 pid_of coredns >/dev/null && WANT_DNS=1
 k() { kubectl_admin -n "$NS" "$@"; }
 
@@ -68,6 +69,7 @@ spec:
       ls -ln /data
       timeout 10 bash -c 'exec 3<>/dev/tcp/$KUBERNETES_SERVICE_IP/443' && echo "service $KUBERNETES_SERVICE_IP:443 reachable"
       if [ "$WANT_DNS" = 1 ]; then getent hosts kubernetes.default.svc.cluster.local; fi
+      if timeout 10 bash -c 'exec 3<>/dev/tcp/$EGRESS_PROBE' 2>/dev/null; then echo "egress to $EGRESS_PROBE ok"; else echo "egress to $EGRESS_PROBE failed"; fi
     securityContext:
       allowPrivilegeEscalation: false
       capabilities:
@@ -98,6 +100,7 @@ grep -q "reachable" <<<"$out" || die "the kubernetes service was not reachable f
 if [[ $WANT_DNS == 1 ]]; then
   grep -q "kubernetes.default.svc.cluster.local" <<<"$out" || die "cluster DNS did not answer in the pod"
 fi
+grep -q "egress to .* ok" <<<"$out" || log "WARNING: pods cannot reach $EGRESS_PROBE (no network outside, or FORWARD/masquerade)"
 log "smoke pod: created, ran and completed in ${took}s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then
   log "keeping namespace $NS"

@@ -8,7 +8,8 @@
 # re-runs the smoke test. Stop with tools/cluster/down.sh.
 #
 # Usage: bash tools/cluster/up.sh            (as root)
-# Env:   GITSPACE_CLUSTER_DIR, GITSPACE_TOOLS_DIR, GITSPACE_BASE_ARCHES ("amd64", or "amd64 arm64" with qemu),
+# Env:   GITSPACE_CLUSTER_DIR, GITSPACE_TOOLS_DIR, GITSPACE_BASE_ARCHES (default: the host's and those cached;
+#        "amd64 arm64" builds arm64 with qemu-user-static),
 #        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke test), GITSPACE_K8S_WAIT (seconds to wait for a running
 #        Kubernetes build, default 5400)
 # shellcheck source-path=SCRIPTDIR
@@ -157,8 +158,18 @@ EOF
   date -u +%FT%TZ >"$dir/.done"
   log "rootfs $BASE_SUITE/$arch: $(du -h "$dir/layer.tar.gz" | cut -f1) compressed"
 }
+# default: the host's architecture plus any other already cached (so a plain re-run keeps a multi-arch tag)
+if [[ -z ${GITSPACE_BASE_ARCHES:-} ]]; then
+  GITSPACE_BASE_ARCHES=$(dpkg --print-architecture)
+  for d in "$TOOLS_DIR/debian-rootfs-$BASE_SUITE-"*/.done; do
+    [[ -f $d ]] || continue
+    d=${d%/.done}
+    d=${d##*-}
+    [[ " $GITSPACE_BASE_ARCHES " == *" $d "* ]] || GITSPACE_BASE_ARCHES+=" $d"
+  done
+fi
 base_layers=()
-for arch in ${GITSPACE_BASE_ARCHES:-amd64}; do
+for arch in $GITSPACE_BASE_ARCHES; do
   build_rootfs "$arch"
   base_layers+=(--layer "linux/$arch=$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$arch/layer.tar.gz")
 done
@@ -283,6 +294,14 @@ fi
 ip -4 addr show dev "$BRIDGE" | grep -F " $POD_GATEWAY/${POD_CIDR#*/} " >/dev/null ||
   ip addr add "$POD_GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
 ip link set "$BRIDGE" up
+# Docker sets the FORWARD policy to DROP: accept the pods' traffic (pod to pod through a Service, pod to outside)
+# in a chain of ours, jumped to first
+iptables -w -N "$FORWARD_CHAIN" 2>/dev/null || true
+iptables -w -F "$FORWARD_CHAIN"
+iptables -w -A "$FORWARD_CHAIN" -s "$POD_CIDR" -j ACCEPT
+iptables -w -A "$FORWARD_CHAIN" -d "$POD_CIDR" -j ACCEPT
+iptables -w -C FORWARD -m comment --comment "gitspace-cluster pods" -j "$FORWARD_CHAIN" 2>/dev/null ||
+  iptables -w -I FORWARD 1 -m comment --comment "gitspace-cluster pods" -j "$FORWARD_CHAIN"
 RESTART_ON="$STATE/containerd/config.toml $CNI_CONF_DIR/10-$CNI_NETWORK.conflist" start_daemon containerd containerd --config "$STATE/containerd/config.toml"
 wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
@@ -454,7 +473,8 @@ RESTART_ON="$STATE/kubelet-config.yaml $STATE/kubelet.kubeconfig $PKI/kubelet.cr
   --root-dir="$KUBELET_ROOT" \
   --cert-dir="$STATE/kubelet-certs" \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
-  --node-labels=node.kubernetes.io/gitspace-local=true
+  --node-labels=node.kubernetes.io/gitspace-local=true \
+  --pod-infra-container-image="$PAUSE_IMAGE"
 wait_for "node $NODE_NAME registered" 120 kubectl_admin get node "$NODE_NAME"
 
 # ---------------------------------------------------------------------------------------------------------------
