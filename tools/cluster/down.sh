@@ -131,7 +131,14 @@ left=()
 for pid in $(ps -eo pid=); do
   [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
   { args=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || continue
-  if [[ $args == *"$STATE/"* || $args == *"$RUN/"* ]] || grep -qs kubepods "/proc/$pid/cgroup"; then
+  exe=$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)" 2>/dev/null) || exe=
+  # our daemons (by executable, with our directories in their arguments; not e.g. a buildkitd that merely reads
+  # $STATE/buildkitd.toml), shims of our containerd, and anything left in the kubelet's pod cgroups
+  case $exe in
+    etcd | docker-registry | containerd | containerd-shim* | kube-* | kubelet | coredns | provisioner) ours=1 ;;
+    *) ours= ;;
+  esac
+  if [[ -n $ours && ($args == *"$STATE/"* || $args == *"$RUN/"*) ]] || grep -qs kubepods "/proc/$pid/cgroup"; then
     left+=("$pid $args")
   fi
 done
