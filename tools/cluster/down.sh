@@ -60,7 +60,7 @@ done
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kube-apiserver, etcd, registry"
-stop_daemon kube-apiserver 30
+stop_daemon kube-apiserver 10 # clients holding watches keep it in graceful shutdown
 stop_daemon etcd 30
 stop_daemon registry
 

@@ -307,14 +307,21 @@ wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kubernetes binaries"
+# k8s_build_running: a tools/toolchain.sh run is building Kubernetes into the cache (directory without .done)
+k8s_build_running() {
+  local d
+  pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1 || return 1
+  for d in "$TOOLS_DIR"/kubernetes-v1.3[123].*; do [[ -d $d && ! -f $d/.done ]] && return 0; done
+  return 1
+}
 if ! K8S_BIN=$(k8s_bin_dir); then
   # a build in progress (ours or another session's): wait for it rather than starting a second one
-  if pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1; then
-    log "a tools/toolchain.sh run is in progress: waiting for the Kubernetes binaries in $TOOLS_DIR ..."
+  if k8s_build_running; then
+    log "tools/toolchain.sh is building Kubernetes: waiting for the binaries in $TOOLS_DIR ..."
     t0=$SECONDS
     until K8S_BIN=$(k8s_bin_dir); do
       ((SECONDS - t0 < ${GITSPACE_K8S_WAIT:-5400})) || die "no Kubernetes binaries after ${GITSPACE_K8S_WAIT:-5400}s"
-      pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1 || break
+      k8s_build_running || break
       sleep 10
     done
   fi
