@@ -518,6 +518,18 @@ provisioner: $PROVISIONER_NAME
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
 allowVolumeExpansion: false
+---
+# same volumes, kept (directory and Released PV) when the claim is deleted
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS-retain
+  labels:
+    app.kubernetes.io/managed-by: gitspace-cluster
+provisioner: $PROVISIONER_NAME
+reclaimPolicy: Retain
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: false
 EOF
 RESTART_ON="$STATE/provisioner.kubeconfig" start_daemon provisioner "$GO_DIR/bin/provisioner" --kubeconfig="$STATE/provisioner.kubeconfig" \
   --provisioner="$PROVISIONER_NAME" --node="$NODE_NAME" --root="$VOLUMES"
