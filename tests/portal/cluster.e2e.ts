@@ -8,7 +8,10 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { GitspacePortal } from "../../portal";
-import { e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster, requireImage } from "./e2e-harness";
+import {
+    e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster, requireImage,
+    startPvcBinder,
+} from "./e2e-harness";
 import { parseSse, serve, Served } from "./helpers";
 
 const TEAM = `pe2e${randomSuffix()}`;
@@ -26,6 +29,7 @@ describe("portal e2e: service + library + engine + local cluster", function () {
     this.timeout(30 * 60 * 1000);
     let project: E2eProject;
     let served: Served;
+    let binder: ReturnType<typeof startPvcBinder> | undefined;
     const timings: string[] = [];
     const timed = async <T>(label: string, fn: () => Promise<T>) => {
         const t0 = Date.now();
@@ -41,11 +45,14 @@ describe("portal e2e: service + library + engine + local cluster", function () {
         const values = e2eTeamValues(TEAM, [{ name: "alice", running: false }]);
         project = makeProject();
         initStack(project, STACK, values);
+        binder = startPvcBinder(`gitspace-${TEAM}-`);
         const portal = new GitspacePortal({ automation: { workDir: project.dir }, retry: { attempts: 12, initialDelayMs: 1000, maxDelayMs: 8000 } });
         served = await serve(portal);
     });
 
     after(async () => {
+        binder?.stop();
+        if (binder?.bound.length) console.log(`      (PVC binder crutch bound: ${binder.bound.join(", ")})`);
         await served?.close();
         if (project) {
             pulumi(project, ["destroy", "--yes", "--skip-preview", "--stack", STACK], { allowFail: true });

@@ -138,3 +138,39 @@ export async function requireImage(registry: string, flavor: string, tag: string
 }
 
 export const randomSuffix = () => Math.random().toString(36).slice(2, 7).replace(/^[0-9]/, "x");
+
+/**
+ * Test crutch for a program issue (reported, components/gitspace.ts): the Deployment's await waits for the home
+ * PVC to be Bound, which never happens for a stopped gitspace (0 replicas) on WaitForFirstConsumer storage, so
+ * the update times out after 10 minutes. This binds such claims the way a scheduled pod would (it sets the
+ * `volume.kubernetes.io/selected-node` annotation the local provisioner waits for), for namespaces under `prefix`.
+ */
+export function startPvcBinder(prefix: string): { stop(): void; bound: string[] } {
+    const { execFile } = require("child_process") as typeof import("child_process");
+    const run = (args: string[]) => new Promise<string>((resolve, reject) =>
+        execFile("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(out))));
+    const bound: string[] = [];
+    let node: string | undefined;
+    let busy = false;
+    const tick = async () => {
+        if (busy) return;
+        busy = true;
+        try {
+            node ??= (await run(["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"])).trim();
+            const claims = JSON.parse(await run(["get", "pvc", "-A", "-o", "json"])).items as any[];
+            for (const pvc of claims) {
+                const ns = pvc.metadata.namespace as string;
+                if (!ns.startsWith(prefix) || pvc.status?.phase !== "Pending") continue;
+                if (pvc.metadata.annotations?.["volume.kubernetes.io/selected-node"]) continue;
+                await run(["-n", ns, "annotate", "pvc", pvc.metadata.name, `volume.kubernetes.io/selected-node=${node}`]);
+                bound.push(`${ns}/${pvc.metadata.name}`);
+            }
+        } catch {
+            /* next tick */
+        } finally {
+            busy = false;
+        }
+    };
+    const timer = setInterval(() => void tick(), 2000);
+    return { stop: () => clearInterval(timer), bound };
+}
