@@ -17,13 +17,15 @@ export interface IdeSpec {
     flavor: Exclude<Flavor, "base">;
     access: Access;
     port: number;
-    /** The IDE container's command (a script baked into the image). */
+    /** The IDE container's command (tini, then a script baked into the image). */
     command: string[];
     /** Readiness/liveness check on the IDE port. */
     probe: { kind: "http"; path: string } | { kind: "tcp" };
 }
 
 const SCRIPTS = "/usr/local/gitspace/scripts";
+/** tini as PID 1 reaps the zombies IDE servers leave (the pod command replaces the image's ENTRYPOINT). */
+const INIT_PROCESS = ["/usr/bin/tini", "--"];
 export const WEB_PORT = 8089;
 export const SSH_PORT = 8088;
 
@@ -35,7 +37,7 @@ const webIde = (displayName: string): IdeSpec => ({
     flavor: "vscode",
     access: "web",
     port: WEB_PORT,
-    command: [`${SCRIPTS}/vscode/run-vscode-web.sh`],
+    command: [...INIT_PROCESS, `${SCRIPTS}/vscode/run-vscode-web.sh`],
     probe: { kind: "http", path: "/healthz" },
 });
 
@@ -44,7 +46,7 @@ const sshIde = (displayName: string, flavor: IdeSpec["flavor"], script: string):
     flavor,
     access: "ssh",
     port: SSH_PORT,
-    command: [`${SCRIPTS}/${script}`],
+    command: [...INIT_PROCESS, `${SCRIPTS}/${script}`],
     probe: { kind: "tcp" },
 });
 

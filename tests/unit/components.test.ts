@@ -99,7 +99,7 @@ describe("components under mocks", function () {
             const image = `${REGISTRY}:${flavor}-2025.11.1@${MOCK_DIGEST}`;
             assert.equal(spec.containers[0].image, image, dev);
             assert.equal(spec.initContainers[0].image, image, dev);
-            assert.deepEqual(spec.containers[0].command, [command], dev);
+            assert.deepEqual(spec.containers[0].command, ["/usr/bin/tini", "--", command], dev);
         }
     });
 
