@@ -17,6 +17,6 @@ else
   part cluster bash tools/cluster/up.sh
 fi
 export KUBECONFIG="$kubeconfig"
-part buildkit bash tests/e2e/buildkit-up.sh
+part buildkit bash tools/buildkit-up.sh
 part suite npx mocha --config tests/e2e/mocharc.json "$@"
 log "end-to-end suite passed in $((SECONDS - start)) s"
