@@ -70,7 +70,7 @@ export function requireCluster(): void {
 }
 
 export function kubectl(...args: string[]): string {
-    return execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { encoding: "utf8" });
+    return execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 export interface E2eProject {
