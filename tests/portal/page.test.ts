@@ -45,7 +45,7 @@ describe("portal: web page in headless Chromium", function () {
         await page.goto(`${served.url}/?team=platform&env=dev#token=${TOKEN}`);
         await page.waitForSelector("tr[data-name=carol]");
         const rows = await page.$$eval("#gitspaces tbody tr", (trs) => trs.map((tr) => ({
-            name: (tr as HTMLElement).dataset.name,
+            name: (tr as unknown as { dataset: Record<string, string> }).dataset.name,
             status: tr.querySelector(".status")!.textContent,
             link: tr.querySelector("a.ide")?.getAttribute("href") ?? null,
             button: tr.querySelector("button")!.textContent,
@@ -74,7 +74,7 @@ describe("portal: web page in headless Chromium", function () {
     it("shows the service's message for a wrong token", async () => {
         const page = await browser.newPage();
         await page.goto(`${served.url}/?team=platform&env=dev#token=wrong`);
-        await page.waitForFunction(() => document.getElementById("message")!.textContent !== "");
+        await page.waitForFunction("document.getElementById('message').textContent !== ''");
         assert.strictEqual(await page.textContent("#message"), "missing or wrong bearer token");
         await page.close();
     });
