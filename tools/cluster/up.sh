@@ -120,10 +120,14 @@ bash "$CLUSTER_SRC/oci-push.sh" "$PAUSE_IMAGE" --layer "linux/amd64=$PAUSE_DIR/l
 
 # ---------------------------------------------------------------------------------------------------------------
 part "debian base image"
-# build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite and arch
+# Extra CA certificates this machine's egress needs (e.g. a TLS-inspecting proxy): baked into the base image so
+# that builds FROM it (apt's ca-certificates picks up /usr/local/share/ca-certificates) reach HTTPS registries.
+EXTRA_CA_DIR=${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
+extra_ca_hash=$(find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' -type f -print0 2>/dev/null | sort -z | xargs -0r cat | sha256sum | cut -c1-12)
+# build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite, arch and extra CAs
 build_rootfs() {
   local arch=$1 dir="$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$1" host_arch r
-  [[ -f $dir/.done ]] && return 0
+  [[ -f $dir/.done && "$(cat "$dir/.extra-ca" 2>/dev/null)" == "$extra_ca_hash" ]] && return 0
   host_arch=$(dpkg --print-architecture)
   rm -rf "$dir"
   mkdir -p "$dir"
@@ -146,6 +150,8 @@ build_rootfs() {
     "$r"/tmp/* "$r"/var/tmp/* "$r"/debootstrap
   : >"$r/etc/resolv.conf"
   echo localhost >"$r/etc/hostname"
+  mkdir -p "$r/usr/local/share/ca-certificates"
+  find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' -type f -exec cp -t "$r/usr/local/share/ca-certificates/" {} + 2>/dev/null || true
   cat >"$r/etc/apt/sources.list" <<EOF
 deb http://deb.debian.org/debian $BASE_SUITE main
 deb http://deb.debian.org/debian $BASE_SUITE-updates main
@@ -155,6 +161,7 @@ EOF
     -C "$r" -cf - . | "${NICE[@]}" gzip -6n >"$dir/layer.tar.gz.tmp"
   mv "$dir/layer.tar.gz.tmp" "$dir/layer.tar.gz"
   rm -rf "$r"
+  echo "$extra_ca_hash" >"$dir/.extra-ca"
   date -u +%FT%TZ >"$dir/.done"
   log "rootfs $BASE_SUITE/$arch: $(du -h "$dir/layer.tar.gz" | cut -f1) compressed"
 }
