@@ -30,14 +30,18 @@ npm install --global --prefix "$prefix" --allow-scripts=code-server,argon2 "code
 pkg="$prefix/lib/node_modules/code-server"
 entry="$pkg/out/node/entry.js"
 [[ -f "$entry" ]] || { echo "code-server entry point $entry missing" >&2; exit 1; }
-# The postinstall must have built VS Code's server modules; fail here rather than at first start.
-for m in node-pty @vscode/spdlog; do
-    [[ -d "$pkg/lib/vscode/node_modules/$m" ]] || { echo "code-server: lib/vscode/node_modules/$m missing" >&2; exit 1; }
-done
-if ! find "$pkg/lib/vscode/node_modules/node-pty" -name '*.node' | grep -q .; then
-    echo "code-server: node-pty native module was not built" >&2
-    exit 1
-fi
+# The postinstall must have built VS Code's native modules for this platform: load each one with this Node (some
+# packages also ship prebuilds for other platforms, so a file search proves nothing) and spawn a pty.
+# shellcheck disable=SC2016  # JavaScript, not shell
+(cd "$pkg/lib/vscode" && node -e '
+    const load = (m) => require(require.resolve(m, { paths: [process.cwd()] }));
+    for (const m of process.argv.slice(1)) {
+        try { load(m); } catch (e) { console.error(`code-server: native module ${m} does not load: ${e.message}`); process.exit(1); }
+    }
+    const p = load("node-pty").spawn("/bin/true", [], {});
+    p.onExit(({ exitCode }) => process.exit(exitCode));
+' node-pty @vscode/spdlog @vscode/sqlite3 kerberos @vscode/native-watchdog @parcel/watcher @vscode/deviceid \
+    @vscode/fs-copyfile) || { echo "code-server: native modules missing or broken" >&2; exit 1; }
 
 # The package's own bin is `#!/usr/bin/env node`, which would pick the distribution's (older) node: wrap it.
 rm -f "$prefix/bin/code-server"

@@ -251,6 +251,13 @@ smoke() {
         vscode)
             check "scripts" scripts_ok "$image" common vscode
             check "code-server --version" expect_output "4." run "$image" code-server --version
+            check "code-server's native modules load, a pty spawns" expect_output "pty-ok" \
+                run -w /usr/local/gitspace/code-server/lib/node_modules/code-server/lib/vscode "$image" \
+                /usr/local/gitspace/node/bin/node -e '
+                    const load = (m) => require(require.resolve(m, { paths: [process.cwd()] }));
+                    for (const m of ["@vscode/spdlog", "@vscode/sqlite3", "kerberos", "@parcel/watcher"]) load(m);
+                    const p = load("node-pty").spawn("/bin/echo", ["pty-ok"], {});
+                    p.onData((d) => process.stdout.write(d));'
             check "code-server serves /healthz" run "$image" bash -euo pipefail -c '
                 code-server --auth none --bind-addr 127.0.0.1:8089 --disable-telemetry >/tmp/cs.log 2>&1 &
                 for _ in $(seq 180); do
