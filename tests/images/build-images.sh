@@ -27,6 +27,9 @@
 #   GITSPACE_FLAVOR_PARENT  base (default): the flavors are built FROM the full base, as components/images.ts does;
 #                           system: FROM base's `system` stage (no scripts), each flavor bringing its own scripts
 #   GITSPACE_SKIP_SMOKE     1: build only
+#   GITSPACE_PUSH_REPO      after its smoke test, push each image as <repo>:<flavor>-<push tag>, the refs the Pulumi
+#                           program uses (components/builders.ts imageTag), e.g. 127.0.0.1:5000/gitspace-runtime
+#   GITSPACE_PUSH_TAG       (default: latest)
 #
 # Idempotent: the rootfs tarball is cached per suite, the imported base image is reused, and docker's layer cache
 # makes a second run quick. Prints how long each image took and its size.
@@ -136,6 +139,15 @@ build() {
     size="$(docker image inspect -f '{{.Size}}' "$image")"
     log "built $image in ${elapsed}s, size $((size / 1000000)) MB"
     summary+=("$(printf '%-16s %6ss %8s MB' "$name" "$elapsed" "$((size / 1000000))")")
+}
+
+# push FLAVOR: with GITSPACE_PUSH_REPO, tag and push the image under the Pulumi program's ref.
+push() {
+    [[ -n "${GITSPACE_PUSH_REPO:-}" ]] || return 0
+    local ref="$GITSPACE_PUSH_REPO:$1-${GITSPACE_PUSH_TAG:-latest}"
+    docker tag "$prefix/$1:$tag" "$ref"
+    docker push "$ref" >"$log_dir/$1.push.log" 2>&1 || { tail -n 20 "$log_dir/$1.push.log" >&2; die "push of $ref failed"; }
+    log "pushed $ref"
 }
 
 run() { docker run --rm --network none "$@"; }
@@ -314,10 +326,12 @@ main() {
         parent="$prefix/base-system:$tag"
     fi
     [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke base
+    push base
     for f in "${flavors[@]}"; do
         [[ "$f" == base ]] && continue
         build "$f" "$parent"
         [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke "$f"
+        push "$f"
     done
     log "done in $((SECONDS - total_start))s (build logs: $log_dir)"
     printf '%s\n' "${summary[@]}" >&2
