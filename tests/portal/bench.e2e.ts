@@ -8,7 +8,7 @@ import * as assert from "assert";
 import { GitspacePortal, updateDeveloper } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
 import { EventCollector } from "../../portal/events";
-import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster, startPvcBinder } from "./e2e-harness";
+import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster, startPvcBinder } from "./e2e-harness";
 
 const N = Number(process.env.PORTAL_BENCH_DEVELOPERS ?? 50);
 const developers = Array.from({ length: N }, (_, i) => ({ name: `dev${String(i).padStart(2, "0")}`, running: false }));
@@ -60,7 +60,7 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
         try {
             initStack(project, stack, e2eTeamValues(team, developers));
             let t0 = Date.now();
-            pulumi(project, ["up", "--yes", "--skip-preview", "--stack", stack]);
+            await pulumiAsync(project, ["up", "--yes", "--skip-preview", "--stack", stack]);
             figures.push(`initial full deploy of ${N} stopped gitspaces: ${secs(Date.now() - t0)}`);
             const portal = new GitspacePortal({ automation: { workDir: project.dir } });
             const ref = { team, env: "dev" };
@@ -74,8 +74,8 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
             assert.strictEqual(full.targeted, false);
             figures.push(`update of one developer in ${N}: targeted ${secs(targetedMs)} (${JSON.stringify(targeted.changes)}), full ${secs(fullMs)} (${JSON.stringify(full.changes)})`);
         } finally {
+            await pulumiAsync(project, ["destroy", "--yes", "--skip-preview", "--stack", stack]).catch((e) => console.log(`      cleanup: ${String(e).slice(0, 300)}`));
             binder.stop();
-            pulumi(project, ["destroy", "--yes", "--skip-preview", "--stack", stack], { allowFail: true });
             for (const d of developers) {
                 try { kubectl("delete", "namespace", `gitspace-${team}-${d.name}`, "--ignore-not-found", "--wait=false"); } catch { /* cleanup */ }
             }

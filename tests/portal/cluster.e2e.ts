@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { GitspacePortal } from "../../portal";
 import {
-    e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster, requireImage,
+    e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
     startPvcBinder,
 } from "./e2e-harness";
 import { parseSse, serve, Served } from "./helpers";
@@ -55,7 +55,7 @@ describe("portal e2e: service + library + engine + local cluster", function () {
         if (binder?.bound.length) console.log(`      (PVC binder crutch bound: ${binder.bound.join(", ")})`);
         await served?.close();
         if (project) {
-            pulumi(project, ["destroy", "--yes", "--skip-preview", "--stack", STACK], { allowFail: true });
+            await pulumiAsync(project, ["destroy", "--yes", "--skip-preview", "--stack", STACK]).catch((e) => console.log(`      cleanup: ${String(e).slice(0, 300)}`));
             for (const dev of ["alice", "bob"]) kubectlQuiet("delete", "namespace", ns(dev), "--ignore-not-found", "--wait=false");
             project.cleanup();
         }

@@ -174,3 +174,15 @@ export function startPvcBinder(prefix: string): { stop(): void; bound: string[] 
     const timer = setInterval(() => void tick(), 2000);
     return { stop: () => clearInterval(timer), bound };
 }
+
+/** `pulumi …` without blocking the event loop (timers such as the PVC binder keep running). */
+export function pulumiAsync(project: E2eProject, args: string[]): Promise<string> {
+    const { spawn } = require("child_process") as typeof import("child_process");
+    return new Promise((resolve, reject) => {
+        const p = spawn("pulumi", [...args, "--non-interactive"], { cwd: project.dir, env: { ...process.env, ...project.env } });
+        let out = "";
+        p.stdout.on("data", (d) => (out += d));
+        p.stderr.on("data", (d) => (out += d));
+        p.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`pulumi ${args.join(" ")} failed (${code}):\n${out.slice(-4000)}`))));
+    });
+}
