@@ -34,6 +34,17 @@ function ide(dev: string, command: string): string {
     return kubectl("-n", ns(dev), "exec", "deploy/gitspace", "-c", "ide", "--", "bash", "-c", command).trim();
 }
 
+/** Like `ide`, without blocking the event loop (the test's own git server must keep answering). */
+function ideAsync(dev: string, command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("kubectl", ["-n", ns(dev), "exec", "deploy/gitspace", "-c", "ide", "--", "bash", "-c", command], { env: process.env });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited ${code}: ${out}`))));
+    });
+}
+
 function podOf(dev: string): any {
     const pods = JSON.parse(kubectl("-n", ns(dev), "get", "pods", "-l", "app=gitspace", "-o", "json")).items
         .filter((p: any) => !p.metadata.deletionTimestamp);
@@ -221,9 +232,10 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
         assert.equal(ide("web", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8089/healthz"), "200");
         const anonymous = ide("web", "curl -s -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1:8089/");
         assert.match(anonymous, /^302 .*login/);
-        const outputs = await stack.outputs();
-        const password = outputs.gitspaces.value.web.password;
-        assert.ok(outputs.gitspaces.secret, "passwords are exported as secrets");
+        const password = (await stack.outputs()).gitspaces.value.web.password;
+        const masked = JSON.parse(pulumi(project, ["stack", "output", "gitspaces", "--json", "--stack", STACK]).stdout);
+        assert.equal(masked.web.password, "[secret]", "the password is exported as a secret");
+        assert.match(password, /^[A-Za-z0-9]{24}$/);
         const forward = await portForward("web", 8089);
         try {
             const wrong = sh("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-urlencode", "password=wrong", `http://127.0.0.1:${forward.port}/login`]);
@@ -240,7 +252,9 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
         const login = async (strict: string) => {
             const forward = await portForward("ssh", 8088);
             try {
+                // The alias keys known_hosts by gitspace, not by the (random) forwarded port.
                 return sh("ssh", ["-i", sshKey, "-p", String(forward.port), "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${knownHosts}`,
+                    "-o", "HostKeyAlias=gitspace-e2e-ssh",
                     "-o", "BatchMode=yes", "vscode@127.0.0.1", "id && pwd"]).trim();
             } finally {
                 forward.stop();
@@ -251,7 +265,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
         assert.equal(await login("yes"), "uid=1000(vscode) gid=1000(vscode) groups=1000(vscode)\n/home/vscode");
     });
 
-    it("no token is visible: env, pod spec, .git/config, processes, HOME", () => {
+    it("no token is visible: env, pod spec, .git/config, processes, HOME", async () => {
         for (const dev of ["web", "ssh"]) {
             assert.ok(!ide(dev, "env").includes(GIT_TOKEN), `${dev}: env`);
             assert.ok(!kubectl("-n", ns(dev), "get", "pod", "-o", "yaml").includes(GIT_TOKEN), `${dev}: pod spec`);
@@ -260,7 +274,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
             assert.equal(ide(dev, `grep -rlF -- '${GIT_TOKEN}' $HOME 2>/dev/null | wc -l`), "0", `${dev}: HOME`);
             assert.ok(!kubectl("-n", ns(dev), "logs", "deploy/gitspace", "-c", "gitspace-init").includes(GIT_TOKEN), `${dev}: init log`);
             // Yet git in the IDE container still authenticates through the helper.
-            assert.match(ide(dev, "git -C $HOME/api fetch origin 2>&1 && echo fetched"), /fetched$/);
+            assert.match(await ideAsync(dev, "git -C $HOME/api fetch origin 2>&1 && echo fetched"), /fetched$/);
         }
     });
 
