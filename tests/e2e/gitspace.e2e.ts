@@ -184,37 +184,37 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
         }
     });
 
+    // The five consistency checks, per IDE container (top-level tests: mocha runs a suite's tests in order, before
+    // any nested suite, and these must run before stop/start and destroy).
     for (const [dev, user, uid] of [["web", "vscode", 1000], ["ssh", "vscode", 1000], ["legacy", "dev", 1001]] as const) {
-        describe(`consistency checks in the ${dev} IDE container`, () => {
-            const home = `/home/${user}`;
-            it("1. the PVC is mounted at /home/<user> (and again at /workspaces)", () => {
-                const pod = podOf(dev);
-                const mounts = pod.spec.containers.find((c: any) => c.name === "ide").volumeMounts;
-                assert.ok(mounts.some((m: any) => m.name === "home" && m.mountPath === home));
-                const seen = ide(dev, `awk '$5 == "${home}" || $5 == "/workspaces" { print $5 }' /proc/self/mountinfo | sort`);
-                assert.equal(seen, `${home}\n/workspaces`);
-                assert.equal(ide(dev, `stat -c %i ${home}/. /workspaces/. | uniq | wc -l`), "1", "same volume");
+        const home = `/home/${user}`;
+        it(`${dev}: 1. the PVC is mounted at /home/<user> (and again at /workspaces)`, () => {
+            const pod = podOf(dev);
+            const mounts = pod.spec.containers.find((c: any) => c.name === "ide").volumeMounts;
+            assert.ok(mounts.some((m: any) => m.name === "home" && m.mountPath === home));
+            const seen = ide(dev, `awk '$5 == "${home}" || $5 == "/workspaces" { print $5 }' /proc/self/mountinfo | sort`);
+            assert.equal(seen, `${home}\n/workspaces`);
+            assert.equal(ide(dev, `stat -c %i ${home}/. /workspaces/. | uniq | wc -l`), "1", "same volume");
+        });
+        it(`${dev}: 2. the working directory is /home/<user>`, () => {
+            assert.equal(ide(dev, "pwd"), home);
+            assert.equal(ide(dev, "echo $HOME"), home);
+        });
+        it(`${dev}: 3. id prints the configured user`, () => {
+            assert.equal(ide(dev, "id"), `uid=${uid}(${user}) gid=${uid}(${user}) groups=${uid}(${user})`);
+        });
+        if (dev !== "legacy") {
+            it(`${dev}: 4. the code is at $HOME/<repo>`, () => {
+                assert.equal(ide(dev, "git -C $HOME/api log -1 --format=%s"), "init");
+                assert.equal(ide(dev, "cat $HOME/api/README"), "api");
             });
-            it("2. the working directory is /home/<user>", () => {
-                assert.equal(ide(dev, "pwd"), home);
-                assert.equal(ide(dev, "echo $HOME"), home);
-            });
-            it("3. id prints the configured user", () => {
-                assert.equal(ide(dev, "id"), `uid=${uid}(${user}) gid=${uid}(${user}) groups=${uid}(${user})`);
-            });
-            if (dev !== "legacy") {
-                it("4. the code is at $HOME/<repo>", () => {
-                    assert.equal(ide(dev, "git -C $HOME/api log -1 --format=%s"), "init");
-                    assert.equal(ide(dev, "cat $HOME/api/README"), "api");
-                });
-            }
-            it("5. a file written in HOME survives deleting the pod", () => {
-                const stamp = crypto.randomBytes(6).toString("hex");
-                ide(dev, `echo ${stamp} > $HOME/.e2e-persistence`);
-                const pod = restart(dev);
-                timings.push(`${dev}: pod creation → IDE Ready (warm): ${secondsToReady(pod)} s`);
-                assert.equal(ide(dev, "cat $HOME/.e2e-persistence"), stamp);
-            });
+        }
+        it(`${dev}: 5. a file written in HOME survives deleting the pod`, () => {
+            const stamp = crypto.randomBytes(6).toString("hex");
+            ide(dev, `echo ${stamp} > $HOME/.e2e-persistence`);
+            const pod = restart(dev);
+            timings.push(`${dev}: pod creation → IDE Ready (warm): ${secondsToReady(pod)} s`);
+            assert.equal(ide(dev, "cat $HOME/.e2e-persistence"), stamp);
         });
     }
 
