@@ -413,7 +413,7 @@ function checkUniqueNames(rawDevelopers: unknown[], problems: ConfigProblem[]) {
 }
 
 /** Keys whose value is a plain string; the others hold YAML objects/lists (JSON in the runtime config). */
-const STRING_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["team", "domain", "storageClass", "ideAuth"]);
+export const STRING_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["team", "domain", "storageClass", "ideAuth"]);
 
 /**
  * Reads and validates the `gitspace:` keys of the current stack. Secret values (set with `--secret --path`) arrive

@@ -154,7 +154,11 @@ export class Gitspace extends pulumi.ComponentResource {
 
         const podLabels = { ...labels, ...routingLabels(team, developer) };
         new k8s.apps.v1.Deployment(`${name}-deployment`, {
-            metadata: inNamespace(OBJECT_NAMES.deployment),
+            metadata: {
+                ...inNamespace(OBJECT_NAMES.deployment),
+                // Stopped: no pod will bind a WaitForFirstConsumer home, so there is no rollout to wait for.
+                ...(developer.running ? {} : { annotations: { "pulumi.com/skipAwait": "true" } }),
+            },
             spec: {
                 replicas: developer.running ? 1 : 0,
                 // A ReadWriteOnce home cannot be attached to two pods: the old pod goes before the new one starts.

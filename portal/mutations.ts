@@ -4,7 +4,7 @@
  * config paths such as `gitspace:developers[4].ide`), and the path-based config operations that produce it
  * (`pulumi config set --path`), secrets (`git.token`) marked secret.
  */
-import { ConfigError, CONFIG_NAMESPACE, parseTeamConfig, TeamConfig } from "../components/config";
+import { ConfigError, CONFIG_NAMESPACE, ConfigKey, parseTeamConfig, STRING_KEYS, TeamConfig } from "../components/config";
 import { DeveloperExistsError, DeveloperNotFoundError, ValidationError } from "./errors";
 
 /** The `gitspace:<key>` values of a stack, parsed as the program parses them, plus unknown `gitspace:` keys. */
@@ -32,8 +32,6 @@ export interface Mutation {
 /** Developer fields stored as Pulumi secrets (relative to the developer entry). */
 export const SECRET_FIELDS: ReadonlyArray<ReadonlyArray<string>> = [["git", "token"]];
 
-/** Keys whose raw value is a plain string (config.ts reads the others as JSON). */
-const STRING_KEYS = new Set(["team", "domain", "storageClass", "ideAuth"]);
 
 /** From `pulumi config --json` (Automation API `getAllConfig`): `{ "gitspace:developers": { value, secret } }`. */
 export function rawConfigFromConfigMap(map: Record<string, { value: string; secret?: boolean }>, knownKeys: readonly string[]): RawConfig {
@@ -44,7 +42,7 @@ export function rawConfigFromConfigMap(map: Record<string, { value: string; secr
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.substring(prefix.length);
         if (!knownKeys.includes(key)) unknownKeys.push(key);
-        if (STRING_KEYS.has(key)) {
+        if (STRING_KEYS.has(key as ConfigKey)) {
             values[key] = value;
         } else {
             try {

@@ -74,6 +74,9 @@ describe("components under mocks", function () {
         assert.equal(alice.replicas, 1);
         assert.equal(bob.replicas, 0);
         assert.deepEqual(bob.strategy, { type: "Recreate" });
+        assert.equal(named(resources, TYPES.deployment, "alice-deployment").inputs.metadata.annotations, undefined, "a running gitspace waits for its rollout");
+        assert.deepEqual(named(resources, TYPES.deployment, "bob-deployment").inputs.metadata.annotations, { "pulumi.com/skipAwait": "true" },
+            "a stopped gitspace has no rollout to wait for (its WaitForFirstConsumer home never binds)");
     });
 
     it("puts the caddy2-k8s labels and port annotation on the pod template", () => {
