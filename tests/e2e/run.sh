@@ -14,7 +14,8 @@ kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
 if [[ -r "$kubeconfig" ]] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
   log "cluster already up ($kubeconfig)"
 else
-  part cluster bash tools/cluster/up.sh
+  # The base OS image for both architectures: the suite builds the base flavor for arm64 too.
+  GITSPACE_BASE_ARCHES="${GITSPACE_BASE_ARCHES:-amd64 arm64}" part cluster bash tools/cluster/up.sh
 fi
 export KUBECONFIG="$kubeconfig"
 part buildkit bash tools/buildkit-up.sh
