@@ -43,7 +43,9 @@ else
   log "buildkitd started (pid $(cat "$pidfile")) in $((SECONDS - start)) s"
 fi
 
-if ! buildx inspect "$builder" >/dev/null 2>&1; then
+# (Re)register the builder when it is missing or points at another buildkitd (e.g. another state dir).
+if ! buildx inspect "$builder" 2>/dev/null | grep -qF "unix://$sock"; then
+  buildx rm "$builder" >/dev/null 2>&1 || true
   buildx create --name "$builder" --driver remote "unix://$sock" >/dev/null
 fi
 buildx inspect --bootstrap "$builder" | grep -E '^(Name|Driver|Status|Platforms):' >&2
