@@ -110,12 +110,15 @@ export function initStack(project: E2eProject, stack: string, values: Record<str
     fs.writeFileSync(file, YAML.stringify(doc));
 }
 
-/** Team config of the e2e stacks: existing image tags (no build), the cluster's registry. */
+/**
+ * Team config of the e2e stacks: existing image tags (no build), the cluster's registry. The tag defaults to what
+ * the gitspace end-to-end suite (tests/e2e) pushes, which run.sh runs first; GITSPACE_E2E_IMAGE_TAG overrides it.
+ */
 export function e2eTeamValues(team: string, developers: unknown[]): Record<string, unknown> {
     return {
         team,
         domain: "gitspace.localtest.me",
-        images: { registry: "127.0.0.1:5000/gitspace-runtime", tag: "dev", platforms: ["linux/amd64"], build: false, push: false },
+        images: { registry: "127.0.0.1:5000/gitspace-runtime", tag: process.env.GITSPACE_E2E_IMAGE_TAG ?? "e2e", platforms: ["linux/amd64"], build: false, push: false },
         defaults: { storage: "1Gi", resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
         developers,
     };
