@@ -63,10 +63,9 @@ export class Gitspace extends pulumi.ComponentResource {
                 },
             },
         }, keepHome);
+        // Children reference `namespace` (an output of ns), which orders them after the Namespace.
         const namespace = ns.metadata.name;
         const inNamespace = (objectName: string) => ({ name: objectName, namespace, labels });
-        // Children reference `namespace` (an output of ns), which orders them after the Namespace.
-        const inNs = parent;
 
         const home = new k8s.core.v1.PersistentVolumeClaim(`${name}-home`, {
             metadata: {
@@ -89,7 +88,7 @@ export class Gitspace extends pulumi.ComponentResource {
                 metadata: inNamespace(OBJECT_NAMES.gitCredentials),
                 type: "Opaque",
                 stringData: { username: developer.git.username, token: pulumi.secret(developer.git.token) },
-            }, inNs));
+            }, parent));
         }
         if (needsIdePassword(developer, ideAuth)) {
             const password = new random.RandomPassword(`${name}-ide-password`, { length: 24, special: false }, parent);
@@ -98,14 +97,14 @@ export class Gitspace extends pulumi.ComponentResource {
                 metadata: inNamespace(OBJECT_NAMES.idePassword),
                 type: "Opaque",
                 stringData: { password: password.result },
-            }, inNs));
+            }, parent));
         }
         if (spec.access === "ssh") {
             secrets.push(new k8s.core.v1.Secret(`${name}-ssh-authorized-keys`, {
                 metadata: inNamespace(OBJECT_NAMES.sshAuthorizedKeys),
                 type: "Opaque",
                 stringData: { authorized_keys: developer.sshPublicKeys.join("\n") + "\n" },
-            }, inNs));
+            }, parent));
             // Generated once: later runs produce a different key, which ignoreChanges discards.
             const hostKey = generateSshHostKey(`${developer.name}@${team}.gitspace`);
             secrets.push(new k8s.core.v1.Secret(`${name}-ssh-host-key`, {
@@ -115,7 +114,7 @@ export class Gitspace extends pulumi.ComponentResource {
                     ssh_host_ed25519_key: pulumi.secret(hostKey.privateKey),
                     "ssh_host_ed25519_key.pub": hostKey.publicKey,
                 },
-            }, { ...inNs, ignoreChanges: ["stringData", "data"] }));
+            }, { ...parent, ignoreChanges: ["stringData", "data"] }));
         }
         let imagePullSecret: string | undefined;
         if (args.registryCredentials) {
@@ -124,22 +123,22 @@ export class Gitspace extends pulumi.ComponentResource {
                 metadata: inNamespace(OBJECT_NAMES.registryCredentials),
                 type: "kubernetes.io/dockerconfigjson",
                 stringData: { ".dockerconfigjson": args.registryCredentials },
-            }, inNs));
+            }, parent));
         }
 
         new k8s.core.v1.ResourceQuota(`${name}-quota`, {
             metadata: inNamespace("gitspace"),
             spec: { hard: quotaHard(developer) },
-        }, inNs);
+        }, parent);
         const limitRange = new k8s.core.v1.LimitRange(`${name}-limits`, {
             metadata: inNamespace("gitspace"),
             spec: limitRangeSpec(developer),
-        }, inNs);
+        }, parent);
 
         new k8s.networking.v1.NetworkPolicy(`${name}-default-deny`, {
             metadata: inNamespace("default-deny-ingress"),
             spec: { podSelector: {}, policyTypes: ["Ingress"] },
-        }, inNs);
+        }, parent);
         new k8s.networking.v1.NetworkPolicy(`${name}-allow-router`, {
             metadata: inNamespace("allow-router"),
             spec: {
@@ -150,7 +149,7 @@ export class Gitspace extends pulumi.ComponentResource {
                     ports: [{ protocol: "TCP", port: spec.port }],
                 }],
             },
-        }, inNs);
+        }, parent);
 
         const podLabels = { ...labels, ...routingLabels(team, developer) };
         new k8s.apps.v1.Deployment(`${name}-deployment`, {
@@ -179,7 +178,7 @@ export class Gitspace extends pulumi.ComponentResource {
                 selector: selectorLabels(team, developer),
                 ports: [{ name: "ide", port: spec.port, targetPort: spec.port, protocol: "TCP" }],
             },
-        }, inNs);
+        }, parent);
 
         this.namespace = namespace;
         this.url = gitspaceUrl(team, args.domain, developer.name);
