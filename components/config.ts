@@ -416,20 +416,30 @@ function checkUniqueNames(rawDevelopers: unknown[], problems: ConfigProblem[]) {
 export const STRING_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["team", "domain", "storageClass", "ideAuth"]);
 
 /**
+ * The raw values of the `gitspace:` keys in a flat config map (`gitspace:<key>` → the string the engine stores):
+ * string keys as they are, the others parsed from JSON, and the keys this schema does not know. Shared by the
+ * program and the portal, so both read a stack's config the same way.
+ */
+export function rawTeamConfig(all: Record<string, string>, knownKeys: readonly string[] = CONFIG_KEYS): { values: Record<string, unknown>; unknownKeys: string[] } {
+    const values: Record<string, unknown> = {};
+    const unknownKeys: string[] = [];
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    for (const [fullKey, value] of Object.entries(all)) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.substring(prefix.length);
+        if (!knownKeys.includes(key)) unknownKeys.push(key);
+        values[key] = STRING_KEYS.has(key as ConfigKey) ? value : parseJsonOrString(value);
+    }
+    return { values, unknownKeys };
+}
+
+/**
  * Reads and validates the `gitspace:` keys of the current stack. Secret values (set with `--secret --path`) arrive
  * decrypted here and are wrapped back into Pulumi secrets by the components.
  */
-export function loadTeamConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): TeamConfig {
-    const raw: Record<string, unknown> = {};
-    for (const key of CONFIG_KEYS) {
-        const value = config.get(key);
-        raw[key] = value === undefined || STRING_KEYS.has(key) ? value : parseJsonOrString(value);
-    }
-    const unknownKeys = Object.keys(pulumi.runtime.allConfig())
-        .filter((k) => k.startsWith(`${CONFIG_NAMESPACE}:`))
-        .map((k) => k.substring(CONFIG_NAMESPACE.length + 1))
-        .filter((k) => !(CONFIG_KEYS as string[]).includes(k));
-    return parseTeamConfig(raw, unknownKeys);
+export function loadTeamConfig(): TeamConfig {
+    const { values, unknownKeys } = rawTeamConfig(pulumi.runtime.allConfig());
+    return parseTeamConfig(values, unknownKeys);
 }
 
 function parseJsonOrString(value: string): unknown {

@@ -4,7 +4,7 @@
  * config paths such as `gitspace:developers[4].ide`), and the path-based config operations that produce it
  * (`pulumi config set --path`), secrets (`git.token`) marked secret.
  */
-import { ConfigError, CONFIG_NAMESPACE, ConfigKey, parseTeamConfig, STRING_KEYS, TeamConfig } from "../components/config";
+import { ConfigError, CONFIG_NAMESPACE, parseTeamConfig, rawTeamConfig, TeamConfig } from "../components/config";
 import { DeveloperExistsError, DeveloperNotFoundError, ValidationError } from "./errors";
 
 /** The `gitspace:<key>` values of a stack, parsed as the program parses them, plus unknown `gitspace:` keys. */
@@ -35,24 +35,7 @@ export const SECRET_FIELDS: ReadonlyArray<ReadonlyArray<string>> = [["git", "tok
 
 /** From `pulumi config --json` (Automation API `getAllConfig`): `{ "gitspace:developers": { value, secret } }`. */
 export function rawConfigFromConfigMap(map: Record<string, { value: string; secret?: boolean }>, knownKeys: readonly string[]): RawConfig {
-    const values: Record<string, unknown> = {};
-    const unknownKeys: string[] = [];
-    const prefix = `${CONFIG_NAMESPACE}:`;
-    for (const [fullKey, { value }] of Object.entries(map)) {
-        if (!fullKey.startsWith(prefix)) continue;
-        const key = fullKey.substring(prefix.length);
-        if (!knownKeys.includes(key)) unknownKeys.push(key);
-        if (STRING_KEYS.has(key as ConfigKey)) {
-            values[key] = value;
-        } else {
-            try {
-                values[key] = JSON.parse(value);
-            } catch {
-                values[key] = value;
-            }
-        }
-    }
-    return { values, unknownKeys };
+    return rawTeamConfig(Object.fromEntries(Object.entries(map).map(([key, { value }]) => [key, value])), knownKeys);
 }
 
 export function developerEntries(raw: RawConfig): unknown[] {
