@@ -12,9 +12,35 @@ import * as os from "os";
 import * as path from "path";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const SCRIPTS = path.join(REPO_ROOT, "scripts");
+
+/** True when every directory above `dir` lets other users through (mode o+x), as a run "as the developer" needs. */
+function traversableByOthers(dir: string): boolean {
+    for (let d = dir; ; d = path.dirname(d)) {
+        if ((fs.statSync(d).mode & 0o001) === 0) return false;
+        if (d === path.dirname(d)) return true;
+    }
+}
+
+/**
+ * Where the scripts (and the jsonc-parser they load) run from: the checkout itself, or, when the checkout sits in a
+ * directory other users cannot enter (e.g. a `mktemp -d` clone), a world-readable copy, because many tests run the
+ * scripts as an unprivileged uid.
+ */
+function scriptsRoot(): string {
+    if (traversableByOthers(REPO_ROOT)) return REPO_ROOT;
+    const staged = fs.mkdtempSync(path.join(os.tmpdir(), "gs-scripts-"));
+    fs.chmodSync(staged, 0o755);
+    fs.cpSync(path.join(REPO_ROOT, "scripts"), path.join(staged, "scripts"), { recursive: true });
+    fs.cpSync(path.join(REPO_ROOT, "node_modules", "jsonc-parser"), path.join(staged, "node_modules", "jsonc-parser"), { recursive: true });
+    fs.chmodSync(path.join(staged, "node_modules"), 0o755);
+    process.on("exit", () => fs.rmSync(staged, { recursive: true, force: true }));
+    return staged;
+}
+
+const SCRIPTS_ROOT = scriptsRoot();
+export const SCRIPTS = path.join(SCRIPTS_ROOT, "scripts");
 export const COMMON = path.join(SCRIPTS, "common");
-export const NODE_MODULES = path.join(REPO_ROOT, "node_modules");
+export const NODE_MODULES = path.join(SCRIPTS_ROOT, "node_modules");
 /** An unprivileged uid/gid with no passwd entry on the test machine, for runs "as the developer". */
 export const DEV_UID = 4242;
 
