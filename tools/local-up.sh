@@ -1,41 +1,83 @@
 #!/usr/bin/env bash
-# The main job on the local default: `pulumi up` of the dev stack (local file backend). Brings up what is missing:
-# the toolchain (no `pulumi` on PATH), the local cluster + registry (no reachable kube context, or
-# GITSPACE_LOCAL_CLUSTER=1) and a BuildKit builder (no buildx builder answering). Where you have your own cluster,
-# registry and CLI, those are used (set your registry in Pulumi.dev.yaml). Extra arguments go to `pulumi up`.
+# The main job on the local default: `pulumi up` of the dev stack (local file backend). Uses what you have and brings
+# up what is missing, deciding each by a real call, never by an exit code of a lookup:
+#   - Pulumi: `pulumi version` answers AND the providers this program needs are installed at the SDK's versions
+#     (no plugin can be downloaded here); else the toolchain is built or reused (tools/toolchain.sh, cached).
+#   - Kubernetes: the current context's API server answers /readyz; else (or GITSPACE_LOCAL_CLUSTER=1) the local
+#     one-node cluster and its registry on 127.0.0.1:5000 are started (tools/cluster/up.sh).
+#   - BuildKit: the selected buildx builder answers `inspect --bootstrap` with status "running" (a Docker CLI with no
+#     daemon leaves the `default` builder in an error state); else BuildKit is started (tools/buildkit-up.sh).
+# Where you have your own cluster, registry and CLI, those are used (set your registry in Pulumi.dev.yaml).
+# Extra arguments go to `pulumi up`. Env: GITSPACE_STACK (default dev), GITSPACE_LOCAL_CLUSTER, GITSPACE_TOOLS_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '[gitspace] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
 part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; log "$name done in $((SECONDS - t)) s"; }
 start=$SECONDS
 stack="${GITSPACE_STACK:-dev}"
+tools_env="${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
 
 [[ -d node_modules/@pulumi/pulumi ]] || part "npm ci" npm ci --no-audit --no-fund
-
-if ! command -v pulumi >/dev/null; then
-  part "toolchain (Pulumi CLI, providers, BuildKit, Kubernetes; cached)" bash tools/toolchain.sh
-  # shellcheck source=/dev/null
-  source "${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
-fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 
-if [[ "${GITSPACE_LOCAL_CLUSTER:-0}" != 1 ]] && command -v kubectl >/dev/null && kubectl get --raw /readyz >/dev/null 2>&1; then
+# pulumi_ready: the CLI runs and has every provider the program's SDKs need, at their versions.
+pulumi_ready() {
+  local plugins
+  pulumi version >/dev/null 2>&1 || return 1
+  plugins=$(pulumi plugin ls --json 2>/dev/null) || return 1
+  # shellcheck disable=SC2016  # JavaScript template literals, not shell expansions
+  PLUGINS="$plugins" node -e '
+    const have = JSON.parse(process.env.PLUGINS || "[]").map((p) => `${p.name}@${p.version}`);
+    const missing = ["kubernetes", "docker-build", "random"].map((n) =>
+      `${n}@${require(`@pulumi/${n}/package.json`).version}`).filter((w) => !have.includes(w));
+    if (missing.length) { console.error(`[gitspace] pulumi: missing providers ${missing.join(", ")}`); process.exit(1); }'
+}
+# cluster_ready: the current kube context's API server answers.
+cluster_ready() { command -v kubectl >/dev/null && kubectl get --raw /readyz >/dev/null 2>&1; }
+# buildx_cmd: the standalone buildx, else the Docker CLI plugin (an array in BUILDX).
+buildx_cmd() {
+  if command -v buildx >/dev/null; then BUILDX=(buildx); elif docker buildx version >/dev/null 2>&1; then BUILDX=(docker buildx); else BUILDX=(); fi
+}
+# builder_ready: the selected builder answers and is running; `inspect` alone exits 0 on a builder in error.
+builder_ready() {
+  local out
+  buildx_cmd
+  [[ ${#BUILDX[@]} -gt 0 ]] || return 1
+  out=$(timeout 120 "${BUILDX[@]}" inspect --bootstrap 2>&1) || { log "buildx builder not usable: $(tail -1 <<<"$out")"; return 1; }
+  grep -qE '^Status:[[:space:]]+running' <<<"$out" || { log "buildx builder not running: $(grep -E '^(Name|Status|Error)' <<<"$out" | tr '\n' ' ')"; return 1; }
+}
+
+if pulumi_ready; then
+  log "using your Pulumi CLI: $(command -v pulumi) $(pulumi version)"
+else
+  # shellcheck source=/dev/null
+  part "toolchain (Pulumi CLI, providers, BuildKit, Kubernetes; cached)" bash tools/toolchain.sh && source "$tools_env"
+  pulumi_ready || die "the toolchain's Pulumi CLI does not have the providers it should (see tools/README.md)"
+fi
+
+if [[ "${GITSPACE_LOCAL_CLUSTER:-0}" != 1 ]] && cluster_ready; then
   log "using your cluster: $(kubectl config current-context 2>/dev/null || echo "\$KUBECONFIG")"
 else
   if ! command -v kube-apiserver >/dev/null; then
-    part "toolchain (Kubernetes)" bash tools/toolchain.sh kubernetes
     # shellcheck source=/dev/null
-    source "${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
+    part "toolchain (Kubernetes)" bash tools/toolchain.sh kubernetes && source "$tools_env"
   fi
   part "local cluster, registry 127.0.0.1:5000" bash tools/cluster/up.sh
   export KUBECONFIG="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
+  cluster_ready || die "the local cluster does not answer (logs: ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/logs)"
 fi
 
-if buildx inspect >/dev/null 2>&1 || docker buildx inspect >/dev/null 2>&1; then
-  log "using your buildx builder"
+if builder_ready; then
+  log "using your buildx builder: $("${BUILDX[@]}" inspect 2>/dev/null | sed -n 's/^Name:[[:space:]]*//p' | head -1)"
 else
+  if ! command -v buildkitd >/dev/null || ! command -v buildx >/dev/null; then
+    # shellcheck source=/dev/null
+    part "toolchain (BuildKit)" bash tools/toolchain.sh buildkit && source "$tools_env"
+  fi
   part "BuildKit" bash tools/buildkit-up.sh
   buildx use "${GITSPACE_BUILDER:-gitspace}"
+  builder_ready || die "the BuildKit builder does not answer (log: ${GITSPACE_BUILDKIT_DIR:-/var/lib/gitspace-buildkit}/buildkitd.log)"
 fi
 
 # Local file backend in the repository (git-ignored); the passphrase protects stack secrets.

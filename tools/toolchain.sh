@@ -52,6 +52,14 @@ NICE=(nice -n "${GITSPACE_NICE:-19}")
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------
 TIMINGS=()
+COLD_NOTICE_SHOWN=0
+# cold_notice: before the first build of this run, say once what is coming (a newcomer's first run builds it all)
+cold_notice() {
+  [[ $COLD_NOTICE_SHOWN == 1 ]] && return 0
+  COLD_NOTICE_SHOWN=1
+  log "building the toolchain from the Go module proxy: a full cold build takes about 35-45 min on 2 cores, once;"
+  log "it is cached in $TOOLS_DIR afterwards (a second run takes seconds). Each step prints its progress and time."
+}
 # step NAME VERSION FUNCTION: runs FUNCTION DIR unless DIR/.done exists; DIR=$TOOLS_DIR/NAME-VERSION
 step() {
   local name=$1 version=$2 fn=$3 dir="$TOOLS_DIR/$1-$2" lockfd
@@ -66,6 +74,7 @@ step() {
     exec {lockfd}>&-
     return 0
   fi
+  cold_notice
   log "$name $version: building into $dir ..."
   local t0=$SECONDS
   rm -rf "$dir"

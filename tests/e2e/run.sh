@@ -11,12 +11,10 @@ part toolchain bash tools/toolchain.sh
 # shellcheck source=/dev/null
 source "${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
 kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
-if [[ -r "$kubeconfig" ]] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
-  log "cluster already up ($kubeconfig)"
-else
-  # The base OS image for both architectures: the suite builds the base flavor for arm64 too.
-  GITSPACE_BASE_ARCHES="${GITSPACE_BASE_ARCHES:-amd64 arm64}" part cluster bash tools/cluster/up.sh
-fi
+# Whoever started the cluster (`npm run up`, an earlier run, or nobody), bring it to what the suite needs: up.sh is
+# idempotent (running daemons are left alone) and adds what is missing, here the base OS image for both
+# architectures (the suite builds the base flavor for arm64 too).
+GITSPACE_BASE_ARCHES="${GITSPACE_BASE_ARCHES:-amd64 arm64}" part cluster bash tools/cluster/up.sh
 export KUBECONFIG="$kubeconfig"
 part buildkit bash tools/buildkit-up.sh
 part suite npx mocha --config tests/e2e/mocharc.json "$@"

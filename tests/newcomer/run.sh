@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The README's main command as a newcomer runs it, on this machine: a fresh clone of this checkout's HEAD, no buildx
+# builder chosen (an empty BUILDX_CONFIG), no kube context in the environment (KUBECONFIG names a file that does not
+# exist) and no toolchain on PATH, and a team of its own (the one edit a newcomer makes, in Pulumi.dev.yaml) so it
+# cannot collide with the e2e stacks. Then `npm run up`, a check that every running gitspace of the team is Ready,
+# `pulumi destroy`, and removal of the namespaces that destroy keeps (homes are retained by design). Prints how long
+# each part took. Cleans up only what it created.
+#
+# Usage: bash tests/newcomer/run.sh     Env: GITSPACE_NEWCOMER_TEAM (default newcomer), GITSPACE_CLUSTER_DIR
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+log() { printf '[gitspace] newcomer: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+timings=()
+part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; timings+=("$name: $((SECONDS - t)) s"); log "$name done in $((SECONDS - t)) s"; }
+team=${GITSPACE_NEWCOMER_TEAM:-newcomer}
+cluster_kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
+tools_path="${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}"
+
+work=$(mktemp -d /tmp/gitspace-newcomer.XXXXXX)
+clone=$work/gitspace
+start=$SECONDS
+
+# The newcomer's environment: PATH without the toolchain, no builder, no kube context, no Pulumi login of ours.
+newcomer_path=$(tr ':' '\n' <<<"$PATH" | grep -vF "$tools_path" | paste -sd: -)
+mkdir -p "$work/buildx"
+newcomer() {
+  env -u PULUMI_HOME -u PULUMI_BACKEND_URL -u GITSPACE_BUILDER -u KUBECONFIG -u GITSPACE_BUILDX_CLI_PLUGIN \
+    PATH="$newcomer_path" BUILDX_CONFIG="$work/buildx" KUBECONFIG="$work/no-kubeconfig" "$@"
+}
+# After `npm run up`: the environment it printed (toolchain env, the local cluster, the clone's state backend).
+as_operator() {
+  # shellcheck source=/dev/null
+  (source "$tools_path/env.sh" && cd "$clone" && BUILDX_CONFIG="$work/buildx" KUBECONFIG="$cluster_kubeconfig" \
+    PULUMI_BACKEND_URL="file://$clone/.pulumi-state" PULUMI_CONFIG_PASSPHRASE="" "$@")
+}
+
+newcomer_up() { (cd "$clone" && newcomer npm run up); }
+clone_repo() {
+  git clone -q "$repo" "$clone"
+  sed -i -E "s/^([[:space:]]*gitspace:team:)[[:space:]]*[^#]*/\1 $team  /" "$clone/Pulumi.dev.yaml"
+  grep -qE "^[[:space:]]*gitspace:team: $team " "$clone/Pulumi.dev.yaml" || die "could not set the team in Pulumi.dev.yaml"
+}
+
+# Every gitspace of the team that should run (replicas 1) has its Deployment available and its pod Ready.
+check_ready() {
+  local deploys running=0 ns name replicas
+  deploys=$(as_operator kubectl get deploy -A -l "gitspace.io/team=$team" \
+    -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.name} {.spec.replicas}{"\n"}{end}')
+  [[ -n $deploys ]] || die "no Deployment of team $team found"
+  while read -r ns name replicas; do
+    [[ $replicas == 1 ]] || { log "$ns/$name: stopped (replicas $replicas)"; continue; }
+    as_operator kubectl -n "$ns" rollout status "deploy/$name" --timeout=300s >/dev/null
+    as_operator kubectl -n "$ns" wait --for=condition=Ready pod -l "gitspace.io/team=$team" --timeout=300s >/dev/null
+    log "$ns/$name: Ready"
+    running=$((running + 1))
+  done <<<"$deploys"
+  [[ $running -gt 0 ]] || die "no running gitspace in team $team"
+  log "$running running gitspaces Ready"
+}
+
+remove_kept() {
+  as_operator kubectl delete namespace -l "gitspace.io/team=$team" --wait=true --timeout=300s
+  local left
+  left=$(as_operator kubectl get ns -l "gitspace.io/team=$team" -o name)
+  [[ -z $left ]] || die "namespaces left: $left"
+}
+
+part "fresh clone (team $team)" clone_repo
+part "npm run up" newcomer_up
+part "every running gitspace Ready" check_ready
+part "pulumi destroy" as_operator pulumi destroy --stack dev --yes --non-interactive --skip-preview
+part "remove the kept namespaces" remove_kept
+rm -rf "$work"
+log "passed in $((SECONDS - start)) s:"
+for t in "${timings[@]}"; do log "  $t"; done
