@@ -160,11 +160,16 @@ const repoSchema = z.strictObject({
     }).optional(),
 });
 
+/** One line of the git credential protocol: no control character (a newline would end the value), no space. */
+const CREDENTIAL_VALUE = /^[^\x00-\x20\x7f]+$/;
+
 const gitSchema = z.strictObject({
-    username: z.string({ error: required("a string") }).min(1, { error: "must not be empty" }),
+    username: z.string({ error: required("a string") }).min(1, { error: "must not be empty" }).max(256)
+        .regex(CREDENTIAL_VALUE, { error: "must not contain spaces or control characters" }),
     // The token is never echoed in messages.
     token: z.string({ error: required("a string (set it with `pulumi config set --secret --path`)") })
-        .min(1, { error: "must not be empty" }),
+        .min(1, { error: "must not be empty" }).max(4096, { error: "must be at most 4096 characters" })
+        .regex(CREDENTIAL_VALUE, { error: "must not contain spaces or control characters" }),
 });
 
 /** Fields a developer may set, all of which `defaults` may also provide. */

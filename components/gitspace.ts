@@ -7,10 +7,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { ideSpec } from "./catalog";
 import { DeveloperConfig, TEAM_DEFAULTS, TeamConfig, namespaceName } from "./config";
-import { credentialHosts } from "./repo";
 import { TYPE_TOKENS } from "./tokens";
 import {
-    OBJECT_NAMES, buildPodSpec, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
+    OBJECT_NAMES, buildPodSpec, gitCredentialsData, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
     quotaHard, routingAnnotations, routingLabels, selectorLabels,
 } from "./builders";
 import { generateSshHostKey } from "./sshkeys";
@@ -89,8 +88,7 @@ export class Gitspace extends pulumi.ComponentResource {
             secrets.push(new k8s.core.v1.Secret(`${name}-git-credentials`, {
                 metadata: inNamespace(OBJECT_NAMES.gitCredentials),
                 type: "Opaque",
-                // `hosts`: the only scheme://host[:port] the credential helper answers for (the developer's repos).
-                stringData: { username: developer.git.username, token: pulumi.secret(developer.git.token), hosts: credentialHosts(developer.repos) },
+                stringData: gitCredentialsData(developer.git, developer.repos, (token) => pulumi.secret(token)),
             }, parent));
         }
         if (needsIdePassword(developer, ideAuth)) {

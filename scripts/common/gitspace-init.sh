@@ -31,6 +31,13 @@ else
     gs_log "step: migrate-to-home skipped (GITSPACE_MIGRATE_LEGACY is not true)"
 fi
 
+# From here on this init writes into HOME: mark it as prepared by a gitspace (first time only), so a later
+# GITSPACE_MIGRATE_LEGACY=true never takes the user's own ~/workspaces for the legacy layout (migrate-to-home.sh).
+if [[ ! -e "$home/.gitspace/initialized.json" ]]; then
+    gs_ensure_private_dir "$home/.gitspace" || gs_die "init: cannot use $home/.gitspace"
+    jq -cn --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{first_init_at: $at}' | gs_write_if_changed "$home/.gitspace/initialized.json" 0644
+fi
+
 gs_step write-user-identity "$here/write-user-identity.sh"
 gs_step set-env "$here/set-env.sh"
 gs_step setup-git-credentials "$here/setup-git-credentials.sh"
