@@ -11,10 +11,10 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 export const POSIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 /**
  * A branch name git accepts (`git check-ref-format --branch`), restricted to a portable subset: letters, digits,
- * `.`, `_`, `-`, `/`; not starting with `-`; no empty, `.`-leading or `.lock`-ending component; no `..`.
+ * `.`, `_`, `-`, `/`; not starting with `-` or `/`; not `HEAD`; no empty, `.`-leading or `.lock`-ending component; no `..`.
  * Length ≤ 255 is checked separately.
  */
-export const GIT_BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*(^|\/)\.)(?!.*\.lock(\/|$))[A-Za-z0-9._/-]+(?<![/.])$/;
+export const GIT_BRANCH = /^(?![-/])(?!HEAD$)(?!.*\.\.)(?!.*\/\/)(?!.*(^|\/)\.)(?!.*\.lock(\/|$))[A-Za-z0-9._/-]+(?<![/.])$/;
 /**
  * A repository's directory under HOME: letters, digits, `.`, `_`, `-`, starting with a letter, digit or `_` (so never
  * a dotfile such as `.ssh`, `.config`, `.gitspace`, never `.` or `..`, never an option-looking `-x`). Length and
