@@ -10,7 +10,7 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { MOUNTS, gitCredentialsData, gitspaceEnv } from "../../components/builders";
+import { gitCredentialsData, gitspaceEnv } from "../../components/builders";
 import { DeveloperConfig, parseTeamConfig } from "../../components/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -123,9 +123,6 @@ export function podEnv(raw: Record<string, unknown>, overrides: Record<string, s
     const env = gitspaceEnv({ team: "test", developer, ideAuth: opts.ideAuth ?? "password", hasGitCredentials: developer.git !== undefined });
     return baseEnv({ ...Object.fromEntries(env.map((e) => [e.name, String(e.value)])), ...overrides });
 }
-
-/** The mount paths of gitspaceEnv, for tests that must override every one of them. */
-export const POD_MOUNTS = MOUNTS;
 
 /**
  * Writes the git-credentials Secret of the developer `raw` (must have `git`) into `dir` as the pod mounts it: the
