@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { IDE_CATALOG, IDE_TYPES, IdeType } from "./catalog";
 import { DNS_LABEL, DNS_SUBDOMAIN, GIT_BRANCH, POSIX_USER } from "./patterns";
-import { credentialScope, repoDirName, repoNameProblem, repoUrlProblem } from "./repo";
+import { repoDirName, repoNameProblem, repoUrlProblem } from "./repo";
 
 export { repoDirName, repoUrlProblem } from "./repo";
 
@@ -411,8 +411,6 @@ function resolveRepos(repos: RawDeveloper["repos"] & object, at: (...path: Prope
         } else if (name !== "") {
             seen.set(name, r);
         }
-        // Checked here so the scope the Secret will hold can never fail later.
-        credentialScope(repo.url);
         return repo.branch !== undefined ? { url: repo.url, branch: repo.branch, name } : { url: repo.url, name };
     });
 }
