@@ -120,7 +120,7 @@ const dnsLabel = () =>
         .regex(DNS_LABEL, { error: (iss) => `invalid name ${JSON.stringify(iss.input)}; must be a DNS label (lowercase letters, digits, '-')` });
 
 const memoryQuantity = z.string({ error: required("a quantity string such as \"2Gi\"") })
-    .max(64, { error: "must be at most 64 characters" })
+    .max(64, { error: "must be at most 64 characters", abort: true })
     .regex(MEMORY, { error: (iss) => `invalid quantity ${JSON.stringify(iss.input)}; expected e.g. "512Mi", "4Gi" (bytes: no milli suffix "m")` });
 const cpuQuantity = z.union([z.string(), z.number()], { error: required("a CPU quantity such as \"500m\" or \"2\"") })
     .transform((v) => String(v))
@@ -151,8 +151,8 @@ const repoSchema = z.strictObject({
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
     branch: z.string({ error: "must be a string" })
-        .max(255, { error: "must be at most 255 characters" })
-        .regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-', '/' (not starting with '-' or '.')` })
+        .max(255, { error: "must be at most 255 characters", abort: true })
+        .regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')` })
         .optional(),
     name: z.string({ error: "must be a string" }).superRefine((name, ctx) => {
         const problem = repoNameProblem(name);
@@ -394,7 +394,7 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
  * Each repository's directory name, resolved once: its own `name`, else the last segment of its URL without `.git`.
  * A derived name goes through the same rules as a given one; names are unique per developer.
  */
-function resolveRepos(repos: RawDeveloper["repos"] & object, at: (...path: PropertyKey[]) => string, problems: ConfigProblem[]): RepoConfig[] {
+function resolveRepos(repos: NonNullable<RawDeveloper["repos"]>, at: (...path: PropertyKey[]) => string, problems: ConfigProblem[]): RepoConfig[] {
     const seen = new Map<string, number>();
     return repos.map((repo, r) => {
         const name = repo.name ?? repoDirName(repo.url) ?? "";

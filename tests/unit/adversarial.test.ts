@@ -332,10 +332,12 @@ describe("adversarial: branch names", () => {
 describe("adversarial: quantities", () => {
     const res = (cpu: unknown, memory: unknown) => ({ resources: { requests: { cpu, memory }, limits: { cpu: "64", memory: "1Ei" } } });
     const badMemory = ["512m", "1m", "0.5m", "1Gi ", " 1Gi", "1 Gi", "1Gi\n", "1gi", "1GB", "1.Gi", ".5Gi", "0x10", "１Gi", "Infinity", "NaN",
-        "-1Gi", "+1Gi", "1e3", "1Gi;rm -rf /", "", "9".repeat(100), "1Mi\x00"];
+        "-1Gi", "+1Gi", "1e3", "1Gi;rm -rf /", "", "9".repeat(100), "1Mi\x00", "x".repeat(1 << 20)];
     for (const q of badMemory) {
-        it(`memory and storage refuse ${JSON.stringify(q.length > 20 ? `${q.slice(0, 10)}…` : q)}`, () => {
-            assert.deepEqual(problemsOf(res("1", q)).map((p) => p.path), ["gitspace:developers[0].resources.requests.memory"]);
+        it(`memory and storage refuse ${JSON.stringify(q.length > 20 ? `${q.slice(0, 10)}…(${q.length})` : q)}`, () => {
+            const found = problemsOf(res("1", q));
+            assert.deepEqual(found.map((p) => p.path), ["gitspace:developers[0].resources.requests.memory"]);
+            assert.ok(found[0].message.length < 200, "the value is not echoed whole");
             assert.deepEqual(problemsOf({ storage: q }).map((p) => p.path), ["gitspace:developers[0].storage"]);
         });
     }

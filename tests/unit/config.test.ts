@@ -132,7 +132,7 @@ describe("config: every problem at once, with its path", () => {
             `gitspace:developers[0].repos[1].name: directory "api" is already used by repos[0]; set a distinct name`,
         ]],
         ["bad branch", dev({ repos: [{ url: "https://h/a/api.git", branch: "-rf" }] }), [
-            `gitspace:developers[0].repos[0].branch: invalid branch name "-rf"; use letters, digits, '.', '_', '-', '/' (not starting with '-' or '.')`,
+            `gitspace:developers[0].repos[0].branch: invalid branch name "-rf"; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')`,
         ]],
         ["git token missing", dev({ git: { username: "alice" } }), [
             "gitspace:developers[0].git.token: required",
