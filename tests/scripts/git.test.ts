@@ -182,6 +182,25 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         assert.deepEqual(fs.readdirSync(home).filter((n) => n.startsWith(".gitspace-clone")), []);
     });
 
+    it("what the program accepts clones for real: a percent-encoded path, an IPv6 host, the credential scope of each", async () => {
+        makeBareRepo(server.root, "my repo", "spaced content");
+        const v6 = await startGitServer(server.root, USERNAME, TOKEN, "::1");
+        try {
+            const v6url = `http://[::1]:${v6.port}/api.git`;
+            const list = [{ url: `${server.url}/my%20repo.git`, name: "my-repo" }, { url: v6url, name: "v6" }];
+            const secret = path.join(dir, "secret-v6");
+            writeGitSecret(secret, { git: { username: USERNAME, token: TOKEN }, repos: list });
+            assert.equal(fs.readFileSync(path.join(secret, "hosts"), "utf8"), [`http://127.0.0.1:${server.port}`, `http://[::1]:${v6.port}`].sort().join("\n") + "\n");
+            const r = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_GIT_CREDENTIALS_DIR: secret }, list) });
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(fs.readFileSync(path.join(home, "my-repo", "README"), "utf8"), "spaced content\n");
+            assert.equal(fs.readFileSync(path.join(home, "v6", "README"), "utf8"), "api content\n");
+            assert.ok(v6.authUsers.includes(USERNAME), "the IPv6 host got the credentials through its literal scope");
+        } finally {
+            await v6.close();
+        }
+    });
+
     it("uses the program's list as given, field by field: separators inside a value split nothing; an interrupted clone's temp dir is cleaned", async () => {
         fs.mkdirSync(path.join(home, ".gitspace-clone-api.AbC123"));
         fs.writeFileSync(path.join(home, ".gitspace-clone-api.AbC123", "partial"), "x");
