@@ -131,7 +131,7 @@ fi | gs_write_if_changed "$state/clone-status.json" 0644
 
 if ((failures)); then
     gs_error "clone: $failures repositor$( ((failures == 1)) && echo y || echo ies) failed (see above and $state/clone-status.json)"
-    gs_is_true "${GITSPACE_CLONE_STRICT:-false}" && exit 1
+    gs_is_true "${GITSPACE_CLONE_STRICT:-false}" GITSPACE_CLONE_STRICT && exit 1
     exit 0
 fi
 gs_log "clone: all repositories ready"

@@ -19,7 +19,7 @@ gs_log "init: user ${GITSPACE_USER:-vscode} (uid $(id -u), gid $(id -g)), HOME $
 
 gs_step supported-os-distribution "$here/supported-os-distribution.sh"
 
-if gs_is_true "${GITSPACE_MIGRATE_LEGACY:-false}" || [[ -s "$home/.gitspace/migration.journal" && ! -e "$home/.gitspace/migration.done" ]]; then
+if gs_is_true "${GITSPACE_MIGRATE_LEGACY:-false}" GITSPACE_MIGRATE_LEGACY || [[ -s "$home/.gitspace/migration.journal" && ! -e "$home/.gitspace/migration.done" ]]; then
     rc=0
     gs_step migrate-to-home "$here/migrate-to-home.sh" "$home" || rc=$?
     case "$rc" in

@@ -46,11 +46,14 @@ gs_step() {
     return "$rc"
 }
 
-# gs_is_true VALUE: true for true/yes/1/on (any case).
+# gs_is_true VALUE [NAME]: the program writes booleans as exactly `true` or `false` (String(boolean)); those (and an
+# empty value, meaning false) are the only ones accepted. A look-alike (`yes`, `True`, `1`, `on`) is an error, never a
+# guess: the script exits 1 naming NAME.
 gs_is_true() {
-    case "${1,,}" in
-        true | yes | 1 | on) return 0 ;;
-        *) return 1 ;;
+    case "$1" in
+        true) return 0 ;;
+        false | "") return 1 ;;
+        *) gs_die "${2:-a boolean setting} must be 'true' or 'false' (got '$1')" ;;
     esac
 }
 

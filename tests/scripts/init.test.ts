@@ -137,6 +137,14 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
         let r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, GITSPACE_OS_RELEASE: path.join(dir, "os-release") }, asUid: DEV_UID, groups: [DEV_UID] });
         assert.equal(r.code, 1);
         assert.match(r.stderr, /step: supported-os-distribution failed \(exit 1\)/);
+        // Booleans are exactly what the program writes: a look-alike is an error before anything in HOME changes.
+        for (const v of ["yes", "True", "1", "on", "TRUE", "true "]) {
+            const before = manifestObject(manifest(home));
+            r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, GITSPACE_MIGRATE_LEGACY: v }, asUid: DEV_UID, groups: [DEV_UID] });
+            assert.equal(r.code, 1, v);
+            assert.match(r.stderr, new RegExp(`ERROR: GITSPACE_MIGRATE_LEGACY must be 'true' or 'false' \\(got '${v}'\\)`));
+            assert.deepEqual(manifestObject(manifest(home)), before);
+        }
         r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, HOME: path.join(dir, "nohome") }, asUid: DEV_UID });
         assert.equal(r.code, 1);
         assert.match(r.stderr, /HOME .* does not exist \(is the home volume mounted\?\)/);
