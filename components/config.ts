@@ -426,7 +426,7 @@ function checkUniqueHomeVolumes(developers: DeveloperConfig[], rawDevelopers: un
             const index = rawDevelopers.findIndex((d) => (d as { name?: unknown } | null)?.name === developer.name);
             problems.push({
                 path: formatConfigPath(["developers", index, "homeVolumeName"]),
-                message: `PersistentVolume "${volume}" is already the home of developer "${first}"; each developer needs their own volume`,
+                message: `PersistentVolume "${volume}" would be the home of both "${first}" and "${developer.name}"; each developer needs their own volume`,
             });
         } else {
             seen.set(volume, developer.name);

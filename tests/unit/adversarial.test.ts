@@ -383,7 +383,7 @@ describe("adversarial: git credentials and home volumes", () => {
             assert.ok(e instanceof ConfigError);
             assert.deepEqual(e.problems, [{
                 path: "gitspace:developers[2].homeVolumeName",
-                message: `PersistentVolume "pv-1" is already the home of developer "alice"; each developer needs their own volume`,
+                message: `PersistentVolume "pv-1" would be the home of both "alice" and "carol"; each developer needs their own volume`,
             }]);
         }
     });
