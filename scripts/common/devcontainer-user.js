@@ -130,7 +130,8 @@ function main() {
                 break;
             }
         } catch (err) {
-            result.error = `cannot use ${file}: ${err && err.message ? err.message : String(err)}`;
+            const why = err instanceof RangeError ? "nested too deeply" : err && err.message ? err.message : String(err);
+            result.error = `cannot use ${file}: ${why}`;
             result.source = "default";
             spec = null;
         }

@@ -145,6 +145,17 @@ describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", ()
         }
     });
 
+    it("a devcontainer.json nested 1,000,000 levels deep (within the size cap) is reported, not a crash", async () => {
+        for (const text of ["[".repeat(1000000), `{"a":`.repeat(150000)]) {
+            writeJsonc(text);
+            const r = await detect();
+            assert.equal(r.code, 0, r.stderr);
+            const out = JSON.parse(r.stdout);
+            assert.match(out.error, /nested too deeply|ValueExpected|CloseBraceExpected|CloseBracketExpected|EndOfFileExpected/);
+            assert.equal(out.user, "vscode");
+        }
+    });
+
     it("finds jsonc-parser through NODE_PATH only (as in the image), and says so clearly when it is missing", async () => {
         writeJsonc(`{ "remoteUser": "node", }`);
         // Copy the helper out of the repository so node_modules is not found by walking up from it.
