@@ -6,7 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Flavor, INIT_COMMAND, IdeSpec, ideSpec } from "./catalog";
-import { DeveloperConfig, ResourcesConfig, TeamConfig, identifier } from "./config";
+import { DeveloperConfig, GitCredentials, RepoConfig, ResourcesConfig, TeamConfig, identifier } from "./config";
+import { credentialHosts } from "./repo";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
@@ -113,7 +114,8 @@ export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
     const { developer } = rt;
     const spec = ideSpec(developer.ide);
     const home = homeDir(developer.user);
-    const repos = developer.repos.map((r) => (r.branch ? { url: r.url, branch: r.branch, name: r.name } : { url: r.url, name: r.name }));
+    // The resolved, validated list: the scripts use these values as given (scripts/README.md).
+    const repos = developer.repos.map((r) => (r.branch !== undefined ? { name: r.name, url: r.url, branch: r.branch } : { name: r.name, url: r.url }));
     const env: Record<string, string> = {
         HOME: home,
         USER: developer.user.name,
@@ -132,6 +134,15 @@ export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
         GITSPACE_SSH_DIR: MOUNTS.sshDir,
     };
     return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * The files of the git-credentials Secret (mounted at MOUNTS.gitCredentialsDir): `username`, `token`, and `hosts`,
+ * the only `scheme://host[:port]` scopes the credential helper gives them to (those of the developer's own repos).
+ */
+export function gitCredentialsData<T>(git: GitCredentials, repos: RepoConfig[], wrapToken: (token: string) => T):
+    { username: string; token: T; hosts: string } {
+    return { username: git.username, token: wrapToken(git.token), hosts: credentialHosts(repos) };
 }
 
 /** True when the IDE is a web IDE that asks for the generated password. */

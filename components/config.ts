@@ -8,6 +8,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { IDE_CATALOG, IDE_TYPES, IdeType } from "./catalog";
+import { DNS_LABEL, DNS_SUBDOMAIN, GIT_BRANCH, POSIX_USER } from "./patterns";
+import { repoDirName, repoNameProblem, repoUrlProblem } from "./repo";
+
+export { repoDirName, repoUrlProblem } from "./repo";
 
 export const CONFIG_NAMESPACE = "gitspace";
 export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
@@ -67,6 +71,23 @@ export interface TeamConfig {
     developers: DeveloperConfig[];
 }
 
+/**
+ * Defaults of the team-level keys, applied by the schema below and nowhere else: the components receive resolved
+ * values; a component used on its own falls back to these same constants.
+ */
+export const TEAM_DEFAULTS = {
+    ideAuth: "password" as TeamConfig["ideAuth"],
+    router: { namespace: "caddy-system" } as RouterConfig,
+    images: {
+        tag: "latest",
+        platforms: [...PLATFORMS] as Platform[],
+        push: true,
+        build: true,
+        vscodeExtensions: [] as string[],
+        baseImage: "ubuntu:24.04",
+    },
+} as const;
+
 export const BUILT_IN_DEFAULTS = {
     ide: "vs_code_web" as IdeType,
     storage: "10Gi",
@@ -80,16 +101,14 @@ export const BUILT_IN_DEFAULTS = {
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const POSIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const MEMORY = /^([0-9]+(\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
+/** Any Kubernetes quantity this config uses, for its numeric value. */
+const QUANTITY = /^([0-9]+(\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
+/** Memory and storage: bytes, so no milli suffix (`512m` is half a byte, a typo for `512Mi`). */
+const MEMORY = /^([0-9]+(\.[0-9]+)?)(k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
 const CPU = /^([0-9]+(\.[0-9]+)?)(m)?$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY_REPO = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
-const GIT_BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*\.lock$)[A-Za-z0-9._/-]+(?<![/.])$/;
-const DIR_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const EXTENSION_ID = /^[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9._-]*(@[0-9A-Za-z.+-]+)?$/;
 
 const required = (what: string) => (iss: { input?: unknown }) =>
@@ -101,10 +120,11 @@ const dnsLabel = () =>
         .regex(DNS_LABEL, { error: (iss) => `invalid name ${JSON.stringify(iss.input)}; must be a DNS label (lowercase letters, digits, '-')` });
 
 const memoryQuantity = z.string({ error: required("a quantity string such as \"2Gi\"") })
-    .regex(MEMORY, { error: (iss) => `invalid quantity ${JSON.stringify(iss.input)}; expected e.g. "512Mi", "4Gi"` });
+    .max(64, { error: "must be at most 64 characters", abort: true })
+    .regex(MEMORY, { error: (iss) => `invalid quantity ${JSON.stringify(iss.input)}; expected e.g. "512Mi", "4Gi" (bytes: no milli suffix "m")` });
 const cpuQuantity = z.union([z.string(), z.number()], { error: required("a CPU quantity such as \"500m\" or \"2\"") })
     .transform((v) => String(v))
-    .refine((v) => CPU.test(v), { error: (iss) => `invalid CPU quantity ${JSON.stringify(iss.input)}; expected e.g. "500m", "2"` });
+    .refine((v) => v.length <= 64 && CPU.test(v), { error: (iss) => `invalid CPU quantity ${JSON.stringify(iss.input)}; expected e.g. "500m", "2"` });
 
 const resourceList = z.strictObject({ cpu: cpuQuantity, memory: memoryQuantity });
 const resourcesSchema = z.strictObject({ requests: resourceList, limits: resourceList });
@@ -130,17 +150,26 @@ const repoSchema = z.strictObject({
         const problem = repoUrlProblem(url);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
-    branch: z.string().regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}` }).optional(),
-    name: z.string()
-        .regex(DIR_NAME, { error: (iss) => `invalid directory name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-'` })
+    branch: z.string({ error: "must be a string" })
+        .max(255, { error: "must be at most 255 characters", abort: true })
+        .regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')` })
         .optional(),
+    name: z.string({ error: "must be a string" }).superRefine((name, ctx) => {
+        const problem = repoNameProblem(name);
+        if (problem) ctx.addIssue({ code: "custom", message: `directory name ${JSON.stringify(name.slice(0, 120))} ${problem}` });
+    }).optional(),
 });
 
+/** One line of the git credential protocol: no control character (a newline would end the value), no space. */
+const CREDENTIAL_VALUE = /^[^\x00-\x20\x7f]+$/;
+
 const gitSchema = z.strictObject({
-    username: z.string({ error: required("a string") }).min(1, { error: "must not be empty" }),
+    username: z.string({ error: required("a string") }).min(1, { error: "must not be empty" }).max(256)
+        .regex(CREDENTIAL_VALUE, { error: "must not contain spaces or control characters" }),
     // The token is never echoed in messages.
     token: z.string({ error: required("a string (set it with `pulumi config set --secret --path`)") })
-        .min(1, { error: "must not be empty" }),
+        .min(1, { error: "must not be empty" }).max(4096, { error: "must be at most 4096 characters" })
+        .regex(CREDENTIAL_VALUE, { error: "must not contain spaces or control characters" }),
 });
 
 /** Fields a developer may set, all of which `defaults` may also provide. */
@@ -168,13 +197,13 @@ const developerSchema = z.strictObject({
 const imagesSchema = z.strictObject({
     registry: z.string({ error: required("a string") })
         .regex(REGISTRY_REPO, { error: (iss) => `invalid registry repository ${JSON.stringify(iss.input)}; expected e.g. "registry.example.com/gitspace-runtime" (no scheme, no tag)` }),
-    tag: z.string().regex(IMAGE_TAG, { error: (iss) => `invalid image tag ${JSON.stringify(iss.input)}` }).default("latest"),
+    tag: z.string().regex(IMAGE_TAG, { error: (iss) => `invalid image tag ${JSON.stringify(iss.input)}` }).default(TEAM_DEFAULTS.images.tag),
     platforms: z.array(z.enum(PLATFORMS, { error: (iss) => `unknown platform ${JSON.stringify(iss.input)}; expected one of ${PLATFORMS.join(", ")}` }))
-        .min(1, { error: "must list at least one platform" }).default([...PLATFORMS]),
-    push: z.boolean({ error: "must be true or false" }).default(true),
-    build: z.boolean({ error: "must be true or false" }).default(true),
-    vscodeExtensions: z.array(z.string().regex(EXTENSION_ID, { error: (iss) => `invalid extension id ${JSON.stringify(iss.input)}; expected publisher.name[@version]` })).default([]),
-    baseImage: z.string().min(1, { error: "must not be empty" }).default("ubuntu:24.04"),
+        .min(1, { error: "must list at least one platform" }).default(() => [...TEAM_DEFAULTS.images.platforms]),
+    push: z.boolean({ error: "must be true or false" }).default(TEAM_DEFAULTS.images.push),
+    build: z.boolean({ error: "must be true or false" }).default(TEAM_DEFAULTS.images.build),
+    vscodeExtensions: z.array(z.string().regex(EXTENSION_ID, { error: (iss) => `invalid extension id ${JSON.stringify(iss.input)}; expected publisher.name[@version]` })).default(() => [...TEAM_DEFAULTS.images.vscodeExtensions]),
+    baseImage: z.string().min(1, { error: "must not be empty" }).default(TEAM_DEFAULTS.images.baseImage),
     builder: z.string().min(1, { error: "must not be empty" }).optional(),
     username: z.string().min(1, { error: "must not be empty" }).optional(),
     password: z.string().min(1, { error: "must not be empty" }).optional(),
@@ -195,8 +224,8 @@ export const TOP_LEVEL_SCHEMAS = {
         .max(253)
         .regex(DNS_SUBDOMAIN, { error: (iss) => `invalid domain ${JSON.stringify(iss.input)}; expected e.g. "gitspace.example.com"` }),
     storageClass: z.string().regex(DNS_SUBDOMAIN, { error: (iss) => `invalid storage class name ${JSON.stringify(iss.input)}` }).optional(),
-    ideAuth: z.enum(["password", "proxy"], { error: (iss) => `unknown ideAuth ${JSON.stringify(iss.input)}; expected "password" or "proxy"` }).default("password"),
-    router: z.strictObject({ namespace: dnsLabel().default("caddy-system") }).default({ namespace: "caddy-system" }),
+    ideAuth: z.enum(["password", "proxy"], { error: (iss) => `unknown ideAuth ${JSON.stringify(iss.input)}; expected "password" or "proxy"` }).default(TEAM_DEFAULTS.ideAuth),
+    router: z.strictObject({ namespace: dnsLabel().default(TEAM_DEFAULTS.router.namespace) }).default(() => ({ ...TEAM_DEFAULTS.router })),
     images: imagesSchema,
     defaults: defaultsSchema.default({}),
     // Each developer is parsed on its own (developerSchema) so one bad entry does not hide the others' problems.
@@ -240,32 +269,6 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Pure checks
 
-/** Why a repository URL is unusable, or undefined when it is fine. */
-export function repoUrlProblem(url: string): string | undefined {
-    if (/^[\w.-]+@[\w.-]+:/.test(url)) return "SSH clone URLs are not supported; use the https:// clone URL";
-    let parsed: URL;
-    try {
-        parsed = new URL(url);
-    } catch {
-        return `invalid URL; expected e.g. "https://git.example.com/org/repo.git"`;
-    }
-    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-        return `unsupported scheme "${parsed.protocol.replace(/:$/, "")}"; only http(s) clone URLs are supported`;
-    }
-    if (parsed.username || parsed.password) {
-        // Never echo the URL: it holds credentials.
-        return "must not contain credentials; set git.username and git.token (as a secret) instead";
-    }
-    if (!repoDirName(url)) return "has no repository name in its path";
-    return undefined;
-}
-
-/** `https://host/org/api.git` → `api` */
-export function repoDirName(url: string): string {
-    const path = new URL(url).pathname.replace(/\/+$/, "");
-    return decodeURIComponent(path.substring(path.lastIndexOf("/") + 1)).replace(/\.git$/, "");
-}
-
 const UNITS: Record<string, number> = {
     "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
     Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
@@ -273,7 +276,7 @@ const UNITS: Record<string, number> = {
 
 /** The numeric value of a Kubernetes quantity already matched by MEMORY or CPU. */
 export function quantityValue(quantity: string): number {
-    const match = MEMORY.exec(quantity);
+    const match = QUANTITY.exec(quantity);
     if (!match) throw new Error(`not a quantity: ${quantity}`);
     return Number(match[1]) * UNITS[match[3] ?? ""];
 }
@@ -335,6 +338,7 @@ export function parseTeamConfig(raw: Partial<Record<string, unknown>>, unknownKe
         }
     });
     checkUniqueNames(parsed.developers ?? [], problems);
+    checkUniqueHomeVolumes(developers, parsed.developers ?? [], problems);
     if (problems.length > 0) throw new ConfigError(problems);
 
     const p = parsed as Parsed;
@@ -357,7 +361,7 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
     const resolved: DeveloperConfig = {
         name: dev.name,
         ide: dev.ide ?? defaults.ide ?? BUILT_IN_DEFAULTS.ide,
-        repos: (dev.repos ?? []).map((r) => ({ url: r.url, branch: r.branch, name: r.name ?? repoDirName(r.url) })),
+        repos: resolveRepos(dev.repos ?? [], at, problems),
         storage: dev.storage ?? defaults.storage ?? BUILT_IN_DEFAULTS.storage,
         user: dev.user ?? defaults.user ?? BUILT_IN_DEFAULTS.user,
         running: dev.running ?? defaults.running ?? BUILT_IN_DEFAULTS.running,
@@ -372,18 +376,6 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
     if (IDE_CATALOG[resolved.ide].access === "ssh" && resolved.sshPublicKeys.length === 0) {
         problems.push({ path: at("sshPublicKeys"), message: `required for the SSH IDE "${resolved.ide}" (at least one public key)` });
     }
-    const seen = new Map<string, number>();
-    resolved.repos.forEach((repo, r) => {
-        if (!DIR_NAME.test(repo.name)) {
-            problems.push({ path: at("repos", r, "name"), message: `directory name ${JSON.stringify(repo.name)} derived from the URL is unusable; set name` });
-        }
-        const first = seen.get(repo.name);
-        if (first !== undefined) {
-            problems.push({ path: at("repos", r, "name"), message: `directory "${repo.name}" is already used by repos[${first}]; set a distinct name` });
-        } else {
-            seen.set(repo.name, r);
-        }
-    });
     for (const kind of ["cpu", "memory"] as const) {
         const request = resolved.resources.requests[kind];
         const limit = resolved.resources.limits[kind];
@@ -396,6 +388,50 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
         problems.push({ path: dev.storage ? at("storage") : formatConfigPath(["defaults", "storage"]), message: "must be greater than zero" });
     }
     return resolved;
+}
+
+/**
+ * Each repository's directory name, resolved once: its own `name`, else the last segment of its URL without `.git`.
+ * A derived name goes through the same rules as a given one; names are unique per developer.
+ */
+function resolveRepos(repos: NonNullable<RawDeveloper["repos"]>, at: (...path: PropertyKey[]) => string, problems: ConfigProblem[]): RepoConfig[] {
+    const seen = new Map<string, number>();
+    return repos.map((repo, r) => {
+        const name = repo.name ?? repoDirName(repo.url) ?? "";
+        if (repo.name === undefined) {
+            const problem = name === "" ? "has no repository name in its path" : repoNameProblem(name);
+            if (problem) {
+                const what = name === "" ? "the URL" : `the directory name ${JSON.stringify(name.slice(0, 120))} derived from the URL`;
+                problems.push({ path: at("repos", r, "name"), message: `${what} ${problem}; set name` });
+            }
+        }
+        const first = seen.get(name);
+        if (first !== undefined) {
+            problems.push({ path: at("repos", r, "name"), message: `directory "${name}" is already used by repos[${first}]; set a distinct name` });
+        } else if (name !== "") {
+            seen.set(name, r);
+        }
+        return repo.branch !== undefined ? { url: repo.url, branch: repo.branch, name } : { url: repo.url, name };
+    });
+}
+
+/** Two developers must not bind the same PersistentVolume: the second claim would stay Pending forever. */
+function checkUniqueHomeVolumes(developers: DeveloperConfig[], rawDevelopers: unknown[], problems: ConfigProblem[]) {
+    const seen = new Map<string, string>();
+    developers.forEach((developer) => {
+        const volume = developer.homeVolumeName;
+        if (volume === undefined) return;
+        const first = seen.get(volume);
+        if (first !== undefined) {
+            const index = rawDevelopers.findIndex((d) => (d as { name?: unknown } | null)?.name === developer.name);
+            problems.push({
+                path: formatConfigPath(["developers", index, "homeVolumeName"]),
+                message: `PersistentVolume "${volume}" would be the home of both "${first}" and "${developer.name}"; each developer needs their own volume`,
+            });
+        } else {
+            seen.set(volume, developer.name);
+        }
+    });
 }
 
 function checkUniqueNames(rawDevelopers: unknown[], problems: ConfigProblem[]) {

@@ -6,9 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { ideSpec } from "./catalog";
-import { DeveloperConfig, TeamConfig, namespaceName } from "./config";
+import { DeveloperConfig, TEAM_DEFAULTS, TeamConfig, namespaceName } from "./config";
+import { TYPE_TOKENS } from "./tokens";
 import {
-    OBJECT_NAMES, buildPodSpec, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
+    OBJECT_NAMES, buildPodSpec, gitCredentialsData, gitspaceLabels, gitspaceUrl, limitRangeSpec, needsIdePassword,
     quotaHard, routingAnnotations, routingLabels, selectorLabels,
 } from "./builders";
 import { generateSshHostKey } from "./sshkeys";
@@ -42,9 +43,9 @@ export class Gitspace extends pulumi.ComponentResource {
     public readonly password?: pulumi.Output<string>;
 
     constructor(name: string, args: GitspaceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gitspace:gitspace:Gitspace", name, {}, opts);
+        super(TYPE_TOKENS.gitspace, name, {}, opts);
         const { team, developer } = args;
-        const ideAuth = args.ideAuth ?? "password";
+        const ideAuth = args.ideAuth ?? TEAM_DEFAULTS.ideAuth;
         const spec = ideSpec(developer.ide);
         const labels = gitspaceLabels(team, developer);
         const parent = { parent: this };
@@ -87,7 +88,7 @@ export class Gitspace extends pulumi.ComponentResource {
             secrets.push(new k8s.core.v1.Secret(`${name}-git-credentials`, {
                 metadata: inNamespace(OBJECT_NAMES.gitCredentials),
                 type: "Opaque",
-                stringData: { username: developer.git.username, token: pulumi.secret(developer.git.token) },
+                stringData: gitCredentialsData(developer.git, developer.repos, (token) => pulumi.secret(token)),
             }, parent));
         }
         if (needsIdePassword(developer, ideAuth)) {
@@ -145,7 +146,7 @@ export class Gitspace extends pulumi.ComponentResource {
                 podSelector: { matchLabels: selectorLabels(team, developer) },
                 policyTypes: ["Ingress"],
                 ingress: [{
-                    from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.routerNamespace ?? "caddy-system" } } }],
+                    from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.routerNamespace ?? TEAM_DEFAULTS.router.namespace } } }],
                     ports: [{ protocol: "TCP", port: spec.port }],
                 }],
             },

@@ -6,8 +6,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { FLAVORS, Flavor } from "./catalog";
-import { Platform } from "./config";
+import { Platform, TEAM_DEFAULTS } from "./config";
 import { imageTag, registryHost } from "./builders";
+import { TYPE_TOKENS } from "./tokens";
 
 export interface RuntimeImagesArgs {
     /** Repository the images are pushed to, e.g. `registry.example.com/gitspace-runtime`. */
@@ -35,22 +36,41 @@ export interface RuntimeImagesArgs {
 
 export const IMAGE_BUILD_ARGS = { base: "BASE_IMAGE", extensions: "VSCODE_EXTENSIONS" } as const;
 
+type ResolvedImagesArgs = Required<Pick<RuntimeImagesArgs, "registry" | "tag" | "platforms" | "push" | "build" | "vscodeExtensions" | "baseImage" | "contextDir">>
+    & Pick<RuntimeImagesArgs, "username" | "password" | "builder">;
+
+/** The args with every default applied (the defaults are the config schema's, TEAM_DEFAULTS.images). */
+export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
+    const d = TEAM_DEFAULTS.images;
+    return {
+        ...args,
+        tag: args.tag ?? d.tag,
+        platforms: args.platforms ?? [...d.platforms],
+        push: args.push ?? d.push,
+        build: args.build ?? d.build,
+        vscodeExtensions: args.vscodeExtensions ?? [...d.vscodeExtensions],
+        baseImage: args.baseImage ?? d.baseImage,
+        contextDir: args.contextDir ?? path.resolve(__dirname, ".."),
+    };
+}
+
 /** The docker-build Image inputs of one flavor: pure, so tests and the benchmark use them directly. */
 export function flavorImageArgs(
     flavor: Flavor,
-    args: RuntimeImagesArgs & { from: pulumi.Input<string> },
+    rawArgs: RuntimeImagesArgs & { from: pulumi.Input<string> },
 ): dockerbuild.ImageArgs {
-    const contextDir = args.contextDir ?? path.resolve(__dirname, "..");
-    const tag = imageTag(args.registry, flavor, args.tag ?? "latest");
+    const args = resolveImagesArgs(rawArgs);
+    const contextDir = args.contextDir;
+    const tag = imageTag(args.registry, flavor, args.tag);
     const cacheRef = imageTag(args.registry, flavor, "buildcache");
-    const push = args.push ?? true;
-    const buildArgs: Record<string, pulumi.Input<string>> = { [IMAGE_BUILD_ARGS.base]: args.from };
-    if (flavor === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = (args.vscodeExtensions ?? []).join(" ");
+    const push = args.push;
+    const buildArgs: Record<string, pulumi.Input<string>> = { [IMAGE_BUILD_ARGS.base]: rawArgs.from };
+    if (flavor === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
     return {
         tags: [tag],
         context: { location: contextDir },
         dockerfile: { location: path.join(contextDir, "images", flavor, "Dockerfile") },
-        platforms: (args.platforms ?? ["linux/amd64", "linux/arm64"]) as dockerbuild.Platform[],
+        platforms: args.platforms as dockerbuild.Platform[],
         push,
         buildArgs,
         // The registry build cache only works where we push.
@@ -71,11 +91,10 @@ export class RuntimeImages extends pulumi.ComponentResource {
     /** The Image resources (empty when `build` is false). */
     public readonly images: Partial<Record<Flavor, dockerbuild.Image>>;
 
-    constructor(name: string, args: RuntimeImagesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gitspace:images:RuntimeImages", name, {}, opts);
-        const tag = args.tag ?? "latest";
-        const build = args.build ?? true;
-        const push = args.push ?? true;
+    constructor(name: string, rawArgs: RuntimeImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(TYPE_TOKENS.runtimeImages, name, {}, opts);
+        const args = resolveImagesArgs(rawArgs);
+        const { tag, build, push } = args;
 
         const refs = {} as Record<Flavor, pulumi.Output<string>>;
         this.images = {};
@@ -86,7 +105,7 @@ export class RuntimeImages extends pulumi.ComponentResource {
                 // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
                 image.ref.apply((ref) => (push && ref ? ref : imageTag(args.registry, flavor, tag)));
             const base = new dockerbuild.Image(`${name}-base`,
-                flavorImageArgs("base", { ...args, from: args.baseImage ?? "ubuntu:24.04" }), { parent: this });
+                flavorImageArgs("base", { ...args, from: args.baseImage }), { parent: this });
             this.images.base = base;
             refs.base = refOf(base, "base");
             for (const flavor of FLAVORS.filter((f) => f !== "base")) {

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Clone every repository of GITSPACE_REPOS into $HOME/<name>.
-#   GITSPACE_REPOS='[{"url":"https://host/org/api.git","branch":"main","name":"api"}]'  (branch and name optional;
-#   name defaults to the last path segment of the url without .git)
+#   GITSPACE_REPOS='[{"name":"api","url":"https://host/org/api.git","branch":"main"}]'  (branch optional)
+# The list is the program's resolved and validated one (components/repo.ts: URL, directory name, branch): this script
+# uses each value as given, read field by field with jq, and derives or re-checks nothing.
 # Rules:
 # - an existing $HOME/<name> (anything, even a symlink or an empty dir) is never touched: skipped and logged;
 # - each clone goes into a temp dir inside HOME (same filesystem) and is renamed into place only when complete, so a
 #   failure (bad URL, bad credentials, unreachable host) leaves no half repo: only that temp dir is removed;
 # - attempts with exponential backoff: GITSPACE_CLONE_ATTEMPTS (3), first delay GITSPACE_CLONE_RETRY_DELAY seconds (2);
-# - URLs with embedded credentials (https://user:token@host/...) are refused; credentials come only from the helper
-#   git-credential-gitspace, passed on the command line as the only helper (a helper of the user's own ~/.gitconfig,
-#   e.g. `store`, never receives the token);
+# - credentials come only from the helper git-credential-gitspace, passed on the command line as the only helper (a
+#   helper of the user's own ~/.gitconfig, e.g. `store`, never receives the token);
 # - git never prompts (GIT_TERMINAL_PROMPT=0, ssh BatchMode).
 # A failed clone does not fail the init by default: the IDE still opens, the log says ERROR and why, and
 # $GITSPACE_STATE_DIR/clone-status.json records the state of every repository (ok/failed; the file only changes when a
@@ -54,23 +54,6 @@ record() {
     statuses+=("$(jq -cn --arg name "$1" --arg url "$2" --arg state "$3" --arg detail "$4" \
         '{name: $name, url: $url, state: $state, detail: $detail}')")
     if [[ "$3" == failed ]]; then failures=$((failures + 1)); fi
-}
-
-# redact URL: drop any userinfo, for log lines about refused URLs.
-redact() { sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1***@#' <<<"$1"; }
-
-# has_credentials URL: true when an http(s)/git/ftp URL carries userinfo (user:password@ or token@).
-has_credentials() {
-    [[ "$1" =~ ^[a-zA-Z][a-zA-Z0-9+.-]*://([^/]*)@ ]] || return 1
-    case "${1%%://*}" in
-        ssh | git+ssh | ssh+git) [[ "${BASH_REMATCH[1]}" == *:* ]] ;; # ssh://git@host is a login name, not a secret
-        *) return 0 ;;
-    esac
-}
-
-valid_url() {
-    [[ "$1" =~ ^(https?|ssh|git|git\+ssh|ssh\+git|file)://[^[:space:]]+$ ]] && return 0
-    [[ "$1" =~ ^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^[:space:]]+$ ]] # scp-like: git@host:org/repo.git
 }
 
 # last_error FILE: the most telling line of git's stderr, for the log.
@@ -124,31 +107,20 @@ clone_one() {
     return 0
 }
 
-if ! jq -e 'type == "array"' >/dev/null 2>&1 <<<"$repos_json"; then
+if ! count="$(gs_repos_count "$repos_json")"; then
     gs_error "GITSPACE_REPOS is not a JSON array; no repository cloned"
     record "" "" failed "GITSPACE_REPOS is not a JSON array"
 else
-    count="$(jq 'length' <<<"$repos_json")"
     gs_log "clone: $count repositor$( ((count == 1)) && echo y || echo ies) to clone into $home"
-    while IFS=$'\x1f' read -r url name branch; do
-        [[ -n "$name" ]] || name="$(basename -- "${url%/}")"
-        name="${name%.git}"
-        if [[ -z "$url" ]]; then
-            gs_error "clone: an entry of GITSPACE_REPOS has no url"
-            record "$name" "" failed "no url"
-        elif has_credentials "$url"; then
-            gs_error "clone $name: refused $(redact "$url"): the URL embeds credentials; mount them as the git-credentials Secret instead"
-            record "$name" "$(redact "$url")" failed "URL embeds credentials"
-        elif ! valid_url "$url"; then
-            gs_error "clone $name: refused '$url': not an http(s), ssh, git or file URL"
-            record "$name" "$url" failed "unsupported URL"
-        elif [[ ! "$name" =~ ^[A-Za-z0-9._][A-Za-z0-9._-]*$ || "$name" == . || "$name" == .. || "$name" == .gitspace* ]]; then
-            gs_error "clone: refused repository name '$name' (letters, digits, '.', '_', '-'; not '.', '..' or .gitspace*)"
-            record "$name" "$url" failed "invalid name"
-        else
+    for ((i = 0; i < count; i++)); do
+        if name="$(gs_repos_field "$repos_json" "$i" name)" && url="$(gs_repos_field "$repos_json" "$i" url)" &&
+            branch="$(gs_repos_field "$repos_json" "$i" branch)" && [[ -n "$name" && -n "$url" ]]; then
             clone_one "$url" "$name" "$branch"
+        else
+            gs_error "clone: GITSPACE_REPOS[$i] lacks a string name or url; skipped"
+            record "" "" failed "GITSPACE_REPOS[$i] is malformed"
         fi
-    done < <(jq -r '.[] | [(.url // "" | tostring), (.name // "" | tostring), (.branch // "" | tostring)] | join("\u001f")' <<<"$repos_json")
+    done
 fi
 
 if ((${#statuses[@]})); then
@@ -159,7 +131,7 @@ fi | gs_write_if_changed "$state/clone-status.json" 0644
 
 if ((failures)); then
     gs_error "clone: $failures repositor$( ((failures == 1)) && echo y || echo ies) failed (see above and $state/clone-status.json)"
-    gs_is_true "${GITSPACE_CLONE_STRICT:-false}" && exit 1
+    gs_is_true "${GITSPACE_CLONE_STRICT:-false}" GITSPACE_CLONE_STRICT && exit 1
     exit 0
 fi
 gs_log "clone: all repositories ready"

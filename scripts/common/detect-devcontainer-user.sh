@@ -3,7 +3,7 @@
 # uid, name:group, uid:gid) and warn clearly when it differs from the configured GITSPACE_USER/UID: the pod runs
 # as the configured user (runAsUser is fixed by the pod spec), a devcontainer.json cannot change it.
 # Never fails the init: a missing file means the default user, a malformed one is reported and ignored.
-# Usage: detect-devcontainer-user.sh [REPO_DIR...]   (default: $HOME/<name> for each repository of GITSPACE_REPOS)
+# Usage: detect-devcontainer-user.sh [REPO_DIR...]   (default: $HOME/<name> for each `name` of GITSPACE_REPOS, as given)
 # Output: one JSON line per repository on stdout (see devcontainer-user.js), log lines on stderr.
 # Environment: GITSPACE_USER (vscode), GITSPACE_UID (1000), GITSPACE_GID, GITSPACE_REPOS, GITSPACE_NODE (node),
 #   NODE_PATH (default /usr/local/gitspace/lib/node_modules: where jsonc-parser is),
@@ -24,10 +24,12 @@ group="${GITSPACE_GROUP_FILE:-/etc/group}"
 repos=("$@")
 if ((${#repos[@]} == 0)); then
     home="${HOME:?HOME is not set}"
-    if [[ -n "${GITSPACE_REPOS:-}" ]] && command -v jq >/dev/null; then
-        while IFS= read -r -d '' name; do
-            [[ -n "$name" && "$name" != */* ]] && repos+=("$home/$name")
-        done < <(jq -j '.[]? | ((.name // (.url // "" | tostring | rtrimstr("/") | split("/") | last | rtrimstr(".git")) | tostring), "\u0000")' <<<"$GITSPACE_REPOS" 2>/dev/null || true)
+    if [[ -n "${GITSPACE_REPOS:-}" ]] && command -v jq >/dev/null && count="$(gs_repos_count "$GITSPACE_REPOS")"; then
+        for ((i = 0; i < count; i++)); do
+            if name="$(gs_repos_field "$GITSPACE_REPOS" "$i" name)" && [[ -n "$name" ]]; then
+                repos+=("$home/$name")
+            fi
+        done
     fi
 fi
 if ((${#repos[@]} == 0)); then

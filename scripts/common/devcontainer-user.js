@@ -7,6 +7,8 @@
 // Output: {"file": path|null, "source": "remoteUser"|"containerUser"|"default", "spec": string|null,
 //          "user": name|null, "uid": number|null, "group": name|null, "gid": number|null, "error": string|null}
 // A missing file gives the default user; a malformed one gives the default user and "error" (exit 0 both times).
+// Read as the devcontainers CLI reads it: UTF-8, a leading byte order mark ignored. At most MAX_BYTES (1 MiB) are
+// read: a larger file (e.g. hundreds of MB of whitespace, tiny in git) is reported and ignored, never loaded.
 // jsonc-parser is looked up through NODE_PATH (the image has it under /usr/local/gitspace/lib/node_modules).
 "use strict";
 const fs = require("fs");
@@ -40,6 +42,22 @@ function readDb(file) {
 }
 
 const isId = (s) => /^[0-9]+$/.test(s);
+
+const MAX_BYTES = 1024 * 1024;
+
+/** The file's text, BOM stripped; throws when it is larger than MAX_BYTES (read through a bounded buffer). */
+function readBounded(file) {
+    const fd = fs.openSync(file, "r");
+    try {
+        const buf = Buffer.alloc(MAX_BYTES + 1);
+        let n = 0;
+        for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+        if (n > MAX_BYTES) throw new Error(`larger than ${MAX_BYTES} bytes; not read`);
+        return buf.subarray(0, n).toString("utf8").replace(/^\uFEFF/, "");
+    } finally {
+        fs.closeSync(fd);
+    }
+}
 
 function resolve(spec, passwd, groups) {
     const [userPart, groupPart] = spec.split(":", 2);
@@ -89,10 +107,11 @@ function main() {
         try {
             const jsonc = require("jsonc-parser");
             const errors = [];
-            const doc = jsonc.parse(fs.readFileSync(file, "utf8"), errors, { allowTrailingComma: true, disallowComments: false });
+            const content = readBounded(file);
+            const doc = jsonc.parse(content, errors, { allowTrailingComma: true, disallowComments: false });
             if (errors.length > 0) {
                 const e = errors[0];
-                const text = fs.readFileSync(file, "utf8").slice(0, e.offset);
+                const text = content.slice(0, e.offset);
                 const line = text.split("\n").length;
                 const column = e.offset - text.lastIndexOf("\n");
                 throw new Error(`${jsonc.printParseErrorCode(e.error)} at line ${line}, column ${column}`);
@@ -111,7 +130,8 @@ function main() {
                 break;
             }
         } catch (err) {
-            result.error = `cannot use ${file}: ${err && err.message ? err.message : String(err)}`;
+            const why = err instanceof RangeError ? "nested too deeply" : err && err.message ? err.message : String(err);
+            result.error = `cannot use ${file}: ${why}`;
             result.source = "default";
             spec = null;
         }

@@ -19,7 +19,7 @@ gs_log "init: user ${GITSPACE_USER:-vscode} (uid $(id -u), gid $(id -g)), HOME $
 
 gs_step supported-os-distribution "$here/supported-os-distribution.sh"
 
-if gs_is_true "${GITSPACE_MIGRATE_LEGACY:-false}" || [[ -s "$home/.gitspace/migration.journal" && ! -e "$home/.gitspace/migration.done" ]]; then
+if gs_is_true "${GITSPACE_MIGRATE_LEGACY:-false}" GITSPACE_MIGRATE_LEGACY || [[ -s "$home/.gitspace/migration.journal" && ! -e "$home/.gitspace/migration.done" ]]; then
     rc=0
     gs_step migrate-to-home "$here/migrate-to-home.sh" "$home" || rc=$?
     case "$rc" in
@@ -29,6 +29,13 @@ if gs_is_true "${GITSPACE_MIGRATE_LEGACY:-false}" || [[ -s "$home/.gitspace/migr
     esac
 else
     gs_log "step: migrate-to-home skipped (GITSPACE_MIGRATE_LEGACY is not true)"
+fi
+
+# From here on this init writes into HOME: mark it as prepared by a gitspace (first time only), so a later
+# GITSPACE_MIGRATE_LEGACY=true never takes the user's own ~/workspaces for the legacy layout (migrate-to-home.sh).
+if [[ ! -e "$home/.gitspace/initialized.json" ]]; then
+    gs_ensure_private_dir "$home/.gitspace" || gs_die "init: cannot use $home/.gitspace"
+    jq -cn --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{first_init_at: $at}' | gs_write_if_changed "$home/.gitspace/initialized.json" 0644
 fi
 
 gs_step write-user-identity "$here/write-user-identity.sh"

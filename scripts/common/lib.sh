@@ -46,11 +46,14 @@ gs_step() {
     return "$rc"
 }
 
-# gs_is_true VALUE: true for true/yes/1/on (any case).
+# gs_is_true VALUE [NAME]: the program writes booleans as exactly `true` or `false` (String(boolean)); those (and an
+# empty value, meaning false) are the only ones accepted. A look-alike (`yes`, `True`, `1`, `on`) is an error, never a
+# guess: the script exits 1 naming NAME.
 gs_is_true() {
-    case "${1,,}" in
-        true | yes | 1 | on) return 0 ;;
-        *) return 1 ;;
+    case "$1" in
+        true) return 0 ;;
+        false | "") return 1 ;;
+        *) gs_die "${2:-a boolean setting} must be 'true' or 'false' (got '$1')" ;;
     esac
 }
 
@@ -89,4 +92,20 @@ gs_write_if_changed() {
         return 0
     fi
     chmod "$mode" -- "$tmp" && mv -f -- "$tmp" "$file"
+}
+
+# The repository list GITSPACE_REPOS (JSON array of {name, url, branch?}) is the program's resolved, validated list:
+# scripts read it field by field with these two functions and use the values as given.
+# gs_repos_count JSON: the number of entries; fails when JSON is not an array.
+gs_repos_count() {
+    jq -e 'if type == "array" then length else error("not an array") end' 2>/dev/null <<<"$1"
+}
+
+# gs_repos_field JSON I KEY: the string JSON[I].KEY exactly (empty when absent); fails when it is not a string. One jq
+# call per field: no splitting on any separator. The trailing "x" keeps trailing newlines through $(...).
+gs_repos_field() {
+    local out
+    out="$(jq -j --argjson i "$2" --arg k "$3" \
+        '(.[$i][$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end' <<<"$1" && printf x)" || return 1
+    printf '%s' "${out%x}"
 }

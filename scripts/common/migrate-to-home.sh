@@ -3,7 +3,8 @@
 #
 # Public contract (external tooling calls it). HOME_DIR is the root of the home volume as this container sees it
 # (the init container mounts the PVC at /home/<user>). Brings a volume of the legacy gitspace layouts to the HOME
-# layout (code at HOME/<repo>):
+# layout (code at HOME/<repo>). Only a legacy volume is migrated: one no gitspace init has prepared (see "legacy"
+# below); a HOME a gitspace already initialised is left as it is (report status "not-legacy"). The legacy layouts:
 #   (a) repositories directly at the volume root: nothing to move; HOME is checked and the migration recorded;
 #   (b) a `workspaces/` directory inside the volume: each of its entries (dotfiles included) is renamed up into HOME.
 # Rules:
@@ -83,6 +84,25 @@ if ((!dry_run)); then
         exec 9>>"$state/migration.lock"
         flock -n 9 || gs_die "migrate: another migration holds $state/migration.lock"
     fi
+fi
+
+# Only a genuinely legacy volume is migrated. Legacy means: no gitspace init has ever prepared this HOME. Evidence
+# of an init is any of $state/initialized.json (written by gitspace-init.sh right after its migration step, on every
+# HOME it prepares), or, for homes prepared before that marker existed, $state/clone-status.json or $state/skel.done.
+# An interrupted migration (journal or staging dir present) always finishes, whatever else is there.
+if [[ ! -s "$journal" && ! -e "$staging" ]]; then
+    for evidence in "$state/initialized.json" "$state/clone-status.json" "$state/skel.done"; do
+        [[ -e "$evidence" || -L "$evidence" ]] || continue
+        gs_log "migrate: ${prefix}skip: $home was already prepared by a gitspace (${evidence#"$home"/} exists), so its workspaces/ (if any) is the user's own directory, not a legacy layout; nothing is moved"
+        ((dry_run)) && exit 0
+        jq -n --arg home "$home" --arg evidence "${evidence#"$home"/}" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+            '{status: "not-legacy", layout: "home", home: $home, finished_at: $finished, evidence: $evidence,
+              moved: [], conflicts: [], conflicts_dir: null, removed_links: [], failed: [],
+              notes: ["HOME was already prepared by a gitspace: not a legacy layout, nothing migrated"]}' |
+            gs_write_if_changed "$report" 0644
+        jq -cn --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{status: "not-legacy", at: $at}' | gs_write_if_changed "$marker" 0644
+        exit 0
+    done
 fi
 
 home_dev="$(stat -c %d -- "$home")"

@@ -50,8 +50,10 @@ if [[ -r "$dir/username" && -r "$dir/token" ]]; then
     else
         gs_warn "git credentials: $dir/token is empty"
     fi
-    if [[ -r "$dir/hosts" ]]; then
-        gs_log "git credentials: restricted to the hosts listed in $dir/hosts"
+    if [[ -s "$dir/hosts" ]]; then
+        gs_log "git credentials: given only to $(grep -c '' "$dir/hosts") scope(s) listed in $dir/hosts"
+    else
+        gs_warn "git credentials: $dir/hosts is missing or empty: the helper gives the token to no host"
     fi
 elif [[ -e "$dir/token" || -e "$dir/username" ]]; then
     gs_warn "git credentials: $dir holds an incomplete or unreadable pair (need readable 'username' and 'token'); git will run without credentials"

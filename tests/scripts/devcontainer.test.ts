@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { baseEnv, rmrf, run, script, tmpDir } from "./helpers";
+import { baseEnv, podEnv, requireTool, rmrf, run, script, tmpDir } from "./helpers";
 
 describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", () => {
     let dir: string;
@@ -89,14 +89,71 @@ describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", ()
         assert.match(r.stderr, /is not one of name, uid, name:group, uid:gid; using the default user vscode/);
     });
 
-    it("without arguments inspects $HOME/<name> of each GITSPACE_REPOS entry (name derived from the url)", async () => {
+    it("without arguments inspects $HOME/<name> of each GITSPACE_REPOS entry (the names the program resolved)", async () => {
         writeJsonc(`{ "remoteUser": "node" }`);
-        const r = await run(script("common/detect-devcontainer-user.sh"), [], {
-            env: baseEnv({ HOME: path.join(dir, "home"), GITSPACE_REPOS: JSON.stringify([{ url: "https://h/org/api.git" }, { url: "https://h/org/web.git", name: "web" }]), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") }),
-        });
+        // The program derives "api" from the URL; the script only reads the name it is given.
+        const env = podEnv({ repos: [{ url: "https://h.example/org/api.git" }, { url: "https://h.example/org/web.git", name: "web" }] },
+            { HOME: path.join(dir, "home"), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") });
+        assert.deepEqual(JSON.parse(env.GITSPACE_REPOS).map((r: { name: string }) => r.name), ["api", "web"]);
+        const r = await run(script("common/detect-devcontainer-user.sh"), [], { env });
         assert.equal(r.code, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout.trim().split("\n")[0]).user, "node");
         assert.match(r.stderr, /web is not there \(clone failed\?\), skipped/);
+    });
+
+    it("reads a devcontainer.json with a UTF-8 byte order mark as the devcontainers CLI does", async () => {
+        for (const file of [path.join(repo, ".devcontainer", "devcontainer.json"), path.join(repo, ".devcontainer.json")]) {
+            fs.rmSync(path.join(repo, ".devcontainer"), { recursive: true, force: true });
+            fs.rmSync(path.join(repo, ".devcontainer.json"), { force: true });
+            writeJsonc("\uFEFF// with BOM\n{ \"remoteUser\": \"node\", }\n", file);
+            assert.deepEqual([...fs.readFileSync(file).subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+            const r = await detect();
+            const out = JSON.parse(r.stdout);
+            assert.equal(out.error, null, r.stderr);
+            assert.equal(out.user, "node");
+        }
+    });
+
+    it("caps what it reads at 1 MiB: a huge file (400 MB, sparse) or one just over the cap is reported, fast and in bounded memory", async () => {
+        requireTool("/usr/bin/time");
+        const file = path.join(repo, ".devcontainer", "devcontainer.json");
+        const cases: Array<[string, () => void, boolean]> = [
+            ["exactly 1 MiB of JSON and whitespace", () => writeJsonc(`{ "remoteUser": "node" }`.padEnd(1024 * 1024, " ")), true],
+            ["1 MiB + 1 byte of whitespace", () => writeJsonc(`{ "remoteUser": "node" }`.padEnd(1024 * 1024 + 1, " ")), false],
+            ["400 MB (sparse)", () => {
+                writeJsonc(`{ "remoteUser": "node" }\n`);
+                fs.truncateSync(file, 400 * 1024 * 1024);
+            }, false],
+        ];
+        for (const [title, make, accepted] of cases) {
+            make();
+            const started = Date.now();
+            const r = await run("/usr/bin/time", ["-f", "maxrss_kb=%M", script("common/detect-devcontainer-user.sh"), repo], {
+                env: baseEnv({ HOME: path.join(dir, "home"), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") }),
+            });
+            const ms = Date.now() - started;
+            assert.equal(r.code, 0, `${title}: ${r.stderr}`);
+            const out = JSON.parse(r.stdout);
+            const rss = Number(/maxrss_kb=(\d+)/.exec(r.stderr)?.[1]);
+            if (accepted) assert.equal(out.user, "node", `${title}: ${out.error}`);
+            else {
+                assert.match(out.error, /larger than 1048576 bytes; not read/, title);
+                assert.equal(out.source, "default");
+            }
+            assert.ok(ms < 10000, `${title}: took ${ms} ms`);
+            assert.ok(rss > 0 && rss < 200 * 1024, `${title}: peak RSS ${rss} kB`);
+        }
+    });
+
+    it("a devcontainer.json nested 1,000,000 levels deep (within the size cap) is reported, not a crash", async () => {
+        for (const text of ["[".repeat(1000000), `{"a":`.repeat(150000)]) {
+            writeJsonc(text);
+            const r = await detect();
+            assert.equal(r.code, 0, r.stderr);
+            const out = JSON.parse(r.stdout);
+            assert.match(out.error, /nested too deeply|ValueExpected|CloseBraceExpected|CloseBracketExpected|EndOfFileExpected/);
+            assert.equal(out.user, "vscode");
+        }
     });
 
     it("finds jsonc-parser through NODE_PATH only (as in the image), and says so clearly when it is missing", async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { COMMON, GitServer, baseEnv, grepTree, makeBareRepo, manifest, manifestObject, requireTool, rmrf, run, script, sleep, startGitServer, tmpDir } from "./helpers";
+import { COMMON, GitServer, baseEnv, grepTree, makeBareRepo, manifest, manifestObject, podEnv, requireTool, rmrf, run, script, sleep, startGitServer, tmpDir, writeGitSecret } from "./helpers";
 
 const TOKEN = "gs-test-token-7f3a9c1e5b2d";
 const USERNAME = "alice";
@@ -24,9 +24,8 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         makeBareRepo(root, "web", "web content");
         server = await startGitServer(root, USERNAME, TOKEN);
         creds = path.join(dir, "secret");
-        fs.mkdirSync(creds);
-        fs.writeFileSync(path.join(creds, "username"), USERNAME + "\n");
-        fs.writeFileSync(path.join(creds, "token"), TOKEN + "\n");
+        // The Secret as the program writes it: its `hosts` scope is the server of the developer's repos.
+        writeGitSecret(creds, { git: { username: USERNAME, token: TOKEN }, repos: [{ url: `${server.url}/api.git` }] });
         sysconfig = path.join(dir, "gitconfig-system");
     });
     after(async () => {
@@ -37,9 +36,10 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         home = fs.mkdtempSync(path.join(dir, "home-"));
     });
 
-    const env = (extra: Record<string, string> = {}) =>
-        baseEnv({ HOME: home, GITSPACE_GIT_CREDENTIALS_DIR: creds, GIT_CONFIG_SYSTEM: sysconfig, GITSPACE_CLONE_RETRY_DELAY: "0.1", ...extra });
-    const repos = (list: unknown[]) => JSON.stringify(list);
+    /** The pod env the program builds for a developer with `repos` (gitspaceEnv), paths overridden for this machine. */
+    const env = (extra: Record<string, string> = {}, repos: unknown[] = []) =>
+        podEnv({ repos, git: { username: USERNAME, token: TOKEN } },
+            { HOME: home, GITSPACE_GIT_CREDENTIALS_DIR: creds, GIT_CONFIG_SYSTEM: sysconfig, GITSPACE_CLONE_RETRY_DELAY: "0.1", ...extra });
     const status = () => JSON.parse(fs.readFileSync(path.join(home, ".gitspace", "clone-status.json"), "utf8"));
 
     it("setup-git-credentials.sh --system registers the helper in the system gitconfig only (not HOME, not .git/config)", async () => {
@@ -57,25 +57,12 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /git credential helper: registered in/);
         assert.match(r.stderr, /git credentials: mounted in .* \(username and token present/);
+        assert.match(r.stderr, /git credentials: given only to 1 scope\(s\) listed in .*\/hosts/);
         assert.ok(!r.stderr.includes(TOKEN) && !r.stdout.includes(TOKEN));
         r = await run(script("common/setup-git-credentials.sh"), [], { env: env({ GITSPACE_GIT_CREDENTIALS_DIR: path.join(dir, "none"), GIT_CONFIG_SYSTEM: path.join(dir, "empty") }) });
         assert.equal(r.code, 0);
         assert.match(r.stderr, /WARNING: git credential helper .* is not registered/);
         assert.match(r.stderr, /git credentials: none mounted/);
-    });
-
-    it("the helper answers `get` for http(s) from the files, nothing when absent, and honours an optional hosts list", async () => {
-        const get = (input: string, d = creds) => run(HELPER, ["get"], { env: baseEnv({ GITSPACE_GIT_CREDENTIALS_DIR: d }), input });
-        assert.equal((await get("protocol=https\nhost=git.example.com\n\n")).stdout, `username=${USERNAME}\npassword=${TOKEN}\n`);
-        assert.equal((await get("protocol=ssh\nhost=git.example.com\n\n")).stdout, "");
-        assert.equal((await get("protocol=https\nhost=x\n\n", path.join(dir, "none"))).stdout, "");
-        assert.equal((await run(HELPER, ["store"], { env: baseEnv({ GITSPACE_GIT_CREDENTIALS_DIR: creds }), input: `protocol=https\nhost=x\nusername=u\npassword=p\n\n` })).stdout, "");
-        const restricted = path.join(dir, "restricted");
-        fs.mkdirSync(restricted, { recursive: true });
-        for (const f of ["username", "token"]) fs.copyFileSync(path.join(creds, f), path.join(restricted, f));
-        fs.writeFileSync(path.join(restricted, "hosts"), "git.example.com, 127.0.0.1:8080\n");
-        assert.equal((await get("protocol=https\nhost=git.example.com\n\n", restricted)).stdout, `username=${USERNAME}\npassword=${TOKEN}\n`);
-        assert.equal((await get("protocol=https\nhost=evil.example.com\n\n", restricted)).stdout, "");
     });
 
     it("clones several repositories (one on a branch) through the helper; the token is nowhere: HOME, .git/config, logs, /proc of every process", async () => {
@@ -113,7 +100,7 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
             }
         }, 50);
         const r = await run(script("common/clone-code.sh"), [], {
-            env: env({ GITSPACE_REPOS: repos([{ url: `${server.url}/api.git`, name: "api" }, { url: `${server.url}/web.git`, branch: "dev" }]) }),
+            env: env({}, [{ url: `${server.url}/api.git`, name: "api" }, { url: `${server.url}/web.git`, branch: "dev" }]),
         });
         scanning = false;
         clearInterval(watcher);
@@ -152,7 +139,7 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         fs.symlinkSync("/etc", path.join(home, "docs"));
         const before = manifestObject(manifest(home));
         const r = await run(script("common/clone-code.sh"), [], {
-            env: env({ GITSPACE_REPOS: repos([{ url: `${server.url}/api.git` }, { url: `${server.url}/web.git` }, { url: `${server.url}/api.git`, name: "docs" }]) }),
+            env: env({}, [{ url: `${server.url}/api.git` }, { url: `${server.url}/web.git` }, { url: `${server.url}/api.git`, name: "docs" }]),
         });
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(manifestObject(manifest(home, (p) => p.startsWith(".gitspace"))), before);
@@ -168,15 +155,13 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
             return port;
         })();
         const badCreds = path.join(dir, "bad-creds");
-        fs.mkdirSync(badCreds, { recursive: true });
-        fs.writeFileSync(path.join(badCreds, "username"), USERNAME);
-        fs.writeFileSync(path.join(badCreds, "token"), "wrong-token");
+        writeGitSecret(badCreds, { git: { username: USERNAME, token: "wrong-token" }, repos: [{ url: `${server.url}/web.git` }] });
         const list = [
             { url: `${server.url}/missing.git`, name: "missing" },
             { url: `http://127.0.0.1:${closed}/api.git`, name: "unreachable" },
             { url: `${server.url}/api.git`, name: "good" },
         ];
-        const r = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_REPOS: repos(list), GITSPACE_CLONE_ATTEMPTS: "3" }) });
+        const r = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_CLONE_ATTEMPTS: "3" }, list) });
         assert.equal(r.code, 0, "a failed clone does not fail the init by default");
         assert.deepEqual(fs.readdirSync(home).sort(), [".gitspace", "good"], "no half repo, no temp dir");
         for (const n of ["missing", "unreachable"]) {
@@ -189,7 +174,7 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         const st = status();
         assert.deepEqual(st.map((s: { name: string; state: string }) => [s.name, s.state]), [["missing", "failed"], ["unreachable", "failed"], ["good", "ok"]]);
 
-        const r2 = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_REPOS: repos([{ url: `${server.url}/web.git`, name: "web" }]), GITSPACE_GIT_CREDENTIALS_DIR: badCreds, GITSPACE_CLONE_ATTEMPTS: "2", GITSPACE_CLONE_STRICT: "true" }) });
+        const r2 = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_GIT_CREDENTIALS_DIR: badCreds, GITSPACE_CLONE_ATTEMPTS: "2", GITSPACE_CLONE_STRICT: "true" }, [{ url: `${server.url}/web.git`, name: "web" }]) });
         assert.equal(r2.code, 1, "GITSPACE_CLONE_STRICT=true fails on a failed clone");
         assert.match(r2.stderr, /ERROR: clone web: failed after 2 attempt\(s\): .*(Authentication failed|could not read Username)/);
         assert.ok(!fs.existsSync(path.join(home, "web")));
@@ -197,27 +182,41 @@ describe("scripts: git credentials and clone-code.sh against a real git server (
         assert.deepEqual(fs.readdirSync(home).filter((n) => n.startsWith(".gitspace-clone")), []);
     });
 
-    it("refuses URLs with embedded credentials (and never logs them) and invalid names; an interrupted clone's temp dir is cleaned", async () => {
+    it("what the program accepts clones for real: a percent-encoded path, an IPv6 host, the credential scope of each", async () => {
+        makeBareRepo(server.root, "my repo", "spaced content");
+        const v6 = await startGitServer(server.root, USERNAME, TOKEN, "::1");
+        try {
+            const v6url = `http://[::1]:${v6.port}/api.git`;
+            const list = [{ url: `${server.url}/my%20repo.git`, name: "my-repo" }, { url: v6url, name: "v6" }];
+            const secret = path.join(dir, "secret-v6");
+            writeGitSecret(secret, { git: { username: USERNAME, token: TOKEN }, repos: list });
+            assert.equal(fs.readFileSync(path.join(secret, "hosts"), "utf8"), [`http://127.0.0.1:${server.port}`, `http://[::1]:${v6.port}`].sort().join("\n") + "\n");
+            const r = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_GIT_CREDENTIALS_DIR: secret }, list) });
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(fs.readFileSync(path.join(home, "my-repo", "README"), "utf8"), "spaced content\n");
+            assert.equal(fs.readFileSync(path.join(home, "v6", "README"), "utf8"), "api content\n");
+            assert.ok(v6.authUsers.includes(USERNAME), "the IPv6 host got the credentials through its literal scope");
+        } finally {
+            await v6.close();
+        }
+    });
+
+    it("uses the program's list as given, field by field: separators inside a value split nothing; an interrupted clone's temp dir is cleaned", async () => {
         fs.mkdirSync(path.join(home, ".gitspace-clone-api.AbC123"));
         fs.writeFileSync(path.join(home, ".gitspace-clone-api.AbC123", "partial"), "x");
+        // Not a list the program would produce (it refuses such names); the script still reads each field whole.
+        const names = ["a\u001fb", "c\nd", "e\tf"];
         const r = await run(script("common/clone-code.sh"), [], {
-            env: env({
-                GITSPACE_REPOS: repos([
-                    { url: `http://${USERNAME}:${TOKEN}@127.0.0.1:${server.port}/api.git`, name: "a" },
-                    { url: `https://${TOKEN}@example.com/org/b.git` },
-                    { url: `${server.url}/api.git`, name: "../escape" },
-                    { url: "ftp://example.com/x.git", name: "ftp" },
-                ]),
-            }),
+            env: env({ GITSPACE_REPOS: JSON.stringify(names.map((name) => ({ name, url: `${server.url}/api.git` }))) }),
         });
-        assert.equal(r.code, 0);
-        assert.ok(!r.stderr.includes(TOKEN), r.stderr);
-        assert.match(r.stderr, /ERROR: clone a: refused http:\/\/\*\*\*@127\.0\.0\.1:\d+\/api\.git: the URL embeds credentials/);
-        assert.match(r.stderr, /ERROR: clone b: refused https:\/\/\*\*\*@example\.com\/org\/b\.git/);
-        assert.match(r.stderr, /refused repository name '\.\.\/escape'/);
-        assert.match(r.stderr, /clone ftp: refused 'ftp:\/\/example.com\/x.git': not an http\(s\), ssh, git or file URL/);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(fs.readdirSync(home).sort(), [".gitspace", ...names].sort());
+        for (const n of names) assert.equal(fs.readFileSync(path.join(home, n, "README"), "utf8"), "api content\n");
         assert.match(r.stderr, /removing the temp dir of an interrupted clone/);
-        assert.deepEqual(fs.readdirSync(home), [".gitspace"]);
-        assert.ok(!fs.readFileSync(path.join(home, ".gitspace", "clone-status.json"), "utf8").includes(TOKEN));
+        const malformed = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_REPOS: JSON.stringify([{ name: 42, url: `${server.url}/api.git` }, { url: `${server.url}/api.git` }]) }) });
+        assert.match(malformed.stderr, /GITSPACE_REPOS\[0\] lacks a string name or url/);
+        assert.match(malformed.stderr, /GITSPACE_REPOS\[1\] lacks a string name or url/);
+        const notArray = await run(script("common/clone-code.sh"), [], { env: env({ GITSPACE_REPOS: "{\"name\":\"x\"}" }) });
+        assert.match(notArray.stderr, /GITSPACE_REPOS is not a JSON array/);
     });
 });

@@ -10,6 +10,8 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { gitCredentialsData, gitspaceEnv } from "../../components/builders";
+import { DeveloperConfig, parseTeamConfig } from "../../components/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -94,6 +96,45 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
         else env[k] = v;
     }
     return env;
+}
+
+/**
+ * A developer resolved by the program itself (parseTeamConfig): `raw` is one `gitspace:developers[]` entry (name
+ * defaults to "dev"). Throws the program's ConfigError for a config the program would refuse.
+ */
+export function resolveDeveloper(raw: Record<string, unknown>): DeveloperConfig {
+    const config = parseTeamConfig({
+        team: "test",
+        domain: "gitspace.test",
+        images: { registry: "registry.test/gitspace-runtime" },
+        developers: [{ name: "dev", ...raw }],
+    });
+    return config.developers[0];
+}
+
+/**
+ * The pod environment the program gives both containers (builders.ts gitspaceEnv, the same function the pod spec
+ * uses) for the developer `raw`, on top of baseEnv, with `overrides` (HOME and the mount paths of a run outside a
+ * container; undefined removes a variable).
+ */
+export function podEnv(raw: Record<string, unknown>, overrides: Record<string, string | undefined> = {},
+    opts: { ideAuth?: "password" | "proxy" } = {}): Record<string, string> {
+    const developer = resolveDeveloper(raw);
+    const env = gitspaceEnv({ team: "test", developer, ideAuth: opts.ideAuth ?? "password", hasGitCredentials: developer.git !== undefined });
+    return baseEnv({ ...Object.fromEntries(env.map((e) => [e.name, String(e.value)])), ...overrides });
+}
+
+/**
+ * Writes the git-credentials Secret of the developer `raw` (must have `git`) into `dir` as the pod mounts it: the
+ * files of builders.ts gitCredentialsData (`username`, `token`, `hosts`).
+ */
+export function writeGitSecret(dir: string, raw: Record<string, unknown>): void {
+    const developer = resolveDeveloper(raw);
+    if (!developer.git) throw new Error("writeGitSecret: the developer has no git credentials");
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [file, value] of Object.entries(gitCredentialsData(developer.git, developer.repos, (t) => t))) {
+        fs.writeFileSync(path.join(dir, file), value);
+    }
 }
 
 export interface RunOptions {
@@ -232,6 +273,8 @@ export interface GitServer {
     port: number;
     /** Authorization headers seen (decoded user names), to prove credentials were sent. */
     authUsers: string[];
+    /** Every Authorization header received, decoded (`user:password`), to prove what reached this server. */
+    authorizations: string[];
     /** Delay before answering git-upload-pack POSTs, to observe a clone in flight. */
     delayMs: number;
     /** Count of requests per repository path. */
@@ -243,13 +286,14 @@ export interface GitServer {
 export async function startGitServer(root: string, username: string, token: string, host = "127.0.0.1"): Promise<GitServer> {
     const backend = spawnSync("git", ["--exec-path"], { encoding: "utf8" }).stdout.trim() + "/git-http-backend";
     if (!fs.existsSync(backend)) throw new Error(`git-http-backend not found at ${backend}`);
-    const state = { authUsers: [] as string[], delayMs: 0, requests: [] as string[] };
+    const state = { authUsers: [] as string[], authorizations: [] as string[], delayMs: 0, requests: [] as string[] };
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         state.requests.push(`${req.method} ${url.pathname}`);
         const auth = req.headers.authorization ?? "";
         const decoded = auth.startsWith("Basic ") ? Buffer.from(auth.slice(6), "base64").toString() : "";
         const sep = decoded.indexOf(":");
+        if (auth) state.authorizations.push(decoded || auth);
         if (decoded && sep > 0) state.authUsers.push(decoded.slice(0, sep));
         if (decoded !== `${username}:${token}`) {
             res.writeHead(401, { "WWW-Authenticate": 'Basic realm="gitspace-test"' });
@@ -319,6 +363,9 @@ export async function startGitServer(root: string, username: string, token: stri
         port,
         get authUsers() {
             return state.authUsers;
+        },
+        get authorizations() {
+            return state.authorizations;
         },
         get delayMs() {
             return state.delayMs;

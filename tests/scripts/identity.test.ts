@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { DEV_UID, baseEnv, chownR, manifest, manifestObject, requireRoot, requireTool, rmrf, run, script, tmpDir } from "./helpers";
+import { DEV_UID, baseEnv, chownR, manifest, manifestObject, requireRoot, requireTool, rmrf, run, script, tmpDir, podEnv } from "./helpers";
 
 const UBUNTU_PASSWD = [
     "root:x:0:0:root:/root:/bin/bash",
@@ -28,7 +28,8 @@ describe("scripts: write-user-identity.sh (the IDE container's /etc/passwd and /
     afterEach(() => rmrf(dir));
 
     const env = (extra: Record<string, string> = {}) =>
-        baseEnv({ HOME: "/home/vscode", GITSPACE_USER: "vscode", GITSPACE_UID: "1000", GITSPACE_GID: "1000", GITSPACE_ETC_DIR: etc, GITSPACE_IDENTITY_DIR: out, ...extra });
+        // The pod env of a default developer (gitspaceEnv): HOME /home/vscode, GITSPACE_USER vscode, uid/gid 1000.
+        podEnv({}, { GITSPACE_ETC_DIR: etc, GITSPACE_IDENTITY_DIR: out, ...extra });
 
     it("replaces Ubuntu 24.04's `ubuntu` (uid 1000) by the configured user, as a non-root process", async () => {
         chownR(out, DEV_UID);

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { COMMON, DEV_UID, GitServer, baseEnv, chownR, grepTree, makeBareRepo, manifest, manifestObject, requireRoot, requireTool, rmrf, run, script, startGitServer, stepDurations, tmpDir } from "./helpers";
+import { COMMON, DEV_UID, GitServer, chownR, grepTree, makeBareRepo, manifest, manifestObject, podEnv, requireRoot, requireTool, rmrf, run, script, startGitServer, stepDurations, tmpDir, writeGitSecret } from "./helpers";
 
 const TOKEN = "gs-init-token-55e1c0ffee";
 const STEPS = ["supported-os-distribution", "migrate-to-home", "write-user-identity", "set-env", "setup-git-credentials", "clone-code", "detect-devcontainer-user"];
@@ -22,11 +22,17 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
         makeBareRepo(srv, "api", "api content");
         server = await startGitServer(srv, "dev", TOKEN);
         // Secrets, image files, identity emptyDir.
+        // The developer as the stack config describes it; env and Secret come from the program's own builders.
+        const developer = {
+            name: "dev",
+            user: { name: "dev", uid: DEV_UID, gid: DEV_UID },
+            repos: [{ url: `${server.url}/api.git`, name: "api" }, { url: `${server.url}/web.git`, name: "web" }],
+            migrateLegacyWorkspaces: true,
+            git: { username: "dev", token: TOKEN },
+        };
         const creds = path.join(dir, "git");
-        fs.mkdirSync(creds);
-        fs.writeFileSync(path.join(creds, "username"), "dev\n");
-        fs.writeFileSync(path.join(creds, "token"), TOKEN + "\n");
-        for (const f of ["username", "token"]) {
+        writeGitSecret(creds, developer);
+        for (const f of ["username", "token", "hosts"]) {
             fs.chownSync(path.join(creds, f), 0, DEV_UID);
             fs.chmodSync(path.join(creds, f), 0o440);
         }
@@ -45,15 +51,8 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
         fs.writeFileSync(path.join(home, "workspaces", ".dotfile"), "dot\n");
         chownR(path.join(dir, "home"), DEV_UID);
         fs.chmodSync(home, 0o2770);
-        env = baseEnv({
+        env = podEnv(developer, {
             HOME: home,
-            USER: "dev",
-            GITSPACE_USER: "dev",
-            GITSPACE_UID: String(DEV_UID),
-            GITSPACE_GID: String(DEV_UID),
-            GITSPACE_IDE: "vs_code_web",
-            GITSPACE_REPOS: JSON.stringify([{ url: `${server.url}/api.git`, name: "api" }, { url: `${server.url}/web.git`, name: "web" }]),
-            GITSPACE_MIGRATE_LEGACY: "true",
             GITSPACE_GIT_CREDENTIALS_DIR: creds,
             GITSPACE_IDENTITY_DIR: path.join(dir, "identity"),
             GITSPACE_ETC_DIR: etc,
@@ -62,6 +61,8 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
             GITSPACE_CLONE_ATTEMPTS: "2",
             GITSPACE_CLONE_RETRY_DELAY: "0.1",
         });
+        assert.equal(env.GITSPACE_MIGRATE_LEGACY, "true");
+        assert.equal(env.GITSPACE_UID, String(DEV_UID));
     });
     after(async () => {
         await server.close();
@@ -112,11 +113,38 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
         fs.rmSync(path.join(home, "api", ".devcontainer"), { recursive: true });
     });
 
+    it("migrateLegacyWorkspaces turned on later for a HOME this gitspace already initialised: the user's own ~/workspaces is left alone", async () => {
+        const fresh = path.join(dir, "home", "fresh");
+        fs.mkdirSync(fresh);
+        chownR(fresh, DEV_UID);
+        const off = { ...env, HOME: fresh, GITSPACE_MIGRATE_LEGACY: "false", GITSPACE_REPOS: "[]" };
+        let r = await run(script("common/gitspace-init.sh"), [], { env: off, asUid: DEV_UID, groups: [DEV_UID] });
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(fs.existsSync(path.join(fresh, ".gitspace", "initialized.json")), "the init marks the HOME it prepared");
+        fs.mkdirSync(path.join(fresh, "workspaces", "project"), { recursive: true });
+        fs.writeFileSync(path.join(fresh, "workspaces", "project", "main.go"), "package main\n");
+        chownR(fresh, DEV_UID);
+        const before = manifestObject(manifest(fresh, (p) => p.startsWith(".gitspace")));
+        r = await run(script("common/gitspace-init.sh"), [], { env: { ...off, GITSPACE_MIGRATE_LEGACY: "true" }, asUid: DEV_UID, groups: [DEV_UID] });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /migrate: skip: .* was already prepared by a gitspace/);
+        assert.deepEqual(manifestObject(manifest(fresh, (p) => p.startsWith(".gitspace"))), before);
+        assert.equal(JSON.parse(fs.readFileSync(path.join(fresh, ".gitspace", "migration.json"), "utf8")).status, "not-legacy");
+    });
+
     it("fails with a clear message on an unsupported distribution or a missing HOME", async () => {
         fs.writeFileSync(path.join(dir, "os-release"), "ID=alpine\n");
         let r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, GITSPACE_OS_RELEASE: path.join(dir, "os-release") }, asUid: DEV_UID, groups: [DEV_UID] });
         assert.equal(r.code, 1);
         assert.match(r.stderr, /step: supported-os-distribution failed \(exit 1\)/);
+        // Booleans are exactly what the program writes: a look-alike is an error before anything in HOME changes.
+        for (const v of ["yes", "True", "1", "on", "TRUE", "true "]) {
+            const before = manifestObject(manifest(home));
+            r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, GITSPACE_MIGRATE_LEGACY: v }, asUid: DEV_UID, groups: [DEV_UID] });
+            assert.equal(r.code, 1, v);
+            assert.match(r.stderr, new RegExp(`ERROR: GITSPACE_MIGRATE_LEGACY must be 'true' or 'false' \\(got '${v}'\\)`));
+            assert.deepEqual(manifestObject(manifest(home)), before);
+        }
         r = await run(script("common/gitspace-init.sh"), [], { env: { ...env, HOME: path.join(dir, "nohome") }, asUid: DEV_UID });
         assert.equal(r.code, 1);
         assert.match(r.stderr, /HOME .* does not exist \(is the home volume mounted\?\)/);

@@ -273,6 +273,45 @@ describe("scripts: migrate-to-home.sh (legacy layouts, fault matrix)", function 
         assert.doesNotMatch(out.stdout, new RegExp(`^${home}/repo1$`, "m"));
     });
 
+    // "Legacy" = no gitspace init has ever prepared this HOME (scripts/README.md). Each kind of init evidence, with a
+    // ~/workspaces the user made later, must keep that directory exactly as it is.
+    for (const evidence of ["initialized.json", "clone-status.json", "skel.done"]) {
+        it(`a HOME a gitspace already prepared (.gitspace/${evidence}) is not legacy: the user's own ~/workspaces is never flattened`, async () => {
+            buildLegacyHome(home);
+            fs.mkdirSync(path.join(home, ".gitspace"), { mode: 0o700 });
+            fs.writeFileSync(path.join(home, ".gitspace", evidence), evidence === "initialized.json" ? '{"first_init_at":"2026-01-01T00:00:00Z"}\n' : "[]\n");
+            chownR(home, DEV_UID);
+            const before = manifestObject(manifest(home, notState));
+            const dry = await migrate(["--dry-run"]);
+            assert.equal(dry.code, 0, dry.stderr);
+            assert.match(dry.stderr, /dry-run: would skip: .* was already prepared by a gitspace/);
+            const r = await migrate();
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stderr, new RegExp(`skip: .* was already prepared by a gitspace \\(\\.gitspace/${evidence.replace(".", "\\.")} exists\\)`));
+            assert.deepEqual(manifestObject(manifest(home, notState)), before, "HOME changed");
+            const report = JSON.parse(fs.readFileSync(path.join(home, ".gitspace", "migration.json"), "utf8"));
+            assert.equal(report.status, "not-legacy");
+            assert.equal(report.evidence, `.gitspace/${evidence}`);
+            assert.deepEqual([report.moved, report.conflicts], [[], []]);
+            assert.ok(fs.existsSync(path.join(home, ".gitspace", "migration.done")));
+            const again = await migrate();
+            assert.match(again.stderr, /migrate: already done/);
+            assert.deepEqual(manifestObject(manifest(home, notState)), before);
+        });
+    }
+
+    it("an interrupted migration finishes even when an init marker appeared meanwhile (the journal wins)", async () => {
+        buildLegacyHome(home);
+        const before = manifest(home, notState);
+        const killed = await migrate([], { GITSPACE_MIGRATE_FAULT_AFTER: "3" });
+        assert.equal(killed.signal, "SIGKILL", killed.stderr);
+        fs.writeFileSync(path.join(home, ".gitspace", "initialized.json"), "{}\n");
+        fs.chownSync(path.join(home, ".gitspace", "initialized.json"), DEV_UID, DEV_UID);
+        const r = await migrate();
+        assert.equal(r.code, 0, r.stderr);
+        assertMigrated(home, before);
+    });
+
     it("fails clearly when HOME is not writable (no chown attempted)", async () => {
         fs.mkdirSync(path.join(home, "workspaces", "a"), { recursive: true });
         const r = await migrate();

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { baseEnv, chownR, freePort, requireRoot, requireTool, rmrf, run, script, sleep, tmpDir, waitForPort } from "./helpers";
+import { baseEnv, chownR, freePort, requireRoot, requireTool, rmrf, run, script, sleep, tmpDir, waitForPort, podEnv } from "./helpers";
 
 const UID = 1000;
 
@@ -65,10 +65,9 @@ describe("scripts: run-ssh-server.sh (OpenSSH as the developer, key-only, across
 
     async function start(scriptPath = script("common/run-ssh-server.sh"), extraEnv: Record<string, string> = {}) {
         sshdLog = "";
-        const env = baseEnv({
+        // The pod env of an SSH IDE developer (gitspaceEnv), with this machine's paths and a free port.
+        const env = podEnv({ ide: "vs_code", sshPublicKeys: [fs.readFileSync(path.join(dir, "client_key.pub"), "utf8").trim()] }, {
             HOME: home,
-            USER: "vscode",
-            GITSPACE_USER: "vscode",
             GITSPACE_IDE_PORT: String(port),
             GITSPACE_SSH_LISTEN: "127.0.0.1",
             GITSPACE_SSH_DIR: secret,

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { DEV_UID, baseEnv, chownR, grepTree, rmrf, run, script, tmpDir } from "./helpers";
+import { DEV_UID, baseEnv, chownR, grepTree, rmrf, run, script, tmpDir, podEnv } from "./helpers";
 
 const PASSWORD = 'p@ss "w0rd" \\ with: yaml-ish # chars';
 
@@ -66,7 +66,8 @@ describe("scripts: run-vscode-web.sh and install-extensions.sh (fake code-server
     afterEach(() => rmrf(dir));
 
     const env = (extra: Record<string, string> = {}) =>
-        baseEnv({ HOME: home, GITSPACE_CODE_SERVER: fake, FAKE_RECORD: record, GITSPACE_IDE_SECRET_DIR: secretDir, GITSPACE_VSCODE_EXTENSIONS_DIR: baked, GITSPACE_VSCODE_RUNTIME_DIR: rt, GITSPACE_IDE_PORT: "8089", ...extra });
+        // The pod env of a vs_code_web developer (gitspaceEnv: GITSPACE_IDE_PORT 8089, GITSPACE_IDE_AUTH password).
+        podEnv({ ide: "vs_code_web" }, { HOME: home, GITSPACE_CODE_SERVER: fake, FAKE_RECORD: record, GITSPACE_IDE_SECRET_DIR: secretDir, GITSPACE_VSCODE_EXTENSIONS_DIR: baked, GITSPACE_VSCODE_RUNTIME_DIR: rt, ...extra });
     const start = (extra: Record<string, string> = {}) => run(script("vscode/run-vscode-web.sh"), [], { env: env(extra), asUid: DEV_UID, groups: [DEV_UID] });
     const args = () => fs.readFileSync(`${record}.args`, "utf8").split("\n").filter(Boolean);
 

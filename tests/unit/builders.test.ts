@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    MOUNTS, buildPodSpec, dockerConfigJson, gitspaceEnv, gitspaceLabels, gitspaceUrl, ideProbe, imageTag,
+    MOUNTS, buildPodSpec, dockerConfigJson, gitCredentialsData, gitspaceEnv, gitspaceLabels, gitspaceUrl, ideProbe, imageTag,
     limitRangeSpec, quotaHard, registryHost, routingAnnotations, routingLabels, scaleQuantity, selectorLabels,
 } from "../../components/builders";
 import { IDE_CATALOG, IDE_TYPES, INIT_COMMAND, ideSpec } from "../../components/catalog";
@@ -106,6 +106,26 @@ describe("environment", () => {
         assert.equal(env.GITSPACE_GIT_CREDENTIALS_DIR, MOUNTS.gitCredentialsDir);
         assert.ok(!JSON.stringify(env).includes("tok-SECRET"));
         assert.ok(!JSON.stringify(env).includes("alice\""), "git username is not in env either: it is a mounted file");
+    });
+    it("hands the scripts every repository's resolved name, url and branch (nothing left for them to derive)", () => {
+        const dev = developer({ repos: [{ url: "https://h.example/a/api.git" }, { url: "http://10.0.0.5:8080/x/y", name: "why", branch: "dev" }] });
+        const env = Object.fromEntries(gitspaceEnv({ team: "p", developer: dev, ideAuth: "password", hasGitCredentials: false }).map((e) => [e.name, e.value]));
+        const repos = JSON.parse(env.GITSPACE_REPOS as string);
+        assert.deepEqual(repos, [{ name: "api", url: "https://h.example/a/api.git" }, { name: "why", url: "http://10.0.0.5:8080/x/y", branch: "dev" }]);
+        for (const r of repos) assert.ok(typeof r.name === "string" && typeof r.url === "string");
+    });
+    it("builds the git-credentials Secret: username, token (wrapped by the caller), and the literal scopes of the repos", () => {
+        const dev = developer({
+            git: { username: "alice", token: "tok-SECRET" },
+            repos: [{ url: "https://h.example/a/api.git" }, { url: "https://h.example/b/web.git" }, { url: "http://10.0.0.5:8080/x.git" }, { url: "https://[::1]:8443/z.git" }],
+        });
+        const data = gitCredentialsData(dev.git!, dev.repos, (t) => ({ wrapped: t }));
+        assert.deepEqual(data, {
+            username: "alice",
+            token: { wrapped: "tok-SECRET" },
+            hosts: "http://10.0.0.5:8080\nhttps://[::1]:8443\nhttps://h.example\n",
+        });
+        assert.equal(gitCredentialsData(dev.git!, [], (t) => t).hosts, "", "no repository: the token goes to no host");
     });
     it("switches code-server auth off only behind an authenticating proxy", () => {
         const env = gitspaceEnv({ team: "p", developer: developer(), ideAuth: "proxy", hasGitCredentials: false });

@@ -134,6 +134,8 @@ describe("components under mocks", function () {
         assert.ok(data.secret, "stringData is a secret");
         assert.equal(data.value.username, "alice");
         assert.equal(unwrapSecret(data.value.token).value, "tok-SECRET");
+        // The credential scope: the scheme://host[:port] of alice's own repositories, one per line, literal.
+        assert.equal(data.value.hosts, "https://git.example.com\n");
         const pull = named(resources, TYPES.secret, "alice-registry-credentials").inputs;
         assert.equal(pull.type, "kubernetes.io/dockerconfigjson");
         assert.ok(unwrapSecret(pull.stringData).secret);

@@ -104,7 +104,7 @@ describe("config: every problem at once, with its path", () => {
         ["not an SSH key", dev({ ide: "cursor", sshPublicKeys: ["hello"] }), [
             `gitspace:developers[0].sshPublicKeys[0]: not an OpenSSH public key ("ssh-ed25519 AAAA… comment")`,
         ]],
-        ["bad storage", dev({ storage: "10GB" }), [`gitspace:developers[0].storage: invalid quantity "10GB"; expected e.g. "512Mi", "4Gi"`]],
+        ["bad storage", dev({ storage: "10GB" }), [`gitspace:developers[0].storage: invalid quantity "10GB"; expected e.g. "512Mi", "4Gi" (bytes: no milli suffix "m")`]],
         ["zero storage", dev({ storage: "0Gi" }), ["gitspace:developers[0].storage: must be greater than zero"]],
         ["request above limit", dev({ resources: { requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "2", memory: "4Gi" } } }), [
             "gitspace:developers[0].resources.requests.cpu: request 4 exceeds limit 2",
@@ -123,7 +123,7 @@ describe("config: every problem at once, with its path", () => {
             "gitspace:developers[0].repos[0].url: must not contain credentials; set git.username and git.token (as a secret) instead",
         ]],
         ["ssh clone URL", dev({ repos: [{ url: "ssh://git@git.example.com/a/b.git" }] }), [
-            `gitspace:developers[0].repos[0].url: unsupported scheme "ssh"; only http(s) clone URLs are supported`,
+            `gitspace:developers[0].repos[0].url: has the unsupported scheme "ssh"; only http(s) clone URLs are supported`,
         ]],
         ["scp-style clone URL", dev({ repos: [{ url: "git@git.example.com:a/b.git" }] }), [
             "gitspace:developers[0].repos[0].url: SSH clone URLs are not supported; use the https:// clone URL",
@@ -132,7 +132,7 @@ describe("config: every problem at once, with its path", () => {
             `gitspace:developers[0].repos[1].name: directory "api" is already used by repos[0]; set a distinct name`,
         ]],
         ["bad branch", dev({ repos: [{ url: "https://h/a/api.git", branch: "-rf" }] }), [
-            `gitspace:developers[0].repos[0].branch: invalid branch name "-rf"`,
+            `gitspace:developers[0].repos[0].branch: invalid branch name "-rf"; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')`,
         ]],
         ["git token missing", dev({ git: { username: "alice" } }), [
             "gitspace:developers[0].git.token: required",
@@ -209,7 +209,11 @@ describe("config: pure helpers", () => {
         assert.equal(repoDirName("https://h/org/api.git"), "api");
         assert.equal(repoDirName("https://h/org/api/"), "api");
         assert.equal(repoDirName("http://127.0.0.1:8080/git/my%20repo.git"), "my repo");
-        assert.equal(repoUrlProblem("https://h/"), "has no repository name in its path");
+        assert.equal(repoDirName("https://h/"), undefined);
+        assert.equal(repoUrlProblem("https://h/"), undefined, "a URL without a path is fine when the repo has a name");
+        assert.deepEqual(problems(dev({ repos: [{ url: "https://h/" }] })), [
+            "gitspace:developers[0].repos[0].name: the URL has no repository name in its path; set name",
+        ]);
         assert.equal(repoUrlProblem("https://h/a/b.git"), undefined);
     });
     it("computes quantity values", () => {

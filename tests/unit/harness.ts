@@ -4,6 +4,7 @@
  * transformation), so tests assert on real inputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { TYPE_TOKENS } from "../../components/tokens";
 // Internal but stable: resolves once every pending registration RPC has finished.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings");
@@ -83,8 +84,8 @@ export const TYPES = {
     limitRange: "kubernetes:core/v1:LimitRange",
     image: "docker-build:index:Image",
     password: "random:index/randomPassword:RandomPassword",
-    gitspace: "gitspace:gitspace:Gitspace",
-    images: "gitspace:images:RuntimeImages",
+    gitspace: TYPE_TOKENS.gitspace,
+    images: TYPE_TOKENS.runtimeImages,
 } as const;
 
 /** Pulumi's marker for a serialized secret value (rpc.specialSecretSig). */
