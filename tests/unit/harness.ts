@@ -80,6 +80,9 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     quota: "kubernetes:core/v1:ResourceQuota",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    httpRoute: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    teamNamespace: "gitspace:gitspace:TeamNamespace",
     limitRange: "kubernetes:core/v1:LimitRange",
     image: "docker-build:index:Image",
     password: "random:index/randomPassword:RandomPassword",
@@ -101,6 +104,7 @@ export function unwrapSecret(v: any): { secret: boolean; value: any } {
 export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     return {
         team: "platform",
+        environment: "dev",
         domain: "gitspace.example.com",
         images: { registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1" },
         developers: [{ name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }] }],
