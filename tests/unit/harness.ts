@@ -32,6 +32,11 @@ export async function runProgram<T>(
                 state.digest = MOCK_DIGEST;
             }
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = preview ? undefined : `pw-${args.name}`;
+            // What the API server fills in on a Service: a NodePort when none was asked for, a load balancer's address.
+            if (args.type === "kubernetes:core/v1:Service" && !preview && args.inputs.spec?.type && args.inputs.spec.type !== "ClusterIP") {
+                state.spec = { ...args.inputs.spec, ports: args.inputs.spec.ports.map((p: any) => ({ ...p, nodePort: p.nodePort ?? 31234 })) };
+                if (args.inputs.spec.type === "LoadBalancer") state.status = { loadBalancer: { ingress: [{ ip: "203.0.113.7" }] } };
+            }
             resources.push({ type: args.type, name: args.name, inputs: args.inputs, opts: optsByName.get(args.name) ?? {} });
             return { id: preview ? undefined : `${args.name}-id`, state };
         },
