@@ -42,22 +42,25 @@ export const nameComponent = () => z.string({ error: required("a string") }).sup
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-const port = (what: string) => z.number({ error: required(`an integer port (${what})`) })
+const port = (what: string, min = 1, why = "") => z.number({ error: required(`an integer port (${what})`) })
     .int({ error: "must be an integer" })
-    .min(1, { error: "must be between 1 and 65535" }).max(65535, { error: "must be between 1 and 65535" });
+    .min(min, { error: `must be at least ${min}${why}` })
+    .max(65535, { error: `must be between ${min} and 65535` });
 
-/** Label or annotation map; `values` checks label values (annotation values are free text). */
+/** Label or annotation map; label values are checked (annotation values are free text). */
 const metadataMap = (kind: "label" | "annotation") => z.record(
-    z.string().superRefine((key, ctx) => {
-        const problem = metadataKeyProblem(key);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
+    z.string(),
     kind === "label"
         ? z.string({ error: "must be a string" }).max(63, { error: "label values are at most 63 characters" })
             .refine((v) => v === "" || QUALIFIED_NAME_PART.test(v), { error: (iss) => `invalid label value ${JSON.stringify(iss.input)}` })
         : z.string({ error: "must be a string" }).max(4096, { error: "must be at most 4096 characters" }),
-    { error: `must be a map of ${kind} keys to strings` },
-);
+    { error: (iss) => (iss.code === "invalid_type" ? `must be a map of ${kind} keys to strings` : undefined) },
+).superRefine((map, ctx) => {
+    for (const key of Object.keys(map)) {
+        const problem = metadataKeyProblem(key);
+        if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+    }
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // CIDRs
@@ -202,7 +205,7 @@ export const environmentSchema = nameComponent().optional();
 
 /** App ports (dev servers) routed to `<identifier>--<port>.<domain>`. */
 export const portsSchema = z.array(
-    port("e.g. 3000").min(1024, { error: "must be at least 1024: gitspaces run unprivileged and cannot bind privileged ports" })
+    port("e.g. 3000", 1024, ": gitspaces run unprivileged and cannot bind privileged ports")
         .refine((p) => p !== WEB_PORT && p !== SSH_PORT, { error: (iss) => `port ${String(iss.input)} is reserved for the IDE (${WEB_PORT} web, ${SSH_PORT} SSH)` }),
     { error: "must be a list of port numbers" },
 ).max(16, { error: "must list at most 16 ports" }).superRefine((ports, ctx) => {
@@ -213,7 +216,7 @@ export const portsSchema = z.array(
 });
 
 /** A fixed NodePort for the developer's sshd; the cluster picks one when unset. */
-export const sshNodePortSchema = port("a NodePort").min(1024, { error: "must be at least 1024 (NodePorts are in the cluster's service-node-port-range, 30000-32767 by default)" });
+export const sshNodePortSchema = port("a NodePort", 1024, " (NodePorts are in the cluster's service-node-port-range, 30000-32767 by default)");
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rules spanning keys
@@ -242,7 +245,7 @@ export function routingProblems(view: RoutingView): PathProblem[] {
             message: "caddy2-k8s watches a single namespace and cannot route per-developer namespaces; use \"shared\" (the default for caddy2-k8s) or another router mode",
         });
     }
-    if (ssh?.serviceType === "NodePort" && ssh.host === undefined && view.developers.some((d) => d.access === "ssh")) {
+    if (ssh?.serviceType === "NodePort" && ssh.host === undefined) {
         problems.push({ path: ["ssh", "host"], message: "required with serviceType NodePort: the node address or DNS name developers connect to" });
     }
     const nodePorts = new Map<number, number>();

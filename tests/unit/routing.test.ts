@@ -153,7 +153,7 @@ describe("routing builders: shared namespace quota", () => {
             persistentvolumeclaims: "2",
             "requests.storage": String(25 * 2 ** 30),
         });
-        assert.deepEqual(sharedLimitRangeSpec(developers).limits[0], {
+        assert.deepEqual((sharedLimitRangeSpec(developers).limits as any)[0], {
             type: "Container", default: { cpu: "3", memory: "2Gi" }, defaultRequest: { cpu: "1.5", memory: "1Gi" }, max: { cpu: "3", memory: "2Gi" },
         });
     });
