@@ -255,7 +255,9 @@ function createRoutes(ctx: Ctx) {
         const targets = [...ide, ...apps.map((a) => a.target)];
         if (targets.length === 0) return;
         new k8s.networking.v1.Ingress(`${ctx.name}-ingress`, {
-            metadata: { ...ctx.meta(ctx.objects.route), annotations: ingressAnnotations(router) },
+            // Not awaited: the provider would wait for a load balancer address and for endpoints, which a stopped
+            // gitspace never has and some controllers never publish.
+            metadata: { ...ctx.meta(ctx.objects.route), annotations: { ...ingressAnnotations(router), "pulumi.com/skipAwait": "true" } },
             spec: ingressSpec(router, ctx.objects.route, targets),
         }, parent);
         return;

@@ -165,6 +165,7 @@ describe("routing: ingress", () => {
         assert.equal(ingress.metadata.name, "gitspace");
         assert.deepEqual(ingress.metadata.annotations, {
             "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600", "cert-manager.io/cluster-issuer": "letsencrypt",
+            "pulumi.com/skipAwait": "true",
         });
         assert.equal(ingress.spec.ingressClassName, "nginx");
         const hosts = ["alice--platform--dev.gitspace.example.com", "alice--platform--dev--3000.gitspace.example.com"];
