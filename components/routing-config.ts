@@ -180,10 +180,14 @@ export const sshSchema = z.strictObject({
 }).default({ serviceType: "ClusterIP", allowedCidrs: [...DEFAULT_SSH_ALLOWED_CIDRS] });
 export type SshConfig = z.output<typeof sshSchema>;
 
+const DEFAULT_DNS = { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" }, cidrs: [] as string[] };
 const dnsPeerSchema = z.strictObject({
-    namespace: dnsLabel("namespace").default("kube-system"),
-    podLabels: metadataMap("label").default({ "k8s-app": "kube-dns" }),
-}).default({ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } });
+    /** Namespace and labels of the cluster DNS pods. */
+    namespace: dnsLabel("namespace").default(DEFAULT_DNS.namespace),
+    podLabels: metadataMap("label").default({ ...DEFAULT_DNS.podLabels }),
+    /** DNS servers outside pods (node-local caches, a DNS on the node): reachable on port 53 only. */
+    cidrs: cidrList().default([]),
+}).default({ ...DEFAULT_DNS, podLabels: { ...DEFAULT_DNS.podLabels }, cidrs: [] });
 
 export const egressSchema = z.strictObject({
     /** `false`: no egress policy (pods reach everything the cluster's network allows). */
@@ -194,7 +198,7 @@ export const egressSchema = z.strictObject({
     allowedCidrs: cidrList().default([]),
     /** The cluster DNS pods gitspaces may query on port 53. */
     dns: dnsPeerSchema,
-}).default({ enabled: true, deniedCidrs: [...DEFAULT_DENIED_CIDRS], allowedCidrs: [], dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } });
+}).default({ enabled: true, deniedCidrs: [...DEFAULT_DENIED_CIDRS], allowedCidrs: [], dns: { ...DEFAULT_DNS, podLabels: { ...DEFAULT_DNS.podLabels }, cidrs: [] } });
 export type EgressConfig = z.output<typeof egressSchema>;
 
 export const namespaceLayoutSchema = z.enum(NAMESPACE_LAYOUTS, {

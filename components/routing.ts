@@ -127,8 +127,9 @@ export function egressSpec(egress: EgressConfig): NetworkPolicySpec | undefined 
         if (except.includes(all)) continue; // the whole family is denied
         internet.push({ ipBlock: { cidr: all, ...(except.length > 0 ? { except } : {}) } });
     }
+    const dnsServers = egress.dns.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
     const rules: NonNullable<NetworkPolicySpec["egress"]> = [
-        { to: [dns], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+        { to: [dns, ...dnsServers], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
     ];
     if (internet.length > 0) rules.push({ to: internet });
     if (egress.allowedCidrs.length > 0) rules.push({ to: egress.allowedCidrs.map((cidr) => ({ ipBlock: { cidr } })) });

@@ -28,7 +28,7 @@ describe("config: defaults", () => {
             enabled: true,
             deniedCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"],
             allowedCidrs: [],
-            dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
+            dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" }, cidrs: [] },
         });
         assert.deepEqual(c.images, {
             registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1", platforms: ["linux/amd64", "linux/arm64"],

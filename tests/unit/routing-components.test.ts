@@ -243,11 +243,11 @@ describe("routing: egress", () => {
     it("takes configured denied and allowed ranges and DNS pods", async () => {
         const { resources } = await run({
             router: GATEWAY,
-            egress: { deniedCidrs: ["0.0.0.0/0"], allowedCidrs: ["10.20.0.5/32"], dns: { namespace: "dns", podLabels: { app: "coredns" } } },
+            egress: { deniedCidrs: ["0.0.0.0/0"], allowedCidrs: ["10.20.0.5/32"], dns: { namespace: "dns", podLabels: { app: "coredns" }, cidrs: ["10.88.0.1/32"] } },
         }, [{ name: "alice" }]);
         const rules = named(resources, TYPES.networkPolicy, "alice-egress").inputs.spec.egress;
         assert.deepEqual(rules, [
-            { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dns" } }, podSelector: { matchLabels: { app: "coredns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+            { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dns" } }, podSelector: { matchLabels: { app: "coredns" } } }, { ipBlock: { cidr: "10.88.0.1/32" } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
             { to: [{ ipBlock: { cidr: "::/0" } }] },
             { to: [{ ipBlock: { cidr: "10.20.0.5/32" } }] },
         ]);

@@ -112,6 +112,7 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
     ["allowed CIDRs a string", rawConfig({ egress: { allowedCidrs: "10.0.0.0/8" } }), /^gitspace:egress\.allowedCidrs: must be a list of CIDRs$/],
     ["allowed CIDR a number", rawConfig({ egress: { allowedCidrs: [10] } }), /^gitspace:egress\.allowedCidrs\[0\]: must be a CIDR string$/],
     ["DNS pod labels bad", rawConfig({ egress: { dns: { podLabels: { "k8s-app": "kube dns" } } } }), /^gitspace:egress\.dns\.podLabels\.k8s-app: invalid label value "kube dns"$/],
+    ["DNS CIDR malformed", rawConfig({ egress: { dns: { cidrs: ["10.88.0.1"] } } }), /^gitspace:egress\.dns\.cidrs\[0\]: invalid CIDR "10\.88\.0\.1"/],
     ["unknown egress key", rawConfig({ egress: { denied: [] } }), /^gitspace:egress: unknown field "denied"$/],
     // names
     ["team with --", rawConfig({ team: "a--b" }), /^gitspace:team: invalid name "a--b"; must not contain "--"/],
