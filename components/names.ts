@@ -68,6 +68,7 @@ export const NAMESPACE_OBJECTS = {
     defaultDeny: "default-deny-ingress",
     egress: "egress",
     registryCredentials: "registry-credentials",
+    routerRole: "gitspace-router",
 } as const;
 
 /** The namespace shared by every gitspace of a team stack: `gitspace--<team>--<env>`. */

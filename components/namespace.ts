@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { EgressConfig } from "./config";
 import { NAMESPACE_OBJECTS } from "./names";
-import { defaultDenyIngressSpec, egressSpec } from "./routing";
+import { caddyRoleRules, defaultDenyIngressSpec, egressSpec } from "./routing";
 
 export const TEAM_NAMESPACE_TYPE = "gitspace:gitspace:TeamNamespace";
 
@@ -23,6 +23,8 @@ export interface NamespaceScaffoldArgs {
     registryCredentials?: pulumi.Input<string>;
     /** Keep the Namespace (and so the homes in it) when it leaves the program. */
     retainOnDelete: boolean;
+    /** A router's ServiceAccount to grant `caddyRoleRules` in the namespace. Defaults to none. */
+    routerServiceAccount?: { name: string; namespace: string };
 }
 
 /** A namespace ready for gitspaces: what its pods need to wait for, and the pull Secret's name. */
@@ -59,6 +61,8 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
     const egress = egressSpec(args.egress);
     if (egress) new k8s.networking.v1.NetworkPolicy(`${prefix}-egress`, { metadata: meta(NAMESPACE_OBJECTS.egress), spec: egress }, opts);
 
+    if (args.routerServiceAccount) createRouterAccess(prefix, args.routerServiceAccount, meta(NAMESPACE_OBJECTS.routerRole), parent);
+
     const ready: pulumi.Resource[] = [limitRange];
     if (args.registryCredentials === undefined) return { name, ready };
     ready.push(new k8s.core.v1.Secret(`${prefix}-registry-credentials`, {
@@ -67,6 +71,15 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
         stringData: { ".dockerconfigjson": args.registryCredentials },
     }, opts));
     return { name, imagePullSecret: NAMESPACE_OBJECTS.registryCredentials, ready };
+}
+
+function createRouterAccess(prefix: string, account: { name: string; namespace: string }, metadata: { name: string; namespace: pulumi.Output<string> }, parent: pulumi.Resource) {
+    const role = new k8s.rbac.v1.Role(`${prefix}-router-role`, { metadata, rules: caddyRoleRules() }, { parent });
+    new k8s.rbac.v1.RoleBinding(`${prefix}-router-binding`, {
+        metadata,
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: account.name, namespace: account.namespace }],
+    }, { parent });
 }
 
 /** The one namespace of a team stack in the `shared` layout (the namespace caddy2-k8s watches). */

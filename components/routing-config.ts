@@ -133,7 +133,7 @@ const ingressTlsSchema = z.discriminatedUnion("mode", [
     }),
 ], { error: (iss) => iss.input === undefined ? "required" : "must be {mode: default-certificate | secret | issuer, …}" });
 
-export const routerSchema = z.preprocess(
+const routerUnion = z.preprocess(
     // `router: {namespace: …}` (no mode) keeps meaning the caddy2-k8s router of earlier versions.
     (v) => (v !== null && typeof v === "object" && !Array.isArray(v) && !("mode" in v) ? { mode: "caddy2-k8s", ...v } : v),
     z.discriminatedUnion("mode", [
@@ -141,6 +141,12 @@ export const routerSchema = z.preprocess(
             mode: z.literal("caddy2-k8s"),
             ...routerPeer,
             namespace: dnsLabel("namespace").default(DEFAULT_CADDY_NAMESPACE),
+            /** Caddy's ServiceAccount: granted read/patch of Deployments and read of Pods in the shared namespace. */
+            serviceAccount: z.strictObject({
+                name: dnsSubdomain("ServiceAccount name"),
+                /** Defaults to the router's namespace. */
+                namespace: dnsLabel("namespace").optional(),
+            }, { error: required("an object {name, namespace?}") }).optional(),
         }),
         z.strictObject({
             mode: z.literal("gateway"),
@@ -158,7 +164,17 @@ export const routerSchema = z.preprocess(
         }),
         z.strictObject({ mode: z.literal("none") }),
     ], { error: (iss) => `unknown router mode ${JSON.stringify((iss.input as { mode?: unknown } | undefined)?.mode)}; expected one of ${ROUTER_MODES.join(", ")}` }),
-).default({ mode: "caddy2-k8s", namespace: DEFAULT_CADDY_NAMESPACE });
+);
+
+type ParsedRouter = z.output<typeof routerUnion>;
+type CaddyRouter = Extract<ParsedRouter, { mode: "caddy2-k8s" }>;
+/** The router config with the ServiceAccount's namespace resolved (the router's own by default). */
+export type ResolvedRouter = Exclude<ParsedRouter, CaddyRouter>
+    | (Omit<CaddyRouter, "serviceAccount"> & { serviceAccount?: { name: string; namespace: string } });
+
+export const routerSchema = routerUnion.transform((r): ResolvedRouter => (r.mode === "caddy2-k8s" && r.serviceAccount
+    ? { ...r, serviceAccount: { name: r.serviceAccount.name, namespace: r.serviceAccount.namespace ?? r.namespace } }
+    : r as ResolvedRouter)).default({ mode: "caddy2-k8s", namespace: DEFAULT_CADDY_NAMESPACE });
 
 export type RouterConfig = z.output<typeof routerSchema>;
 export type RoutedRouter = Exclude<RouterConfig, { mode: "none" }>;

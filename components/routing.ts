@@ -36,6 +36,17 @@ export function caddyAnnotations(spec: IdeSpec): Record<string, string> {
     return { [CADDY_PORT_ANNOTATION]: String(spec.port) };
 }
 
+/**
+ * What caddy2-k8s does in the namespace it watches: list and watch Deployments, write its annotations back, find the
+ * ready Pod's IP. Nothing else (no Secrets, no exec).
+ */
+export function caddyRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
+    return [
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "patch", "update"] },
+        { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    ];
+}
+
 /** True when caddy2-k8s must route this gitspace: only web IDEs, never sshd. */
 export function routedByCaddy(router: RouterConfig, spec: IdeSpec): boolean {
     return router.mode === "caddy2-k8s" && spec.access === "web";

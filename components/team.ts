@@ -57,6 +57,7 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
             registryCredentials,
             // Deleting the namespace deletes every home in it: keep it while any developer keeps their home.
             retainOnDelete: config.developers.some((d) => d.retainHome),
+            ...(config.router.mode === "caddy2-k8s" && config.router.serviceAccount ? { routerServiceAccount: config.router.serviceAccount } : {}),
         }, opts)
         : undefined;
 

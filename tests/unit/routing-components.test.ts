@@ -32,7 +32,7 @@ describe("routing: caddy2-k8s in one shared namespace", () => {
     let resources: Registered[];
     let result: ReturnType<typeof provisionTeam>;
     before(async () => {
-        ({ resources, result } = await run({ router: { mode: "caddy2-k8s", namespace: "caddy-system", podLabels: { app: "caddy" } } }));
+        ({ resources, result } = await run({ router: { mode: "caddy2-k8s", namespace: "caddy-system", podLabels: { app: "caddy" }, serviceAccount: { name: "caddy" } } }));
     });
 
     it("creates one TeamNamespace and no namespace per developer", async () => {
@@ -108,6 +108,18 @@ describe("routing: caddy2-k8s in one shared namespace", () => {
         assert.deepEqual(named(resources, TYPES.networkPolicy, "team-default-deny").inputs.spec, { podSelector: {}, policyTypes: ["Ingress"] });
         assert.ok(has(resources, "team-egress"));
         assert.equal(byType(resources, TYPES.httpRoute).length + byType(resources, TYPES.ingress).length, 0);
+    });
+
+    it("lets caddy's ServiceAccount watch and annotate Deployments and read Pods there, nothing more", () => {
+        const role = named(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "team-router-role").inputs;
+        assert.equal(role.metadata.namespace, "gitspace--platform--dev");
+        assert.deepEqual(role.rules, [
+            { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "patch", "update"] },
+            { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+        ]);
+        const binding = named(resources, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "team-router-binding").inputs;
+        assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "caddy", namespace: "caddy-system" }], "the router's namespace by default");
+        assert.equal(binding.roleRef.kind, "Role");
     });
 
     it("exports the caddy2-k8s URL", () => {
