@@ -4,6 +4,8 @@
  * transformation), so tests assert on real inputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { GITSPACE_TYPE } from "../../components/gitspace";
+import { TEAM_NAMESPACE_TYPE } from "../../components/namespace";
 // Internal but stable: resolves once every pending registration RPC has finished.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings");
@@ -87,11 +89,11 @@ export const TYPES = {
     quota: "kubernetes:core/v1:ResourceQuota",
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     httpRoute: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-    teamNamespace: "gitspace:gitspace:TeamNamespace",
+    teamNamespace: TEAM_NAMESPACE_TYPE,
     limitRange: "kubernetes:core/v1:LimitRange",
     image: "docker-build:index:Image",
     password: "random:index/randomPassword:RandomPassword",
-    gitspace: "gitspace:gitspace:Gitspace",
+    gitspace: GITSPACE_TYPE,
     images: "gitspace:images:RuntimeImages",
 } as const;
 

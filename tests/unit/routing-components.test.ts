@@ -165,6 +165,23 @@ describe("routing: gateway with app ports", () => {
     });
 });
 
+describe("routing: gateway in a shared namespace", () => {
+    it("names routes per developer and keeps per-developer policies", async () => {
+        const { resources } = await run({ router: GATEWAY, namespaceLayout: "shared" }, [{ name: "alice", ports: [3000] }, { name: "carol" }]);
+        assert.equal(byType(resources, TYPES.namespace).length, 1);
+        const route = named(resources, TYPES.httpRoute, "alice-route").inputs;
+        assert.equal(route.metadata.name, "gitspace--alice");
+        assert.equal(route.metadata.namespace, "gitspace--platform--dev");
+        assert.deepEqual(route.spec.rules[0].backendRefs, [{ name: "gitspace--alice", port: 8089 }]);
+        assert.equal(named(resources, TYPES.httpRoute, "alice-app-route-3000").inputs.metadata.name, "app-3000--alice");
+        const alice = named(resources, TYPES.networkPolicy, "alice-allow-router").inputs.spec;
+        const carol = named(resources, TYPES.networkPolicy, "carol-allow-router").inputs.spec;
+        assert.deepEqual(alice.podSelector.matchLabels.gitspace, "alice--platform--dev");
+        assert.deepEqual(alice.ingress[0].ports.map((p: any) => p.port), [8089, 3000]);
+        assert.deepEqual(carol.ingress[0].ports.map((p: any) => p.port), [8089], "carol's pod is not opened on alice's app port");
+    });
+});
+
 describe("routing: ingress", () => {
     it("makes one Ingress with the class, the issuer's TLS and the extra annotations", async () => {
         const { resources } = await run({
