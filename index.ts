@@ -17,5 +17,10 @@ const team = provisionTeam(load());
 
 /** Image reference per flavor (digest-pinned when built here). */
 export const images = team.images;
-/** Per developer: namespace, ide, url, image, password (secret, web IDEs), ssh (SSH IDEs). */
+/**
+ * Per developer: namespace, ide, url (web IDEs), appUrls (app ports), image, password (secret, web IDEs), ssh and
+ * sshConfig (SSH IDEs).
+ */
 export const gitspaces = team.gitspaces;
+/** The team stack's shared namespace (layout `shared`; caddy2-k8s watches it). */
+export const namespace = team.namespace;

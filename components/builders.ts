@@ -6,7 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Flavor, INIT_COMMAND, IdeSpec, ideSpec } from "./catalog";
-import { DeveloperConfig, GitCredentials, RepoConfig, ResourcesConfig, TeamConfig, identifier } from "./config";
+import { DeveloperConfig, GitCredentials, RepoConfig, ResourcesConfig, TeamConfig, quantityValue } from "./config";
+import { NameScope, ObjectNames, identifier, objectNames } from "./names";
 import { credentialHosts } from "./repo";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -16,17 +17,6 @@ type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 type Probe = k8s.types.input.core.v1.Probe;
 
-/** Names of the per-developer objects inside the developer's namespace. */
-export const OBJECT_NAMES = {
-    deployment: "gitspace",
-    service: "gitspace",
-    homeClaim: "home",
-    gitCredentials: "git-credentials",
-    idePassword: "ide-password",
-    sshAuthorizedKeys: "ssh-authorized-keys",
-    sshHostKey: "ssh-host-key",
-    registryCredentials: "registry-credentials",
-} as const;
 
 /** Where things are mounted (scripts/README.md). */
 export const MOUNTS = {
@@ -44,38 +34,38 @@ export const homeDir = (user: { name: string }) => `/home/${user.name}`;
 // ---------------------------------------------------------------------------------------------------------------
 // Labels and routing
 
-/** Kubernetes recommended labels plus the team and developer, for every object of a gitspace. */
-export function gitspaceLabels(team: string, developer: DeveloperConfig): Record<string, string> {
+/** Kubernetes recommended labels plus the team, environment and developer, for every object of a gitspace. */
+export function gitspaceLabels(scope: NameScope, developer: DeveloperConfig): Record<string, string> {
     return {
         "app.kubernetes.io/name": "gitspace",
-        "app.kubernetes.io/instance": identifier(team, developer.name),
+        "app.kubernetes.io/instance": identifier(scope, developer.name),
         "app.kubernetes.io/component": "ide",
         "app.kubernetes.io/part-of": "gitspace",
         "app.kubernetes.io/managed-by": "pulumi",
-        "gitspace.io/team": team,
+        "gitspace.io/team": scope.team,
+        "gitspace.io/environment": scope.environment,
         "gitspace.io/developer": developer.name,
         "gitspace.io/ide": developer.ide,
     };
 }
 
-/** The Deployment's selector: stable for the life of the gitspace (selectors are immutable). */
-export function selectorLabels(team: string, developer: DeveloperConfig): Record<string, string> {
-    return { app: "gitspace", gitspace: identifier(team, developer.name) };
+/** Labels of the namespace-wide objects of a team stack (the shared namespace and its policies). */
+export function teamLabels(scope: NameScope): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": "gitspace",
+        "app.kubernetes.io/part-of": "gitspace",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "gitspace.io/team": scope.team,
+        "gitspace.io/environment": scope.environment,
+    };
 }
 
-/** Labels caddy2-k8s watches on the pod. */
-export function routingLabels(team: string, developer: DeveloperConfig): Record<string, string> {
-    return { "gitspace.app.io/managed-by": "caddy", ...selectorLabels(team, developer) };
-}
-
-export function routingAnnotations(spec: IdeSpec): Record<string, string> {
-    return { "gitspace.caddy.default.port": String(spec.port) };
-}
-
-/** `https://<identifier>.<domain>`; `port` gives the PortWatcher form `https://<identifier>-<port>.<domain>`. */
-export function gitspaceUrl(team: string, domain: string, developer: string, port?: number): string {
-    const id = identifier(team, developer);
-    return port === undefined ? `https://${id}.${domain}` : `https://${id}-${port}.${domain}`;
+/**
+ * The Deployment's selector: stable for the life of the gitspace (selectors are immutable), unique per developer
+ * even in a shared namespace. `gitspace` is also the identifier caddy2-k8s reads.
+ */
+export function selectorLabels(scope: NameScope, developer: DeveloperConfig): Record<string, string> {
+    return { app: "gitspace", gitspace: identifier(scope, developer.name) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -107,7 +97,11 @@ export interface GitspaceRuntime {
     ideAuth: TeamConfig["ideAuth"];
     /** True when the developer has git credentials (a Secret is mounted). */
     hasGitCredentials: boolean;
+    /** Names of the developer's objects (`objectNames`). Defaults to the per-developer layout's. */
+    objects?: ObjectNames;
 }
+
+const objectsOf = (rt: GitspaceRuntime) => rt.objects ?? objectNames(rt.developer.name, "per-developer");
 
 /** Environment of both containers. Values are never credentials: those are files from Secrets. */
 export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
@@ -152,16 +146,17 @@ export function needsIdePassword(developer: DeveloperConfig, ideAuth: TeamConfig
 
 export function gitspaceVolumes(rt: GitspaceRuntime): Volume[] {
     const spec = ideSpec(rt.developer.ide);
+    const names = objectsOf(rt);
     const volumes: Volume[] = [
-        { name: VOLUMES.home, persistentVolumeClaim: { claimName: OBJECT_NAMES.homeClaim } },
+        { name: VOLUMES.home, persistentVolumeClaim: { claimName: names.homeClaim } },
         // Tiny and in memory: the passwd/group pair the init container writes for the IDE container.
         { name: VOLUMES.identity, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
     ];
     if (rt.hasGitCredentials) {
-        volumes.push({ name: VOLUMES.git, secret: { secretName: OBJECT_NAMES.gitCredentials, defaultMode: 0o440 } });
+        volumes.push({ name: VOLUMES.git, secret: { secretName: names.gitCredentials, defaultMode: 0o440 } });
     }
     if (needsIdePassword(rt.developer, rt.ideAuth)) {
-        volumes.push({ name: VOLUMES.ide, secret: { secretName: OBJECT_NAMES.idePassword, defaultMode: 0o440 } });
+        volumes.push({ name: VOLUMES.ide, secret: { secretName: names.idePassword, defaultMode: 0o440 } });
     }
     if (spec.access === "ssh") {
         volumes.push({
@@ -169,8 +164,8 @@ export function gitspaceVolumes(rt: GitspaceRuntime): Volume[] {
             projected: {
                 defaultMode: 0o440,
                 sources: [
-                    { secret: { name: OBJECT_NAMES.sshAuthorizedKeys } },
-                    { secret: { name: OBJECT_NAMES.sshHostKey } },
+                    { secret: { name: names.sshAuthorizedKeys } },
+                    { secret: { name: names.sshHostKey } },
                 ],
             },
         });
@@ -324,3 +319,50 @@ export function limitRangeSpec(developer: DeveloperConfig): k8s.types.input.core
     };
 }
 
+
+/** The largest of some quantities, as written. */
+function largest(quantities: string[]): string {
+    return quantities.reduce((a, b) => (quantityValue(b) > quantityValue(a) ? b : a));
+}
+
+/** Sum of CPU quantities, in millicores. */
+function sumCpu(quantities: string[]): string {
+    return `${Math.ceil(quantities.reduce((sum, q) => sum + quantityValue(q) * 1000, 0))}m`;
+}
+
+/** Sum of byte quantities, in bytes. */
+function sumBytes(quantities: string[]): string {
+    return String(Math.ceil(quantities.reduce((sum, q) => sum + quantityValue(q), 0)));
+}
+
+/**
+ * The ResourceQuota of a shared namespace: the sum of every developer's `quotaHard`, so the namespace as a whole is
+ * capped as tightly as the per-developer namespaces together. Each pod's own requests and limits are the developer's.
+ */
+export function sharedQuotaHard(developers: readonly DeveloperConfig[]): Record<string, string> {
+    const each = developers.map(quotaHard);
+    const all = (key: string) => each.map((q) => q[key]);
+    return {
+        pods: String(2 * developers.length),
+        "requests.cpu": sumCpu(all("requests.cpu")),
+        "requests.memory": sumBytes(all("requests.memory")),
+        "limits.cpu": sumCpu(all("limits.cpu")),
+        "limits.memory": sumBytes(all("limits.memory")),
+        persistentvolumeclaims: String(developers.length),
+        "requests.storage": sumBytes(all("requests.storage")),
+    };
+}
+
+/** The LimitRange of a shared namespace: no container may exceed the largest developer's limits. */
+export function sharedLimitRangeSpec(developers: readonly DeveloperConfig[]): k8s.types.input.core.v1.LimitRangeSpec {
+    const pick = (f: (r: ResourcesConfig) => string) => largest(developers.map((d) => f(d.resources)));
+    const limits = { cpu: pick((r) => r.limits.cpu), memory: pick((r) => r.limits.memory) };
+    return {
+        limits: [{
+            type: "Container",
+            default: limits,
+            defaultRequest: { cpu: pick((r) => r.requests.cpu), memory: pick((r) => r.requests.memory) },
+            max: { ...limits },
+        }],
+    };
+}

@@ -8,10 +8,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { IDE_CATALOG, IDE_TYPES, IdeType } from "./catalog";
-import { DNS_LABEL, DNS_SUBDOMAIN, GIT_BRANCH, POSIX_USER } from "./patterns";
+import { GIT_BRANCH, POSIX_USER } from "./patterns";
 import { repoDirName, repoNameProblem, repoUrlProblem } from "./repo";
+import { DNS_SUBDOMAIN, NameScope, NamespaceLayout, nameComponentProblem, nameProblems } from "./names";
+import {
+    EgressConfig, RouterConfig, SshConfig, defaultLayout, egressSchema, environmentSchema, nameComponent,
+    namespaceLayoutSchema, portsSchema, routerSchema, routingProblems, sshNodePortSchema, sshSchema,
+} from "./routing-config";
 
 export { repoDirName, repoUrlProblem } from "./repo";
+export type { EgressConfig, RouterConfig, SshConfig } from "./routing-config";
+export type { NamespaceLayout } from "./names";
 
 export const CONFIG_NAMESPACE = "gitspace";
 export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
@@ -53,20 +60,25 @@ export interface DeveloperConfig {
     homeVolumeName?: string;
     /** Keep the Namespace and home PVC when the developer is removed from config or the stack is destroyed. */
     retainHome: boolean;
-}
-
-export interface RouterConfig {
-    /** Namespace of the caddy2-k8s router allowed to reach the IDE port. */
-    namespace: string;
+    /** App ports (dev servers) routed to `<identifier>--<port>.<domain>` in the gateway and ingress modes. */
+    ports: number[];
+    /** Fixed NodePort of the developer's sshd (ssh.serviceType NodePort); the cluster picks one when unset. */
+    sshNodePort?: number;
 }
 
 export interface TeamConfig {
     team: string;
+    /** Resolved: `gitspace:environment`, else the stack name. */
+    environment: string;
     domain: string;
     storageClass?: string;
     /** `password`: code-server asks for a generated password; `proxy`: an authenticating proxy in front does. */
     ideAuth: "password" | "proxy";
     router: RouterConfig;
+    /** Resolved: `gitspace:namespaceLayout`, else `shared` for caddy2-k8s and `per-developer` otherwise. */
+    namespaceLayout: NamespaceLayout;
+    ssh: SshConfig;
+    egress: EgressConfig;
     images: ImagesConfig;
     developers: DeveloperConfig[];
 }
@@ -77,7 +89,6 @@ export interface TeamConfig {
  */
 export const TEAM_DEFAULTS = {
     ideAuth: "password" as TeamConfig["ideAuth"],
-    router: { namespace: "caddy-system" } as RouterConfig,
     images: {
         tag: "latest",
         platforms: [...PLATFORMS] as Platform[],
@@ -96,6 +107,7 @@ export const BUILT_IN_DEFAULTS = {
     running: true,
     migrateLegacyWorkspaces: false,
     retainHome: true,
+    ports: [] as number[],
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -113,11 +125,6 @@ const EXTENSION_ID = /^[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9._-]*(@[0-
 
 const required = (what: string) => (iss: { input?: unknown }) =>
     iss.input === undefined ? "required" : `must be ${what}`;
-
-const dnsLabel = () =>
-    z.string({ error: required("a string") })
-        .max(63, { error: "must be at most 63 characters" })
-        .regex(DNS_LABEL, { error: (iss) => `invalid name ${JSON.stringify(iss.input)}; must be a DNS label (lowercase letters, digits, '-')` });
 
 const memoryQuantity = z.string({ error: required("a quantity string such as \"2Gi\"") })
     .max(64, { error: "must be at most 64 characters", abort: true })
@@ -182,12 +189,14 @@ const developerSettings = {
     sshPublicKeys: z.array(z.string().regex(SSH_KEY, { error: "not an OpenSSH public key (\"ssh-ed25519 AAAA… comment\")" })).optional(),
     migrateLegacyWorkspaces: z.boolean({ error: "must be true or false" }).optional(),
     retainHome: z.boolean({ error: "must be true or false" }).optional(),
+    ports: portsSchema.optional(),
 };
 
 const defaultsSchema = z.strictObject(developerSettings);
 
 const developerSchema = z.strictObject({
-    name: dnsLabel(),
+    name: nameComponent(),
+    sshNodePort: sshNodePortSchema.optional(),
     repos: z.array(repoSchema).optional(),
     git: gitSchema.optional(),
     homeVolumeName: z.string().regex(DNS_SUBDOMAIN, { error: (iss) => `invalid PersistentVolume name ${JSON.stringify(iss.input)}` }).optional(),
@@ -219,13 +228,17 @@ const imagesSchema = z.strictObject({
 
 /** The schema of every key under `gitspace:`; each is validated separately so paths name the config key. */
 export const TOP_LEVEL_SCHEMAS = {
-    team: dnsLabel(),
+    team: nameComponent(),
+    environment: environmentSchema,
     domain: z.string({ error: required("a string") })
         .max(253)
         .regex(DNS_SUBDOMAIN, { error: (iss) => `invalid domain ${JSON.stringify(iss.input)}; expected e.g. "gitspace.example.com"` }),
     storageClass: z.string().regex(DNS_SUBDOMAIN, { error: (iss) => `invalid storage class name ${JSON.stringify(iss.input)}` }).optional(),
     ideAuth: z.enum(["password", "proxy"], { error: (iss) => `unknown ideAuth ${JSON.stringify(iss.input)}; expected "password" or "proxy"` }).default(TEAM_DEFAULTS.ideAuth),
-    router: z.strictObject({ namespace: dnsLabel().default(TEAM_DEFAULTS.router.namespace) }).default(() => ({ ...TEAM_DEFAULTS.router })),
+    router: routerSchema,
+    namespaceLayout: namespaceLayoutSchema,
+    ssh: sshSchema,
+    egress: egressSchema,
     images: imagesSchema,
     defaults: defaultsSchema.default({}),
     // Each developer is parsed on its own (developerSchema) so one bad entry does not hide the others' problems.
@@ -281,16 +294,6 @@ export function quantityValue(quantity: string): number {
     return Number(match[1]) * UNITS[match[3] ?? ""];
 }
 
-/** Kubernetes namespace of a developer's gitspace. */
-export function namespaceName(team: string, developer: string): string {
-    return `gitspace-${team}-${developer}`;
-}
-
-/** The routing identifier: `https://<identifier>.<domain>`. */
-export function identifier(team: string, developer: string): string {
-    return `${team}-${developer}`;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Parse + resolve
 
@@ -301,22 +304,16 @@ type Parsed = { [K in ConfigKey]: z.output<(typeof TOP_LEVEL_SCHEMAS)[K]> };
  * unset) and resolves developer defaults. `unknownKeys` are other `gitspace:` keys found in the stack config
  * (typos such as `gitspace:developer`). Throws ConfigError listing every problem.
  */
-export function parseTeamConfig(raw: Partial<Record<string, unknown>>, unknownKeys: string[] = []): TeamConfig {
+export function parseTeamConfig(
+    raw: Partial<Record<string, unknown>>, unknownKeys: string[] = [], options: ParseOptions = {},
+): TeamConfig {
     const problems: ConfigProblem[] = [];
-    const parsed: Partial<Parsed> = {};
-    for (const key of CONFIG_KEYS) {
-        const result = TOP_LEVEL_SCHEMAS[key].safeParse(raw[key]);
-        if (result.success) {
-            (parsed as Record<string, unknown>)[key] = result.data;
-        } else {
-            for (const issue of result.error.issues) {
-                problems.push({ path: formatConfigPath([key, ...issue.path]), message: issueMessage(issue) });
-            }
-        }
-    }
+    const parsed = parseKeys(raw, problems);
     for (const key of unknownKeys) {
         problems.push({ path: `${CONFIG_NAMESPACE}:${key}`, message: `unknown configuration key; expected one of ${CONFIG_KEYS.join(", ")}` });
     }
+    const environment = resolveEnvironment(parsed.environment, options.stack ?? pulumi.getStack(), problems);
+    const layout = parsed.router ? parsed.namespaceLayout ?? defaultLayout(parsed.router) : undefined;
 
     const developers: DeveloperConfig[] = [];
     (parsed.developers ?? []).forEach((rawDeveloper, i) => {
@@ -330,27 +327,76 @@ export function parseTeamConfig(raw: Partial<Record<string, unknown>>, unknownKe
         // Defaults that failed validation are reported above; resolve against none so this entry is still checked.
         const developer = resolveDeveloper(result.data, parsed.defaults ?? {}, i, problems);
         developers.push(developer);
-        if (parsed.team && namespaceName(parsed.team, developer.name).length > 63) {
-            problems.push({
-                path: formatConfigPath(["developers", i, "name"]),
-                message: `namespace "${namespaceName(parsed.team, developer.name)}" would be longer than 63 characters; shorten the team or developer name`,
-            });
+        if (parsed.team && environment && layout) {
+            const scope: NameScope = { team: parsed.team, environment };
+            for (const message of nameProblems({ scope, developer: developer.name, layout, ports: developer.ports })) {
+                problems.push({ path: formatConfigPath(["developers", i, "name"]), message });
+            }
         }
     });
     checkUniqueNames(parsed.developers ?? [], problems);
     checkUniqueHomeVolumes(developers, parsed.developers ?? [], problems);
+    checkRouting(parsed, developers, problems);
     if (problems.length > 0) throw new ConfigError(problems);
 
     const p = parsed as Parsed;
     return {
         team: p.team,
+        environment: environment!,
         domain: p.domain,
         storageClass: p.storageClass,
         ideAuth: p.ideAuth,
         router: p.router,
+        namespaceLayout: layout!,
+        ssh: p.ssh,
+        egress: p.egress,
         images: p.images,
         developers,
     };
+}
+
+export interface ParseOptions {
+    /** The stack name (`org/project/stack` or `stack`); `gitspace:environment` defaults to it. Defaults to the running stack. */
+    stack?: string;
+}
+
+/** Each top-level key parsed on its own, so a problem's path names its key. */
+function parseKeys(raw: Partial<Record<string, unknown>>, problems: ConfigProblem[]): Partial<Parsed> {
+    const parsed: Partial<Parsed> = {};
+    for (const key of CONFIG_KEYS) {
+        const result = TOP_LEVEL_SCHEMAS[key].safeParse(raw[key]);
+        if (result.success) {
+            (parsed as Record<string, unknown>)[key] = result.data;
+        } else {
+            for (const issue of result.error.issues) {
+                problems.push({ path: formatConfigPath([key, ...issue.path]), message: issueMessage(issue) });
+            }
+        }
+    }
+    return parsed;
+}
+
+/** `gitspace:environment`, else the stack's own name (the part after the last `/`). */
+function resolveEnvironment(configured: string | undefined, stack: string, problems: ConfigProblem[]): string | undefined {
+    if (configured !== undefined) return configured;
+    const name = stack.substring(stack.lastIndexOf("/") + 1);
+    const problem = name === "" ? "required: there is no stack name to default it from" : nameComponentProblem(name);
+    if (problem === undefined) return name;
+    problems.push({
+        path: formatConfigPath(["environment"]),
+        message: name === "" ? problem : `required: the stack name ${JSON.stringify(name)} cannot default it (${problem}); set gitspace:environment`,
+    });
+    return undefined;
+}
+
+function checkRouting(parsed: Partial<Parsed>, developers: DeveloperConfig[], problems: ConfigProblem[]) {
+    const indexOf = new Map((parsed.developers ?? []).map((d, i) => [(d as { name?: unknown } | null)?.name, i]));
+    const view = developers.map((d) => ({
+        index: indexOf.get(d.name) ?? 0, name: d.name, access: IDE_CATALOG[d.ide].access, ports: d.ports, sshNodePort: d.sshNodePort,
+    }));
+    for (const problem of routingProblems({ router: parsed.router, namespaceLayout: parsed.namespaceLayout, ssh: parsed.ssh, developers: view })) {
+        problems.push({ path: formatConfigPath(problem.path), message: problem.message });
+    }
 }
 
 type RawDeveloper = z.output<typeof developerSchema>;
@@ -371,6 +417,8 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
         resources: dev.resources ?? defaults.resources ?? BUILT_IN_DEFAULTS.resources,
         migrateLegacyWorkspaces: dev.migrateLegacyWorkspaces ?? defaults.migrateLegacyWorkspaces ?? BUILT_IN_DEFAULTS.migrateLegacyWorkspaces,
         retainHome: dev.retainHome ?? defaults.retainHome ?? BUILT_IN_DEFAULTS.retainHome,
+        ports: dev.ports ?? defaults.ports ?? BUILT_IN_DEFAULTS.ports,
+        ...(dev.sshNodePort !== undefined ? { sshNodePort: dev.sshNodePort } : {}),
     };
 
     if (IDE_CATALOG[resolved.ide].access === "ssh" && resolved.sshPublicKeys.length === 0) {
@@ -449,7 +497,7 @@ function checkUniqueNames(rawDevelopers: unknown[], problems: ConfigProblem[]) {
 }
 
 /** Keys whose value is a plain string; the others hold YAML objects/lists (JSON in the runtime config). */
-export const STRING_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["team", "domain", "storageClass", "ideAuth"]);
+export const STRING_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["team", "environment", "domain", "storageClass", "ideAuth", "namespaceLayout"]);
 
 /**
  * The raw values of the `gitspace:` keys in a flat config map (`gitspace:<key>` → the string the engine stores):
@@ -475,7 +523,7 @@ export function rawTeamConfig(all: Record<string, string>, knownKeys: readonly s
  */
 export function loadTeamConfig(): TeamConfig {
     const { values, unknownKeys } = rawTeamConfig(pulumi.runtime.allConfig());
-    return parseTeamConfig(values, unknownKeys);
+    return parseTeamConfig(values, unknownKeys, { stack: pulumi.getStack() });
 }
 
 function parseJsonOrString(value: string): unknown {

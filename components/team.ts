@@ -3,35 +3,96 @@
  * portal and the benchmarks all go through here.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dockerConfigJson } from "./builders";
+import { dockerConfigJson, sharedLimitRangeSpec, sharedQuotaHard, teamLabels } from "./builders";
 import { ideSpec } from "./catalog";
 import { TeamConfig } from "./config";
 import { Gitspace } from "./gitspace";
 import { RuntimeImages } from "./images";
+import { teamNamespaceName } from "./names";
+import { TeamNamespace } from "./namespace";
 
 export interface GitspaceOutput {
     namespace: pulumi.Output<string>;
     ide: string;
-    url: string;
+    /** The web IDE's URL; absent for SSH IDEs and when nothing routes (router mode none). */
+    url?: string;
+    /** URL per app port (gateway and ingress modes). */
+    appUrls?: Record<string, string>;
     image: pulumi.Output<string>;
     /** Web IDE password (a Pulumi secret); absent for SSH IDEs or behind an authenticating proxy. */
     password?: pulumi.Output<string>;
-    /** How to connect for SSH IDEs (through a port-forward until a TCP route is configured). */
+    /** SSH IDEs: a ready-to-paste ssh command (through a port-forward for ClusterIP). */
     ssh?: pulumi.Output<string>;
+    /** SSH IDEs: an `~/.ssh/config` Host block named after the gitspace identifier. */
+    sshConfig?: pulumi.Output<string>;
 }
 
 export interface TeamOutputs {
     images: RuntimeImages["refs"];
     gitspaces: Record<string, GitspaceOutput>;
+    /** The shared namespace (layout `shared`). */
+    namespace?: pulumi.Output<string>;
 }
 
 /** Resource name of a developer's Gitspace component (`gitspace:gitspace:Gitspace` named after the developer). */
 export const gitspaceResourceName = (developer: string) => developer;
+/** Resource name of the TeamNamespace component (layout `shared`); its quota sums every developer's. */
+export const TEAM_NAMESPACE_RESOURCE_NAME = "team";
 
 export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourceOptions): TeamOutputs {
+    const images = createImages(config, opts);
     const { images: img } = config;
-    const secretPassword = img.password === undefined ? undefined : pulumi.secret(img.password);
-    const images = new RuntimeImages("runtime-images", {
+    // One pull secret value for the whole team, computed once.
+    const registryCredentials = img.username !== undefined && img.password !== undefined
+        ? pulumi.secret(dockerConfigJson(img.registry, img.username, img.password))
+        : undefined;
+    const scope = { team: config.team, environment: config.environment };
+    const shared = config.namespaceLayout === "shared"
+        ? new TeamNamespace(TEAM_NAMESPACE_RESOURCE_NAME, {
+            name: teamNamespaceName(scope),
+            labels: teamLabels(scope),
+            quota: sharedQuotaHard(config.developers),
+            limitRange: sharedLimitRangeSpec(config.developers),
+            egress: config.egress,
+            registryCredentials,
+            // Deleting the namespace deletes every home in it: keep it while any developer keeps their home.
+            retainOnDelete: config.developers.some((d) => d.retainHome),
+            ...(config.router.mode === "caddy2-k8s" && config.router.serviceAccount ? { routerServiceAccount: config.router.serviceAccount } : {}),
+        }, opts)
+        : undefined;
+
+    const gitspaces: Record<string, GitspaceOutput> = {};
+    for (const developer of config.developers) {
+        const image = images.refs[ideSpec(developer.ide).flavor];
+        const gitspace = new Gitspace(gitspaceResourceName(developer.name), {
+            scope,
+            domain: config.domain,
+            developer,
+            image,
+            router: config.router,
+            ssh: config.ssh,
+            egress: config.egress,
+            sharedNamespace: shared?.ref,
+            storageClass: config.storageClass,
+            ideAuth: config.ideAuth,
+            registryCredentials,
+        }, opts);
+        gitspaces[developer.name] = {
+            namespace: gitspace.namespace,
+            ide: developer.ide,
+            ...(gitspace.url ? { url: gitspace.url } : {}),
+            ...(Object.keys(gitspace.appUrls).length > 0 ? { appUrls: gitspace.appUrls } : {}),
+            image,
+            ...(gitspace.password ? { password: gitspace.password } : {}),
+            ...(gitspace.ssh ? { ssh: gitspace.ssh, sshConfig: gitspace.sshConfig } : {}),
+        };
+    }
+    return { images: images.refs, gitspaces, ...(shared ? { namespace: shared.namespace } : {}) };
+}
+
+function createImages(config: TeamConfig, opts?: pulumi.ComponentResourceOptions): RuntimeImages {
+    const { images: img } = config;
+    return new RuntimeImages("runtime-images", {
         registry: img.registry,
         tag: img.tag,
         platforms: img.platforms,
@@ -41,37 +102,6 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
         baseImage: img.baseImage,
         builder: img.builder,
         username: img.username,
-        password: secretPassword,
+        password: img.password === undefined ? undefined : pulumi.secret(img.password),
     }, opts);
-    // One pull secret value for the whole team, computed once.
-    const registryCredentials = img.username !== undefined && img.password !== undefined
-        ? pulumi.secret(dockerConfigJson(img.registry, img.username, img.password))
-        : undefined;
-
-    const gitspaces: Record<string, GitspaceOutput> = {};
-    for (const developer of config.developers) {
-        const spec = ideSpec(developer.ide);
-        const image = images.refs[spec.flavor];
-        const gitspace = new Gitspace(gitspaceResourceName(developer.name), {
-            team: config.team,
-            domain: config.domain,
-            developer,
-            image,
-            storageClass: config.storageClass,
-            ideAuth: config.ideAuth,
-            routerNamespace: config.router.namespace,
-            registryCredentials,
-        }, opts);
-        gitspaces[developer.name] = {
-            namespace: gitspace.namespace,
-            ide: developer.ide,
-            url: gitspace.url,
-            image,
-            ...(gitspace.password ? { password: gitspace.password } : {}),
-            ...(spec.access === "ssh"
-                ? { ssh: pulumi.interpolate`kubectl -n ${gitspace.namespace} port-forward svc/gitspace ${spec.port} & ssh -p ${spec.port} ${developer.user.name}@localhost` }
-                : {}),
-        };
-    }
-    return { images: images.refs, gitspaces };
 }

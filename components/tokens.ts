@@ -4,6 +4,7 @@
  */
 export const TYPE_TOKENS = {
     gitspace: "gitspace:gitspace:Gitspace",
+    teamNamespace: "gitspace:gitspace:TeamNamespace",
     runtimeImages: "gitspace:images:RuntimeImages",
 } as const;
 

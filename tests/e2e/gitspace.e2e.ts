@@ -12,7 +12,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { E2eProject, REPO, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster } from "../portal/e2e-harness";
+import { developerNamespaceName } from "../../components/names";
+import { E2E_DOMAIN, E2E_ROUTER, E2eProject, REPO, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster } from "../portal/e2e-harness";
 import { GitServer, makeBareRepo, startGitServer } from "../scripts/helpers";
 
 const STACK = "e2e";
@@ -22,7 +23,8 @@ const BASE_IMAGE = process.env.GITSPACE_E2E_BASE_IMAGE ?? "127.0.0.1:5000/debian
 const BUILDER = process.env.GITSPACE_BUILDER ?? "gitspace";
 const GIT_USER = "alice";
 const GIT_TOKEN = `e2e-token-${crypto.randomBytes(8).toString("hex")}`;
-const ns = (dev: string) => `gitspace-${TEAM}-${dev}`;
+/** The environment defaults to the stack's name. */
+const ns = (dev: string) => developerNamespaceName({ team: TEAM, environment: STACK }, dev);
 const timings: string[] = [];
 
 function sh(cmd: string, args: string[], input?: string): string {
@@ -147,7 +149,10 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
 
         initStack(project, STACK, {
             team: TEAM,
-            domain: "gitspace.localtest.me",
+            domain: E2E_DOMAIN,
+            router: E2E_ROUTER,
+            // The git server listens on the node's address, inside the ranges the default egress policy denies.
+            egress: { allowedCidrs: [`${nodeIp}/32`] },
             images: { registry: REGISTRY, tag: "e2e", platforms: ["linux/amd64"], builder: BUILDER, baseImage: BASE_IMAGE },
             defaults: { storage: "1Gi", resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "2", memory: "2Gi" } } },
             developers: [

@@ -8,6 +8,7 @@ import * as assert from "assert";
 import { GitspacePortal, updateDeveloper } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
 import { EventCollector } from "../../portal/events";
+import { developerNamespaceName, teamNamespaceName } from "../../components/names";
 import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster, startPvcBinder } from "./e2e-harness";
 
 const N = Number(process.env.PORTAL_BENCH_DEVELOPERS ?? 50);
@@ -56,7 +57,7 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
         const team = `bench${randomSuffix()}`;
         const stack = `${team}-dev`;
         const project = makeProject("portal-bench-");
-        const binder = startPvcBinder(`gitspace-${team}-`);
+        const binder = startPvcBinder(`${teamNamespaceName({ team, environment: "dev" })}--`);
         try {
             initStack(project, stack, e2eTeamValues(team, developers));
             let t0 = Date.now();
@@ -89,7 +90,7 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
             await pulumiAsync(project, ["destroy", "--yes", "--skip-preview", "--stack", stack]).catch((e) => console.log(`      cleanup: ${String(e).slice(0, 300)}`));
             binder.stop();
             for (const d of developers) {
-                try { kubectl("delete", "namespace", `gitspace-${team}-${d.name}`, "--ignore-not-found", "--wait=false"); } catch { /* cleanup */ }
+                try { kubectl("delete", "namespace", developerNamespaceName({ team, environment: "dev" }, d.name), "--ignore-not-found", "--wait=false"); } catch { /* cleanup */ }
             }
             project.cleanup();
         }

@@ -9,16 +9,18 @@ import * as fs from "fs";
 import * as path from "path";
 import { GitspacePortal } from "../../portal";
 import {
-    e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
+    E2E_DOMAIN, e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
     startPvcBinder,
 } from "./e2e-harness";
+import { developerNamespaceName, gitspaceUrl, teamNamespaceName } from "../../components/names";
 import { parseSse, serve, Served } from "./helpers";
 
 const TEAM = `pe2e${randomSuffix()}`;
 const ENV = "dev";
 const STACK = `${TEAM}-${ENV}`;
 const G = `/teams/${TEAM}/envs/${ENV}/gitspaces`;
-const ns = (dev: string) => `gitspace-${TEAM}-${dev}`;
+const SCOPE = { team: TEAM, environment: ENV };
+const ns = (dev: string) => developerNamespaceName(SCOPE, dev);
 
 function deployment(dev: string): { replicas: number; ready: number; resources: any } {
     const d = JSON.parse(kubectl("-n", ns(dev), "get", "deployment", "gitspace", "-o", "json"));
@@ -42,10 +44,10 @@ describe("portal e2e: service + library + engine + local cluster", function () {
     before(async () => {
         requireCli();
         requireCluster();
-        const values = e2eTeamValues(TEAM, [{ name: "alice", running: false }]);
+        const values = e2eTeamValues(TEAM, [{ name: "alice", running: false }], ENV);
         project = makeProject();
         initStack(project, STACK, values);
-        binder = startPvcBinder(`gitspace-${TEAM}-`);
+        binder = startPvcBinder(`${teamNamespaceName(SCOPE)}--`);
         const portal = new GitspacePortal({ automation: { workDir: project.dir }, retry: { attempts: 12, initialDelayMs: 1000, maxDelayMs: 8000 } });
         served = await serve(portal);
     });
@@ -77,7 +79,7 @@ describe("portal e2e: service + library + engine + local cluster", function () {
         assert.strictEqual(add.status, 201, add.text);
         assert.strictEqual(add.body.targeted, false);
         assert.strictEqual(add.body.gitspace.status, "stopped");
-        assert.strictEqual(add.body.gitspace.url, `https://${TEAM}-bob.gitspace.localtest.me`);
+        assert.strictEqual(add.body.gitspace.url, gitspaceUrl(SCOPE, E2E_DOMAIN, "bob"));
         assert.strictEqual(deployment("bob").replicas, 0);
         const list = await served.request("GET", G);
         assert.deepStrictEqual(list.body.gitspaces.map((g: any) => [g.name, g.status]), [["alice", "stopped"], ["bob", "stopped"]]);

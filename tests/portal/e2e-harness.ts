@@ -110,14 +110,21 @@ export function initStack(project: E2eProject, stack: string, values: Record<str
     fs.writeFileSync(file, YAML.stringify(doc));
 }
 
+/** The router the e2e stacks use: Ingress objects need no CRD and are not awaited. */
+export const E2E_ROUTER = { mode: "ingress", namespace: "traefik-system" } as const;
+export const E2E_DOMAIN = "gitspace.localtest.me";
+
 /**
  * Team config of the e2e stacks: existing image tags (no build), the cluster's registry. The tag defaults to what
  * the gitspace end-to-end suite (tests/e2e) pushes, which run.sh runs first; GITSPACE_E2E_IMAGE_TAG overrides it.
  */
-export function e2eTeamValues(team: string, developers: unknown[]): Record<string, unknown> {
+export function e2eTeamValues(team: string, developers: unknown[], environment = "dev"): Record<string, unknown> {
     return {
         team,
-        domain: "gitspace.localtest.me",
+        environment,
+        // Per-developer namespaces with fixed object names; an Ingress per web gitspace for the local Traefik.
+        router: E2E_ROUTER,
+        domain: E2E_DOMAIN,
         images: { registry: "127.0.0.1:5000/gitspace-runtime", tag: process.env.GITSPACE_E2E_IMAGE_TAG ?? "e2e", platforms: ["linux/amd64"], build: false, push: false },
         defaults: { storage: "1Gi", resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
         developers,

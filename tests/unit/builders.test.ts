@@ -4,8 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    MOUNTS, buildPodSpec, dockerConfigJson, gitCredentialsData, gitspaceEnv, gitspaceLabels, gitspaceUrl, ideProbe, imageTag,
-    limitRangeSpec, quotaHard, registryHost, routingAnnotations, routingLabels, scaleQuantity, selectorLabels,
+    MOUNTS, buildPodSpec, dockerConfigJson, gitCredentialsData, gitspaceEnv, gitspaceLabels, ideProbe, imageTag,
+    limitRangeSpec, quotaHard, registryHost, scaleQuantity, selectorLabels,
 } from "../../components/builders";
 import { IDE_CATALOG, IDE_TYPES, INIT_COMMAND, ideSpec } from "../../components/catalog";
 import { DeveloperConfig, parseTeamConfig } from "../../components/config";
@@ -51,22 +51,18 @@ describe("IDE catalog", () => {
     });
 });
 
-describe("labels and routing", () => {
+describe("labels", () => {
     const dev = developer();
-    it("puts the recommended labels and the team/developer on every object", () => {
-        assert.deepEqual(gitspaceLabels("platform", dev), {
-            "app.kubernetes.io/name": "gitspace", "app.kubernetes.io/instance": "platform-alice",
+    const scope = { team: "platform", environment: "dev" };
+    it("puts the recommended labels and the team/environment/developer on every object", () => {
+        assert.deepEqual(gitspaceLabels(scope, dev), {
+            "app.kubernetes.io/name": "gitspace", "app.kubernetes.io/instance": "alice--platform--dev",
             "app.kubernetes.io/component": "ide", "app.kubernetes.io/part-of": "gitspace", "app.kubernetes.io/managed-by": "pulumi",
-            "gitspace.io/team": "platform", "gitspace.io/developer": "alice", "gitspace.io/ide": "vs_code_web",
+            "gitspace.io/team": "platform", "gitspace.io/environment": "dev", "gitspace.io/developer": "alice", "gitspace.io/ide": "vs_code_web",
         });
     });
-    it("gives caddy2-k8s its labels, annotation and URLs", () => {
-        assert.deepEqual(routingLabels("platform", dev), { "gitspace.app.io/managed-by": "caddy", app: "gitspace", gitspace: "platform-alice" });
-        assert.deepEqual(selectorLabels("platform", dev), { app: "gitspace", gitspace: "platform-alice" });
-        assert.deepEqual(routingAnnotations(ideSpec("vs_code_web")), { "gitspace.caddy.default.port": "8089" });
-        assert.deepEqual(routingAnnotations(ideSpec("goland")), { "gitspace.caddy.default.port": "8088" });
-        assert.equal(gitspaceUrl("platform", "gs.example.com", "alice"), "https://platform-alice.gs.example.com");
-        assert.equal(gitspaceUrl("platform", "gs.example.com", "alice", 3000), "https://platform-alice-3000.gs.example.com");
+    it("selects the pod by the identifier caddy2-k8s also reads", () => {
+        assert.deepEqual(selectorLabels(scope, dev), { app: "gitspace", gitspace: "alice--platform--dev" });
     });
 });
 

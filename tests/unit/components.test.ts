@@ -4,9 +4,12 @@ import { provisionTeam } from "../../components/team";
 import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
 
 const REGISTRY = "registry.example.com/gitspace-runtime";
+/** The main suite: per-developer namespaces, routed by a Gateway; other modes and layouts have their own suites. */
+const GATEWAY = { mode: "gateway", namespace: "traefik-system", parentRefs: [{ name: "gitspace", namespace: "traefik-system" }] };
 
 function team(overrides: Record<string, unknown> = {}) {
     return parseTeamConfig(rawConfig({
+        router: GATEWAY,
         images: { registry: REGISTRY, tag: "2025.11.1", username: "ci-bot", password: "reg-SECRET", vscodeExtensions: ["ms-python.python"] },
         developers: [
             { name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }, { url: "https://git.example.com/acme/web.git" }], git: { username: "alice", token: "tok-SECRET" } },
@@ -36,13 +39,13 @@ describe("components under mocks", function () {
             `${TYPES.quota} alice-quota`, `${TYPES.namespace} alice-namespace`, `${TYPES.pvc} alice-home`,
             `${TYPES.secret} alice-git-credentials`, `${TYPES.secret} alice-ide-password`, `${TYPES.secret} alice-registry-credentials`,
             `${TYPES.service} alice-service`, `${TYPES.networkPolicy} alice-allow-router`, `${TYPES.networkPolicy} alice-default-deny`,
-            `${TYPES.password} alice-ide-password`,
+            `${TYPES.networkPolicy} alice-egress`, `${TYPES.password} alice-ide-password`, `${TYPES.httpRoute} alice-route`,
         ].sort());
     });
 
     it("labels namespaces for Pod Security restricted", () => {
         const ns = named(resources, TYPES.namespace, "alice-namespace").inputs.metadata;
-        assert.equal(ns.name, "gitspace-platform-alice");
+        assert.equal(ns.name, "gitspace--platform--dev--alice");
         assert.equal(ns.labels["pod-security.kubernetes.io/enforce"], "restricted");
         assert.equal(ns.labels["gitspace.io/developer"], "alice");
     });
@@ -59,7 +62,7 @@ describe("components under mocks", function () {
 
     it("claims a ReadWriteOnce home of the configured size", () => {
         const pvc = named(resources, TYPES.pvc, "carol-home").inputs;
-        assert.equal(pvc.metadata.namespace, "gitspace-platform-carol");
+        assert.equal(pvc.metadata.namespace, "gitspace--platform--dev--carol");
         assert.deepEqual(pvc.spec.accessModes, ["ReadWriteOnce"]);
         assert.equal(pvc.spec.resources.requests.storage, "20Gi");
         assert.equal(pvc.spec.storageClassName, undefined, "cluster default when no storageClass");
@@ -79,14 +82,17 @@ describe("components under mocks", function () {
             "a stopped gitspace has no rollout to wait for (its WaitForFirstConsumer home never binds)");
     });
 
-    it("puts the caddy2-k8s labels and port annotation on the pod template", () => {
-        for (const [dev, port] of [["alice", "8089"], ["bob", "8088"], ["carol", "8088"]]) {
-            const template = named(resources, TYPES.deployment, `${dev}-deployment`).inputs.spec.template.metadata;
-            assert.equal(template.labels["gitspace.app.io/managed-by"], "caddy");
-            assert.equal(template.labels.app, "gitspace");
-            assert.equal(template.labels.gitspace, `platform-${dev}`);
-            assert.equal(template.labels["app.kubernetes.io/instance"], `platform-${dev}`);
-            assert.deepEqual(template.annotations, { "gitspace.caddy.default.port": port });
+    it("selects each pod by its identifier and carries no caddy2-k8s contract outside that mode", () => {
+        for (const dev of ["alice", "bob", "carol"]) {
+            const deployment = named(resources, TYPES.deployment, `${dev}-deployment`).inputs;
+            const template = deployment.spec.template.metadata;
+            assert.deepEqual(deployment.spec.selector.matchLabels, { app: "gitspace", gitspace: `${dev}--platform--dev` });
+            assert.equal(template.labels.gitspace, `${dev}--platform--dev`);
+            assert.equal(template.labels["app.kubernetes.io/instance"], `${dev}--platform--dev`);
+            assert.equal(template.labels["gitspace.app.io/managed-by"], undefined, dev);
+            assert.equal(deployment.metadata.labels["gitspace.app.io/managed-by"], undefined, dev);
+            assert.equal(template.annotations, undefined, dev);
+            assert.equal(named(resources, TYPES.deployment, `${dev}-deployment`).opts.ignoreChanges, undefined);
         }
     });
 
@@ -165,20 +171,49 @@ describe("components under mocks", function () {
         const host = named(resources, TYPES.secret, "bob-ssh-host-key");
         const hostData = unwrapSecret(host.inputs.stringData).value;
         assert.match(unwrapSecret(hostData.ssh_host_ed25519_key).value, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
-        assert.match(hostData["ssh_host_ed25519_key.pub"], /^ssh-ed25519 AAAA\S+ bob@platform\.gitspace$/);
+        assert.match(hostData["ssh_host_ed25519_key.pub"], /^ssh-ed25519 AAAA\S+ bob--platform--dev\.gitspace$/);
         assert.deepEqual(host.opts.ignoreChanges, ["stringData", "data"]);
         assert.ok(!resources.some((r) => r.name === "alice-ssh-host-key"), "no SSH secrets for the web IDE");
     });
 
-    it("isolates each namespace: default-deny ingress plus the router on the IDE port", () => {
+    it("isolates each namespace: default-deny ingress plus the router on the web IDE port, never on sshd", () => {
         const deny = named(resources, TYPES.networkPolicy, "bob-default-deny").inputs.spec;
         assert.deepEqual(deny, { podSelector: {}, policyTypes: ["Ingress"] });
-        const allow = named(resources, TYPES.networkPolicy, "bob-allow-router").inputs.spec;
+        const allow = named(resources, TYPES.networkPolicy, "alice-allow-router").inputs.spec;
         assert.deepEqual(allow.ingress, [{
-            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "caddy-system" } } }],
-            ports: [{ protocol: "TCP", port: 8088 }],
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik-system" } } }],
+            ports: [{ protocol: "TCP", port: 8089 }],
         }]);
-        assert.deepEqual(allow.podSelector, { matchLabels: { app: "gitspace", gitspace: "platform-bob" } });
+        assert.deepEqual(allow.podSelector, { matchLabels: { app: "gitspace", gitspace: "alice--platform--dev" } });
+        for (const dev of ["bob", "carol", "dave"]) {
+            assert.ok(!resources.some((r) => r.name === `${dev}-allow-router`), `${dev}: an SSH IDE without app ports lets no router in`);
+            assert.ok(!resources.some((r) => r.name === `${dev}-allow-ssh`), `${dev}: ClusterIP sshd is reached by port-forward only`);
+            assert.ok(!resources.some((r) => r.name === `${dev}-route`), `${dev}: no HTTP route to sshd`);
+        }
+    });
+
+    it("limits egress to DNS and the internet outside the cluster's ranges", () => {
+        const egress = named(resources, TYPES.networkPolicy, "alice-egress").inputs;
+        assert.equal(egress.metadata.name, "egress");
+        assert.deepEqual(egress.spec.podSelector, {});
+        assert.deepEqual(egress.spec.policyTypes, ["Egress"]);
+        assert.deepEqual(egress.spec.egress[0].to, [{
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        }]);
+        assert.deepEqual(egress.spec.egress[1].to[0].ipBlock.except, ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]);
+    });
+
+    it("routes the web IDE through the Gateway with one HTTPRoute", () => {
+        const route = named(resources, TYPES.httpRoute, "alice-route").inputs;
+        assert.equal(route.apiVersion, "gateway.networking.k8s.io/v1");
+        assert.equal(route.kind, "HTTPRoute");
+        assert.equal(route.metadata.name, "gitspace");
+        assert.equal(route.metadata.namespace, "gitspace--platform--dev--alice");
+        assert.deepEqual(route.spec.parentRefs, [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "gitspace", namespace: "traefik-system" }]);
+        assert.deepEqual(route.spec.hostnames, ["alice--platform--dev.gitspace.example.com"]);
+        assert.deepEqual(route.spec.rules[0].backendRefs, [{ name: "gitspace", port: 8089 }]);
+        assert.equal(byType(resources, TYPES.httpRoute).length, 1, "SSH IDEs get no route");
     });
 
     it("caps each namespace with a ResourceQuota and LimitRange", () => {
@@ -191,7 +226,7 @@ describe("components under mocks", function () {
     it("exposes the IDE port with a Service", () => {
         const svc = named(resources, TYPES.service, "alice-service").inputs.spec;
         assert.deepEqual(svc.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
-        assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "platform-alice" });
+        assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
     });
 
     it("builds five multi-arch images, every flavor FROM base's digest-pinned ref", () => {
@@ -219,11 +254,17 @@ describe("components under mocks", function () {
 
     it("exports per developer namespace, IDE, URL, image and connection", async () => {
         const alice = outputs.gitspaces.alice;
-        assert.equal(await valueOf(alice.namespace), "gitspace-platform-alice");
+        assert.equal(await valueOf(alice.namespace), "gitspace--platform--dev--alice");
         assert.equal(alice.ide, "vs_code_web");
-        assert.equal(alice.url, "https://platform-alice.gitspace.example.com");
+        assert.equal(alice.url, "https://alice--platform--dev.gitspace.example.com");
         assert.equal(await valueOf(alice.image), `${REGISTRY}:vscode-2025.11.1@${MOCK_DIGEST}`);
-        assert.equal(await valueOf(outputs.gitspaces.bob.ssh!), "kubectl -n gitspace-platform-bob port-forward svc/gitspace 8088 & ssh -p 8088 vscode@localhost");
+        assert.equal(outputs.gitspaces.bob.url, undefined, "no URL leads to sshd");
+        assert.equal(await valueOf(outputs.gitspaces.bob.ssh!),
+            "kubectl -n gitspace--platform--dev--bob port-forward svc/gitspace 8088 & ssh -o HostKeyAlias=bob--platform--dev -p 8088 vscode@localhost");
+        assert.equal(await valueOf(outputs.gitspaces.bob.sshConfig!), [
+            "# first: kubectl -n gitspace--platform--dev--bob port-forward svc/gitspace 8088",
+            "Host bob--platform--dev", "  HostName localhost", "  Port 8088", "  User vscode", "  HostKeyAlias bob--platform--dev", "",
+        ].join("\n"));
     });
 });
 
@@ -258,7 +299,7 @@ describe("components: variants", () => {
     });
 
     it("sets the storage class and the router namespace from config", async () => {
-        const config = team({ storageClass: "fast-ssd", router: { namespace: "ingress" } });
+        const config = team({ storageClass: "fast-ssd", router: { ...GATEWAY, namespace: "ingress" } });
         const { resources } = await runProgram((opts) => provisionTeam(config, opts));
         assert.equal(named(resources, TYPES.pvc, "alice-home").inputs.spec.storageClassName, "fast-ssd");
         const allow = named(resources, TYPES.networkPolicy, "alice-allow-router").inputs.spec;

@@ -20,7 +20,16 @@ describe("config: defaults", () => {
     it("fills every default of a minimal config", () => {
         const c = parseTeamConfig(rawConfig());
         assert.equal(c.ideAuth, "password");
-        assert.deepEqual(c.router, { namespace: "caddy-system" });
+        assert.deepEqual(c.router, { mode: "caddy2-k8s", namespace: "caddy-system" });
+        assert.equal(c.environment, "dev");
+        assert.equal(c.namespaceLayout, "shared", "caddy2-k8s watches one namespace");
+        assert.deepEqual(c.ssh, { serviceType: "ClusterIP", allowedCidrs: ["0.0.0.0/0", "::/0"] });
+        assert.deepEqual(c.egress, {
+            enabled: true,
+            deniedCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"],
+            allowedCidrs: [],
+            dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" }, cidrs: [] },
+        });
         assert.deepEqual(c.images, {
             registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1", platforms: ["linux/amd64", "linux/arm64"],
             push: true, build: true, vscodeExtensions: [], baseImage: "ubuntu:24.04",
@@ -30,7 +39,7 @@ describe("config: defaults", () => {
             repos: [{ url: "https://git.example.com/acme/api.git", branch: "main", name: "api" }],
             storage: "10Gi", user: { name: "vscode", uid: 1000, gid: 1000 }, running: true, sshPublicKeys: [], git: undefined,
             resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } },
-            migrateLegacyWorkspaces: false, retainHome: true,
+            migrateLegacyWorkspaces: false, retainHome: true, ports: [],
         });
     });
 
@@ -95,8 +104,11 @@ describe("config: every problem at once, with its path", () => {
         ["duplicate developers", rawConfig({ developers: [{ name: "alice" }, { name: "bob" }, { name: "alice" }] }), [
             `gitspace:developers[2].name: duplicate developer "alice" (also developers[0])`,
         ]],
-        ["namespace too long", rawConfig({ team: "t".repeat(30), developers: [{ name: "d".repeat(30) }] }), [
-            `gitspace:developers[0].name: namespace "gitspace-${"t".repeat(30)}-${"d".repeat(30)}" would be longer than 63 characters; shorten the team or developer name`,
+        ["namespace too long", rawConfig({ team: "t".repeat(30), namespaceLayout: "per-developer", router: { mode: "none" }, developers: [{ name: "d".repeat(22) }] }), [
+            `gitspace:developers[0].name: namespace "gitspace--${"t".repeat(30)}--dev--${"d".repeat(22)}" would be 69 characters, over the limit of 63; shorten the team, environment or developer name`,
+        ]],
+        ["hostname too long", rawConfig({ team: "t".repeat(30), developers: [{ name: "d".repeat(30) }] }), [
+            `gitspace:developers[0].name: hostname label "${"d".repeat(30)}--${"t".repeat(30)}--dev" would be 67 characters, over the limit of 63; shorten the team, environment or developer name`,
         ]],
         ["SSH IDE without keys", dev({ ide: "vs_code" }), [
             `gitspace:developers[0].sshPublicKeys: required for the SSH IDE "vs_code" (at least one public key)`,
@@ -159,7 +171,7 @@ describe("config: every problem at once, with its path", () => {
 
     it("reports unknown gitspace: keys (typos)", () => {
         assert.deepEqual(problems(rawConfig(), ["developer"]), [
-            "gitspace:developer: unknown configuration key; expected one of team, domain, storageClass, ideAuth, router, images, defaults, developers",
+            "gitspace:developer: unknown configuration key; expected one of team, environment, domain, storageClass, ideAuth, router, namespaceLayout, ssh, egress, images, defaults, developers",
         ]);
     });
 

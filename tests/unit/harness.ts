@@ -33,6 +33,11 @@ export async function runProgram<T>(
                 state.digest = MOCK_DIGEST;
             }
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = preview ? undefined : `pw-${args.name}`;
+            // What the API server fills in on a Service: a NodePort when none was asked for, a load balancer's address.
+            if (args.type === "kubernetes:core/v1:Service" && !preview && args.inputs.spec?.type && args.inputs.spec.type !== "ClusterIP") {
+                state.spec = { ...args.inputs.spec, ports: args.inputs.spec.ports.map((p: any) => ({ ...p, nodePort: p.nodePort ?? 31234 })) };
+                if (args.inputs.spec.type === "LoadBalancer") state.status = { loadBalancer: { ingress: [{ ip: "203.0.113.7" }] } };
+            }
             resources.push({ type: args.type, name: args.name, inputs: args.inputs, opts: optsByName.get(args.name) ?? {} });
             return { id: preview ? undefined : `${args.name}-id`, state };
         },
@@ -81,6 +86,9 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     quota: "kubernetes:core/v1:ResourceQuota",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    httpRoute: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    teamNamespace: TYPE_TOKENS.teamNamespace,
     limitRange: "kubernetes:core/v1:LimitRange",
     image: "docker-build:index:Image",
     password: "random:index/randomPassword:RandomPassword",
@@ -102,6 +110,7 @@ export function unwrapSecret(v: any): { secret: boolean; value: any } {
 export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     return {
         team: "platform",
+        environment: "dev",
         domain: "gitspace.example.com",
         images: { registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1" },
         developers: [{ name: "alice", ide: "vs_code_web", repos: [{ url: "https://git.example.com/acme/api.git", branch: "main" }] }],

@@ -28,8 +28,9 @@ describe("index.ts (the program as `pulumi up` runs it)", () => {
             ],
         }));
         assert.equal(byType(resources, TYPES.gitspace).length, 2);
-        assert.equal(await valueOf(result.gitspaces.alice.namespace), "gitspace-platform-alice");
-        assert.equal(result.gitspaces.alice.url, "https://platform-alice.gitspace.example.com");
+        // The environment defaults to the stack's name ("test" under the mocks); caddy2-k8s shares one namespace.
+        assert.equal(await valueOf(result.gitspaces.alice.namespace), "gitspace--platform--test");
+        assert.equal(result.gitspaces.alice.url, "https://alice--platform--test.gitspace.example.com");
         assert.equal(await valueOf(result.images.base), "registry.example.com/gitspace-runtime:base-latest");
     });
 
@@ -47,16 +48,17 @@ describe("index.ts (the program as `pulumi up` runs it)", () => {
             "invalid gitspace stack configuration (3 problems):",
             "  gitspace:images.platforms: must list at least one platform",
             "  gitspace:developers: required",
-            "  gitspace:developer: unknown configuration key; expected one of team, domain, storageClass, ideAuth, router, images, defaults, developers",
+            "  gitspace:developer: unknown configuration key; expected one of team, environment, domain, storageClass, ideAuth, router, namespaceLayout, ssh, egress, images, defaults, developers",
         ].join("\n"));
         assert.equal(resources.length, 0);
     });
 
     it("takes plain strings for string keys (a team named like a number stays a string)", async () => {
         const { result } = await runProgram(() => loadIndex({
-            team: "1234", domain: "gitspace.example.com",
+            team: "1234", environment: "2025", domain: "gitspace.example.com", namespaceLayout: "shared",
             images: { registry: "r.io/x", build: false }, developers: [{ name: "alice" }],
         }));
-        assert.equal(result.gitspaces.alice.url, "https://1234-alice.gitspace.example.com");
+        assert.equal(result.gitspaces.alice.url, "https://alice--1234--2025.gitspace.example.com");
+        assert.equal(await valueOf(result.namespace), "gitspace--1234--2025");
     });
 });
