@@ -449,3 +449,6 @@ function parseJsonOrString(value: string): unknown {
         return value;
     }
 }
+
+/** The schema of one `gitspace:developers[i]` entry as written (before defaults): the portal documents its request bodies with it. */
+export const DEVELOPER_ENTRY_SCHEMA = developerSchema;

@@ -6,6 +6,7 @@
  */
 import { ConfigError, CONFIG_NAMESPACE, parseTeamConfig, rawTeamConfig, TeamConfig } from "../components/config";
 import { DeveloperExistsError, DeveloperNotFoundError, ValidationError } from "./errors";
+import { checkUntrustedJson } from "./limits";
 
 /** The `gitspace:<key>` values of a stack, parsed as the program parses them, plus unknown `gitspace:` keys. */
 export interface RawConfig {
@@ -65,7 +66,9 @@ function withDevelopers(raw: RawConfig, developers: unknown[]): RawConfig {
     return { values: { ...raw.values, developers }, unknownKeys: raw.unknownKeys };
 }
 
+/** Untrusted input: plain JSON within the limits (no prototype keys, bounded depth and size), and an object. */
 function requireObject(body: unknown, path: string): asserts body is Record<string, unknown> {
+    checkUntrustedJson(body, path);
     if (!isPlainObject(body)) {
         throw new ValidationError([{ path, message: "must be an object (a developer entry)" }], "invalid request body");
     }

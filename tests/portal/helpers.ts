@@ -1,8 +1,9 @@
-import * as http from "http";
+import type { FastifyInstance } from "fastify";
 import { AddressInfo } from "net";
-import { createInMemoryPortal, createPortalServer, exampleTeamValues, GitspaceOperations } from "../../portal";
+import { createInMemoryPortal, createPortalServer, exampleTeamValues, GitspaceOperations, PortalServerOptions } from "../../portal";
 
-export const TOKEN = "test-token-0123456789";
+/** At least MIN_TOKEN_LENGTH (32) characters. */
+export const TOKEN = "test-token-0123456789-abcdefghijklmnop";
 export const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu bob@laptop";
 
 export const teamValues = () => exampleTeamValues("platform", [
@@ -19,18 +20,21 @@ export async function memoryPortal(opts: Parameters<typeof createInMemoryPortal>
 
 export interface Served {
     url: string;
-    server: http.Server;
+    app: FastifyInstance;
+    /** Log lines of the service. */
+    logs: string[];
     close(): Promise<void>;
     request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
 }
 
-export async function serve(ops: GitspaceOperations, token = TOKEN): Promise<Served> {
-    const server = createPortalServer({ ops, token });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+export async function serve(ops: GitspaceOperations, token = TOKEN, options: Partial<PortalServerOptions> = {}): Promise<Served> {
+    const logs: string[] = [];
+    const app = createPortalServer({ ops, token, log: (l) => logs.push(l), ...options });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     return {
-        url, server,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        url, app, logs,
+        close: async () => { app.server.closeAllConnections(); await app.close(); },
         async request(method, path, body, headers = {}) {
             const res = await fetch(url + path, {
                 method,
