@@ -28,7 +28,7 @@ function childPath(base: string, key: string | number): string {
  */
 export function checkUntrustedJson(value: unknown, path: string): void {
     const fail = (at: string, message: string): never => {
-        throw new ValidationError([{ path: at, message }], "invalid request body");
+        throw new ValidationError([{ path: at, message }], "invalid request body", "invalid_request");
     };
     const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: value, path, depth: 0 }];
     let nodes = 0;

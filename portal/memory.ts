@@ -15,6 +15,8 @@ import { applyOps, ConfigOp, RawConfig } from "./mutations";
 export interface MemoryStackOptions {
     /** The next N engine runs fail with ConcurrentUpdateError (another process holds the stack). */
     busyRuns?: number;
+    /** Once this many `up` runs succeeded, every later run fails with ConcurrentUpdateError (a lock taken mid-operation). */
+    busyAfterUps?: number;
     /** Each engine run takes this long. */
     delayMs?: number;
     /** A developer whose Deployment fails to update, with this message. */
@@ -37,6 +39,8 @@ export class MemoryStackDriver implements StackDriver {
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
+    /** Successful `up` runs so far (the initial deploy included). */
+    ups = 0;
 
     constructor(readonly stackName: string, values: Record<string, unknown>, public options: MemoryStackOptions = {}) {
         this.values = structuredClone(values);
@@ -92,8 +96,9 @@ export class MemoryStackDriver implements StackDriver {
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
         this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}) });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
-        if ((this.options.busyRuns ?? 0) > 0) {
-            this.options.busyRuns!--;
+        const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
+        if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {
+            if (!lockedNow) this.options.busyRuns!--;
             throw new ConcurrentUpdateError(new CommandResult("", `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`, 255));
         }
         let team: TeamConfig;
@@ -143,6 +148,7 @@ export class MemoryStackDriver implements StackDriver {
         }
         opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
         if (kind === "up") this.deployed = { team, devs: next };
+        if (kind === "up" && !failed) this.ups++;
         if (kind === "up" && !failed) this.deployedValues = structuredClone(this.values);
         if (failed) throw new CommandError(new CommandResult("", "error: update failed", 255));
         return changes;

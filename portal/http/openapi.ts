@@ -106,8 +106,36 @@ export function registerOpenApi(app: FastifyInstance) {
             for (const [code, r] of Object.entries(given)) if (r.headers && made[code]) made[code].headers = r.headers;
             return out;
         },
-        transformObject: createJsonSchemaTransformObject({ schemaRegistry: s.portalSchemas }),
+        transformObject: (doc) => pruneComponents(zodObject(doc) as OpenApi),
     });
+}
+
+const zodObject = createJsonSchemaTransformObject({ schemaRegistry: s.portalSchemas });
+
+type OpenApi = { paths?: unknown; components?: { schemas?: Record<string, unknown> } } & Record<string, unknown>;
+
+const refsIn = (value: unknown): string[] =>
+    [...JSON.stringify(value ?? null).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]);
+
+/**
+ * The zod transform emits every registered schema twice (`X` as replied, `XInput` as accepted): keep the ones the
+ * paths use, and name an accepted-only schema without its `Input` suffix.
+ */
+export function pruneComponents(doc: OpenApi): OpenApi {
+    const schemas = doc.components?.schemas ?? {};
+    const used = new Set<string>();
+    const queue = refsIn(doc.paths);
+    while (queue.length) {
+        const id = queue.pop()!;
+        if (used.has(id) || !(id in schemas)) continue;
+        used.add(id);
+        queue.push(...refsIn(schemas[id]));
+    }
+    const rename = new Map([...used].filter((id) => id.endsWith("Input") && !used.has(id.slice(0, -5))).map((id) => [id, id.slice(0, -5)]));
+    const kept = Object.fromEntries([...used].sort().map((id) => [rename.get(id) ?? id, schemas[id]]));
+    const text = JSON.stringify({ ...doc, components: { ...doc.components, schemas: kept } })
+        .replace(/"#\/components\/schemas\/([^"]+)"/g, (m, id: string) => rename.has(id) ? `"#/components/schemas/${rename.get(id)}"` : m);
+    return JSON.parse(text) as OpenApi;
 }
 
 export { ROUTES };

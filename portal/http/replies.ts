@@ -49,7 +49,10 @@ function classify(e: unknown): { status: number; body: Record<string, unknown> }
         const code = (e as { code?: unknown }).code;
         if (typeof status === "number" && status >= 400 && status < 500) {
             const error = (typeof code === "string" && FRAMEWORK_CODES[code]) || "bad_request";
-            return { status, body: { error, message: truncate(e.message, 300) } };
+            const message = truncate(e.message, 300);
+            // Every 400 has the ValidationError shape (problems), whoever found the problem.
+            if (status === 400) return { status, body: new ValidationError([{ path: error === "bad_url" ? "url" : "request", message }], "bad request", error).toJSON() };
+            return { status, body: { error, message } };
         }
     }
     return undefined;

@@ -8,8 +8,11 @@ import { z } from "zod";
 import { DEVELOPER_ENTRY_SCHEMA } from "../../components/config";
 import { envNameSchema, teamNameSchema } from "../stackref";
 
-/** The schemas that appear in the document's `components.schemas`, by id. */
-export const portalSchemas = z.registry<{ id: string; description?: string }>();
+/**
+ * The registry of schemas with an id (they appear in `components.schemas`): zod's global one, which also holds
+ * the `.describe()` texts the document shows.
+ */
+export const portalSchemas = z.globalRegistry;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests

@@ -51,6 +51,8 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
         genReqId: () => randomUUID(),
         requestIdHeader: false,
         routerOptions: { ignoreTrailingSlash: true },
+        // Malformed percent-escapes in the path and the like: a 400 in our shape, before routing (and so before auth).
+        frameworkErrors: (error, request, reply) => sendError(request, reply, error, log),
         // A request whose headers exceed Node's limit (431) or that does not parse (400): answered on the socket.
         clientErrorHandler: (err, socket) => {
             if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || !socket.writable) return;
@@ -58,7 +60,7 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
             const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
             const body = JSON.stringify(tooLarge
                 ? { error: "headers_too_large", message: "request headers too large" }
-                : { error: "bad_request", message: "malformed HTTP request" });
+                : { error: "bad_request", message: "malformed HTTP request", problems: [{ path: "request", message: "malformed HTTP request" }], total: 1 });
             socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
                 `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`);
         },

@@ -147,3 +147,61 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.deepStrictEqual(types, ["started", "config", "resource", "resource", "summary"]);
     });
 });
+
+describe("portal: multi-step operations never roll back what the engine deployed", () => {
+    it("purge whose second step meets a busy stack: retainHome: false stays (it was deployed), partial result reported", async () => {
+        const { portal, stack } = await memoryPortal();
+        stack.options.busyAfterUps = stack.ups + 1; // the first step's update succeeds, then the lock is taken
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof StackBusyError, String(err));
+        assert.deepStrictEqual(err.partial, { completed: ["set retainHome: false and update"], notApplied: ["remove the developer and update"] });
+        assert.deepStrictEqual(err.toJSON().partial, err.partial);
+        // The config is what the engine deployed: alice is still there, with retainHome: false; not "restored".
+        const alice = (stack.values.developers as Array<Record<string, unknown>>).find((d) => d.name === "alice");
+        assert.strictEqual(alice?.retainHome, false);
+        assert.strictEqual((await stack.lastDeployedConfig())!.values.developers instanceof Array, true);
+        const deployed = ((await stack.lastDeployedConfig())!.values.developers as Array<Record<string, unknown>>).find((d) => d.name === "alice");
+        assert.strictEqual(deployed?.retainHome, false, "what the engine ran with");
+        // Once the stack is free, the same purge finishes (its first step has nothing left to do).
+        stack.options.busyAfterUps = undefined;
+        const done = await portal.remove(ref, "alice", { purge: true });
+        assert.strictEqual(done.operation, "purge");
+        assert.deepStrictEqual((await portal.list(ref)).map((g) => g.name), ["bob", "carol"]);
+    });
+
+    it("a busy first step puts only its own change back; nothing was deployed, nothing is partial", async () => {
+        const { portal, stack } = await memoryPortal();
+        const before = structuredClone(stack.values);
+        stack.options.busyAfterUps = stack.ups;
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof StackBusyError);
+        assert.strictEqual(err.partial, undefined);
+        assert.deepStrictEqual(stack.values, before);
+    });
+
+    it("a later step that the schema refuses fails the operation before the first step runs", async () => {
+        const mem = await memoryPortal();
+        const one = await mem.addStack("solo-dev", { ...mem.stack.values, team: "solo", developers: [{ name: "alice" }] });
+        const runs = one.runs.length;
+        const before = structuredClone(one.values);
+        const err = await mem.portal.remove({ team: "solo", env: "dev" }, "alice", { purge: true }).catch((e) => e);
+        assert.strictEqual(err.status, 400, String(err));
+        assert.strictEqual(one.runs.length, runs, "no engine run");
+        assert.deepStrictEqual(one.values, before, "retainHome was not set");
+    });
+
+    it("a failed second step (update failed) reports the deployed first step", async () => {
+        const { portal, stack } = await memoryPortal();
+        // The second engine run (the removal) fails.
+        const up = stack.up.bind(stack);
+        let calls = 0;
+        stack.up = async (o) => {
+            if (++calls === 2) throw new UpdateFailedError("platform-dev", [{ message: "provider crashed" }]);
+            return up(o);
+        };
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof UpdateFailedError, String(err));
+        assert.deepStrictEqual(err.partial?.completed, ["set retainHome: false and update"]);
+        assert.deepStrictEqual(err.toJSON().partial, err.partial);
+    });
+});
