@@ -57,3 +57,32 @@ export function parseSse(text: string): Array<{ event: string; data: any }> {
         return { event, data: JSON.parse(data) };
     });
 }
+
+/**
+ * Sends `head` (and `body`) on a plain socket and returns everything the server sent until it closed (or
+ * `timeoutMs`): for requests fetch will not send (repeated headers, TRACE, bad escapes, bodies bigger than the limit).
+ */
+export function rawRequest(url: string, head: string, body?: Buffer, timeoutMs = 5000): Promise<{ text: string; status: number; error?: string }> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve) => {
+        const sock = require("net").connect(Number(port), hostname) as import("net").Socket;
+        const chunks: Buffer[] = [];
+        let error: string | undefined;
+        sock.on("data", (d: Buffer) => chunks.push(d));
+        sock.on("error", (e: Error) => { error = e.message; });
+        const timer = setTimeout(() => sock.destroy(), timeoutMs);
+        sock.on("close", () => {
+            clearTimeout(timer);
+            const text = Buffer.concat(chunks).toString("utf8");
+            resolve({ text, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), ...(error ? { error } : {}) });
+        });
+        sock.write(head);
+        if (body) sock.write(body, () => undefined);
+    });
+}
+
+/** The JSON body of a raw HTTP/1.1 response (content-length framed). */
+export function rawJson(text: string): any {
+    const i = text.indexOf("\r\n\r\n");
+    return JSON.parse(text.substring(i + 4));
+}
