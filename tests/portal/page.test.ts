@@ -40,6 +40,8 @@ describe("portal: web page in headless Chromium", function () {
 
     it("lists the gitspaces with status and IDE link; Stop sends the request and shows the new status", async () => {
         const page = await browser.newPage();
+        const violations: string[] = [];
+        page.on("console", (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
         const requests: string[] = [];
         page.on("request", (r) => { if (r.url().includes("/teams/")) requests.push(`${r.method()} ${new URL(r.url()).pathname} ${r.headers().authorization ?? ""}`); });
         await page.goto(`${served.url}/?team=platform&env=dev#token=${TOKEN}`);
@@ -68,6 +70,7 @@ describe("portal: web page in headless Chromium", function () {
         await page.click("tr[data-name=carol] button.start");
         await page.waitForSelector("tr[data-name=carol] .status-running");
         assert.strictEqual(await page.getAttribute("tr[data-name=carol] a.ide", "href"), "https://platform-carol.gitspace.localtest.me");
+        assert.deepStrictEqual(violations, [], "the page runs under its CSP without violations");
         await page.close();
     });
 
