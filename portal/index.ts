@@ -18,6 +18,6 @@ export { EventCollector, parseUrn } from "./events";
 export { streamOperation, StreamedOperation } from "./stream";
 export { createInMemoryPortal, MemoryStackDriver, exampleTeamValues, InMemoryPortal } from "./memory";
 export {
-    createPortalServer, PortalServerOptions, openApiDocument, resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH, COMMON_HEADERS,
+    createPortalServer, PortalServerOptions, openApiDocument, resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH, COMMON_HEADERS, DEFAULT_MAX_BODY_BYTES,
 } from "./http/server";
 export { ROUTES, Route, allowedMethods } from "./http/routes";

@@ -9,7 +9,7 @@ export const JSON_LIMITS = {
     /** Nesting depth (a developer entry needs 4: resources.requests.cpu). */
     maxDepth: 16,
     /** Values in all (objects, arrays and leaves). */
-    maxNodes: 5000,
+    maxNodes: 2000,
     /** Characters of one string or object key. */
     maxStringLength: 16384,
 };

@@ -18,7 +18,7 @@ const ERROR_STATUSES: Record<number, { description: string; schema: z.ZodType }>
     404: { description: "Unknown stack or developer", schema: s.errorSchema },
     405: { description: "Method not allowed on this path (`Allow` lists the methods)", schema: s.errorSchema },
     409: { description: "Developer exists (add), or the stack stayed busy through every retry (another update held its lock)", schema: s.errorSchema },
-    413: { description: "Request body over the limit (1 MiB by default)", schema: s.errorSchema },
+    413: { description: "Request body over the limit (128 KiB by default)", schema: s.errorSchema },
     415: { description: "Request body not JSON", schema: s.errorSchema },
     431: { description: "Request headers too large", schema: s.errorSchema },
     500: { description: "Internal error: a generic message and the request id; the detail is in the service log", schema: s.errorSchema },
@@ -106,7 +106,7 @@ export function registerOpenApi(app: FastifyInstance) {
             for (const [code, r] of Object.entries(given)) if (r.headers && made[code]) made[code].headers = r.headers;
             return out;
         },
-        transformObject: (doc) => pruneComponents(zodObject(doc) as OpenApi),
+        transformObject: (doc) => pruneComponents(zodObject(doc) as OpenApi) as ReturnType<typeof zodObject>,
     });
 }
 

@@ -78,7 +78,10 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: unkno
     const { status, body } = errorReply(e, request.id, log);
     if (reply.sent || reply.raw.headersSent) return reply;
     if (status === 401) reply.header("www-authenticate", "Bearer");
-    if (status === 413) reply.header("connection", "close");
+    // The body was not read (413, 415, …): Fastify asks for `connection: close`, which makes Node destroy the
+    // socket right after the reply while the client is still sending, so the client gets a reset instead of the
+    // reply. Reply without it; the onResponse hook then closes the connection gracefully (lingeringClose).
+    if (!request.raw.complete) reply.removeHeader("connection");
     return reply.code(status).send(body);
 }
 
@@ -112,4 +115,22 @@ export function auditLine(a: {
         ...(a.error ? { error: a.error.error, ...(a.error.partial ? { partial: a.error.partial } : {}) } : {}),
         client: a.clientGone ? "disconnected" : "connected", ms: Date.now() - a.started,
     })}`;
+}
+
+/** How long a connection may go on sending an unwanted request body after its reply, before it is cut. */
+export const LINGER_MS = 5000;
+
+/**
+ * Closes a connection whose request body was not read, as web servers do ("lingering close"): our side is
+ * half-closed after the reply (FIN), the rest of the body is read and discarded until the client closes, and the
+ * socket is destroyed after LINGER_MS at the latest. Destroying it at once would reset the connection with unread
+ * data, and the client would lose the reply.
+ */
+export function lingeringClose(socket: import("net").Socket | null | undefined) {
+    if (!socket || socket.destroyed) return;
+    socket.end();
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
 }

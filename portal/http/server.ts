@@ -9,7 +9,7 @@ import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify"
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { ValidationError } from "../errors";
 import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef } from "../types";
-import { auditLine, errorReply, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
+import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
 import { registerOpenApi, routeDocumentation } from "./openapi";
 import { readPage } from "./page";
 import { allowedMethods, fastifyPath, Route, ROUTES, templateOf } from "./routes";
@@ -23,9 +23,15 @@ export interface PortalServerOptions {
     token: string;
     /** Log lines (JSON after a tag; no bodies, no tokens): `request`, `audit` (one per mutation), `error`. */
     log?: (line: string) => void;
-    /** Request body limit in bytes. Default 1 MiB. */
+    /** Request body limit in bytes. Default DEFAULT_MAX_BODY_BYTES (128 KiB: a developer entry is a few KiB). */
     maxBodyBytes?: number;
 }
+
+/**
+ * A developer entry is a few KiB (an RSA-16384 public key is 2.8 KiB); 128 KiB leaves room and keeps parsing any
+ * accepted body to a few milliseconds.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 128 << 10;
 
 /** Headers on every reply. */
 export const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -47,7 +53,7 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
     const log = options.log ?? (() => undefined);
     const app = Fastify({
         logger: false,
-        bodyLimit: options.maxBodyBytes ?? 1 << 20,
+        bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         genReqId: () => randomUUID(),
         requestIdHeader: false,
         routerOptions: { ignoreTrailingSlash: true },
@@ -84,7 +90,10 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
             return reply.code(401).header("www-authenticate", "Bearer").send({ error: "unauthorized", message: "missing or wrong bearer token" });
         }
     });
-    app.addHook("onResponse", async (request, reply) => log(requestLine(request, reply)));
+    app.addHook("onResponse", async (request, reply) => {
+        log(requestLine(request, reply));
+        if (!request.raw.complete) lingeringClose(request.raw.socket);
+    });
     registerOpenApi(app);
     app.register(async (scope) => {
         const page = readPage();

@@ -4,7 +4,7 @@
  * changed (config values, engine runs), and that the service still answers afterwards.
  */
 import * as assert from "assert";
-import { createPortalServer, GitspaceOperations, MIN_TOKEN_LENGTH, resolvePortalToken } from "../../portal";
+import { createPortalServer, DEFAULT_MAX_BODY_BYTES, GitspaceOperations, MIN_TOKEN_LENGTH, resolvePortalToken } from "../../portal";
 import { memoryPortal, rawJson, rawRequest, serve, Served, TOKEN } from "./helpers";
 
 const G = "/teams/platform/envs/dev/gitspaces";
@@ -182,6 +182,12 @@ describe("portal: hostile requests", function () {
         }
     });
 
+    /** A server with a 4 MiB body limit, so that huge bodies reach the library's own limits. */
+    async function withBigLimit(fn: (s: Served) => Promise<void>) {
+        const s = await serve(mem.portal, TOKEN, { maxBodyBytes: 4 << 20 });
+        try { await fn(s); } finally { await s.close(); }
+    }
+
     it("deep nesting (arrays, objects, mixed) is a 400 naming where, never a 500", async () => {
         for (const depth of [18, 20, 100, 1000, 5000, 100000]) {
             for (const [label, body] of [
@@ -190,12 +196,18 @@ describe("portal: hostile requests", function () {
                 ["in a field", '{"name":"zed","repos":' + "[".repeat(depth) + "]".repeat(depth) + "}"],
                 ["in the patch", '{"resources":' + '{"requests":'.repeat(depth) + "1" + "}".repeat(depth + 1)],
             ]) {
+                const [method, path] = label === "in the patch" ? ["PATCH", `${G}/alice`] : ["POST", G];
                 await unchanged(async () => {
-                    const r = await served.request(label === "in the patch" ? "PATCH" : "POST", label === "in the patch" ? `${G}/alice` : G, body);
-                    if (body.length > 1 << 20) return assert.strictEqual(r.status, 413, `${label} ${depth}`);
+                    const r = await served.request(method, path, body);
+                    if (body.length > DEFAULT_MAX_BODY_BYTES) return assert.strictEqual(r.status, 413, `${label} ${depth}`);
                     assert.strictEqual(r.status, 400, `${label} depth ${depth}: ${r.status} ${r.text.slice(0, 200)}`);
                     assert.match(r.body.problems[0].message, /nested deeper than 16 levels|too many values/);
                 });
+                await unchanged(() => withBigLimit(async (s) => {
+                    const r = await s.request(method, path, body);
+                    assert.strictEqual(r.status, 400, `${label} depth ${depth} (4 MiB limit): ${r.status} ${r.text.slice(0, 200)}`);
+                    assert.match(r.body.problems[0].message, /nested deeper than 16 levels|too many values/);
+                }));
             }
         }
     });
@@ -207,27 +219,33 @@ describe("portal: hostile requests", function () {
             ["60k keys", Object.fromEntries(Array.from({ length: 60000 }, (_, i) => [`k${i}`, 1]))],
             ["long name", { name: "x".repeat(900000) }],
             ["long key", { ["k".repeat(20000)]: 1 }],
-            ["4,000 bad repos", { name: "zed", repos: Array.from({ length: 4000 }, (_, i) => ({ url: `ftp://h/${i}`, branch: `..${"b".repeat(100)}` })) }],
-            ["4,900 bad keys", { name: "zed", sshPublicKeys: Array(4900).fill("not a key") }],
+            ["600 bad repos", { name: "zed", repos: Array.from({ length: 600 }, (_, i) => ({ url: `ftp://h/${i}`, branch: `..${"b".repeat(100)}` })) }],
+            ["1,900 bad keys", { name: "zed", sshPublicKeys: Array(1900).fill("not a key") }],
+            ["30,000 bad keys", { name: "zed", sshPublicKeys: Array(30000).fill("not a key") }],
             ["bad entries with long strings", { name: "zed", repos: Array.from({ length: 60 }, () => ({ url: "https://h/r.git", branch: `..${"b".repeat(15000)}` })) }],
         ];
         for (const [label, body] of cases) {
-            await unchanged(async () => {
-                const r = await served.request("POST", G, body);
+            // The default limit refuses what is too big to be a developer entry before parsing it …
+            if (JSON.stringify(body).length > DEFAULT_MAX_BODY_BYTES) {
+                await unchanged(async () => assert.strictEqual((await served.request("POST", G, body)).status, 413, label));
+            }
+            // … and the library's own limits hold for whatever reaches it (here through a 4 MiB limit).
+            await unchanged(() => withBigLimit(async (s) => {
+                const r = await s.request("POST", G, body);
                 assert.strictEqual(r.status, 400, `${label}: ${r.status}`);
                 assert.ok(r.text.length < 20000, `${label}: reply of ${r.text.length} bytes`);
                 assert.ok(r.body.problems.length <= 20, label);
                 assert.ok(r.body.total >= r.body.problems.length, label);
                 for (const p of r.body.problems) assert.ok(p.message.length <= 400 && p.path.length <= 300, label);
-            });
+            }));
         }
-        const many = await served.request("POST", G, { name: "zed", sshPublicKeys: Array(4900).fill("not a key") });
-        assert.strictEqual(many.body.total, 4900);
-        assert.match(many.body.message, /4900 problems, the first 20 shown/);
+        const many = await served.request("POST", G, { name: "zed", sshPublicKeys: Array(1900).fill("not a key") });
+        assert.strictEqual(many.body.total, 1900);
+        assert.match(many.body.message, /1900 problems, the first 20 shown/);
     });
 
     it("an oversized body gets its 413 delivered (fetch and raw sockets, content-length and chunked)", async () => {
-        for (const size of [(1 << 20) + 1, 8 << 20, 64 << 20]) {
+        for (const size of [DEFAULT_MAX_BODY_BYTES + 1, 8 << 20, 64 << 20]) {
             const r = await served.request("POST", G, `{"name":"${"x".repeat(size)}"}`);
             assert.strictEqual(r.status, 413, `fetch ${size}`);
             assert.strictEqual(r.body.error, "body_too_large");
@@ -413,5 +431,29 @@ describe("portal: a hostile backend never crashes the service", function () {
             try { await s.request("GET", G); return s.logs.join("\n"); } finally { await s.close(); }
         })());
         assert.match(detail, /ENOENT: open '\/home\/ops\/\.pulumi\/stacks\/x\.json'/, "the detail is in the log");
+    });
+});
+
+describe("portal: the real orchestration over an engine that rejects with non-Errors", () => {
+    it("each operation fails with a 500, the queue and the service go on, the config change is kept as for any failed run", async () => {
+        const mem = await memoryPortal();
+        const s = await serve(mem.portal);
+        try {
+            const up = mem.stack.up.bind(mem.stack);
+            for (const value of [undefined, null, "string", 0, Object.create(null), new Proxy({}, { getPrototypeOf() { throw new Error("x"); } })]) {
+                mem.stack.up = async () => { throw value; };
+                const r = await s.request("POST", `${G}/alice/stop`);
+                assert.strictEqual(r.status, 500, String(r.text));
+                assert.strictEqual(r.body.error, "internal");
+                const streamed = await s.request("POST", `${G}/alice/start?stream=1`);
+                assert.match(streamed.text.trim().split("\n\n").at(-1)!, /^event: error\ndata: \{"status":500,"error":"internal"/);
+            }
+            mem.stack.up = up;
+            const ok = await s.request("POST", `${G}/alice/stop`);
+            assert.strictEqual(ok.status, 200, "the stack's queue is not stuck");
+            assert.strictEqual(ok.body.gitspace.status, "stopped");
+        } finally {
+            await s.close();
+        }
     });
 });
