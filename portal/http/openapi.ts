@@ -7,7 +7,7 @@ import fastifySwagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { Route, ROUTES } from "./routes";
+import { Route } from "./routes";
 import * as s from "./schemas";
 
 const json = (schema: z.ZodType) => ({ "application/json": { schema } });
@@ -138,4 +138,3 @@ export function pruneComponents(doc: OpenApi): OpenApi {
     return JSON.parse(text) as OpenApi;
 }
 
-export { ROUTES };

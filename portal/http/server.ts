@@ -44,6 +44,13 @@ interface RouteConfig {
     route: Route;
 }
 
+/** What the handlers need. */
+interface Context {
+    app: FastifyInstance;
+    ops: GitspaceOperations;
+    log: (line: string) => void;
+}
+
 /**
  * Builds the service (routes are registered when it is started: `await app.listen({ port, host })` or
  * `await app.ready()`). Throws at once without a usable token.
@@ -59,17 +66,7 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
         routerOptions: { ignoreTrailingSlash: true },
         // Malformed percent-escapes in the path and the like: a 400 in our shape, before routing (and so before auth).
         frameworkErrors: (error, request, reply) => sendError(request, reply, error, log),
-        // A request whose headers exceed Node's limit (431) or that does not parse (400): answered on the socket.
-        clientErrorHandler: (err, socket) => {
-            if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || !socket.writable) return;
-            const tooLarge = (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW";
-            const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
-            const body = JSON.stringify(tooLarge
-                ? { error: "headers_too_large", message: "request headers too large" }
-                : { error: "bad_request", message: "malformed HTTP request", problems: [{ path: "request", message: "malformed HTTP request" }], total: 1 });
-            socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-                `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`);
-        },
+        clientErrorHandler,
     });
     app.setValidatorCompiler((req) => req.httpPart === "body"
         // Bodies are validated by the library, with the stack's own schema, after they are merged into the config.
@@ -95,135 +92,148 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
         if (!request.raw.complete) lingeringClose(request.raw.socket);
     });
     registerOpenApi(app);
-    app.register(async (scope) => {
-        const page = readPage();
-        for (const route of ROUTES) {
-            scope.route({
-                method: route.method, url: fastifyPath(route.path), config: { route } satisfies RouteConfig,
-                schema: routeDocumentation(route),
-                handler: async (request, reply) => {
-                    try {
-                        return await handle(route, request, reply);
-                    } catch (e) {
-                        return sendError(request, reply, e, log);
-                    }
-                },
-            });
-        }
-        for (const path of new Set(ROUTES.map((r) => r.path))) {
-            scope.options(fastifyPath(path), { schema: { hide: true } }, async (_request, reply) =>
-                reply.code(204).header("allow", allowedMethods(path).join(", ")).send());
-        }
-
-        async function handle(route: Route, request: FastifyRequest, reply: FastifyReply) {
-            const params = (request.params ?? {}) as Record<string, string>;
-            const query = (request.query ?? {}) as Record<string, unknown>;
-            const ref: StackRef = { team: params.team, env: params.env };
-            switch (route.id) {
-                case "health": return reply.send({ ok: true });
-                case "openapi": return reply.send(app.swagger());
-                case "webPage": return reply.headers(page.headers).type("text/html; charset=utf-8").send(page.html);
-                case "listGitspaces":
-                    return reply.send({ stack: `${ref.team}-${ref.env}`, gitspaces: await options.ops.list(ref) });
-                case "getGitspace":
-                    return reply.send(await options.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
-                default:
-                    return operation(route, request, reply, ref, params, query);
-            }
-        }
-    });
-
-    /** A mutating route: audited (one log line with the outcome, even when the client is gone), JSON or SSE. */
-    async function operation(
-        route: Route, request: FastifyRequest, reply: FastifyReply, ref: StackRef, params: Record<string, string>, query: Record<string, unknown>,
-    ) {
-        const body = request.body;
-        if (route.body && body === undefined) {
-            throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body", "invalid_request");
-        }
-        const base: RemoveOptions = {
-            dryRun: query.dryRun === true,
-            ...(query.targeting ? { targeting: query.targeting as "auto" | "never" } : {}),
-            ...(route.id === "removeGitspace" ? { purge: query.purge === true } : {}),
-        };
-        const success = base.dryRun ? 200 : route.success;
-        let clientGone = false;
-        reply.raw.on("close", () => { if (!reply.raw.writableFinished) clientGone = true; });
-        const run = async (opts: OperationOptions): Promise<OperationResult> => {
-            const started = Date.now();
-            try {
-                const result = await dispatch(route, ref, params.developer, body, { ...base, ...opts });
-                log(auditLine({ request, route, ref, developer: result.developer, opts: base, started, clientGone, status: success }));
-                return result;
-            } catch (e) {
-                const { status, body: errBody } = errorReply(e, request.id);
-                log(auditLine({ request, route, ref, developer: params.developer, opts: base, started, clientGone, status, error: errBody }));
-                throw e;
-            }
-        };
-        const location = (r: OperationResult) => `${request.url.split("?")[0].replace(/\/$/, "")}/${encodeURIComponent(r.developer)}`;
-        const wantsStream = query.stream === true || (request.headers.accept ?? "").includes("text/event-stream");
-        if (!wantsStream) {
-            const result = await run({});
-            if (success === 201) reply.header("location", location(result));
-            return reply.code(success).send(result);
-        }
-        return streamOperation(request, reply, (onEvent) => run({ onEvent }), success, success === 201 ? location : undefined);
-    }
-
-    function dispatch(route: Route, ref: StackRef, developer: string, body: unknown, opts: RemoveOptions): Promise<OperationResult> {
-        const { ops } = options;
-        switch (route.id) {
-            case "addGitspace": return ops.add(ref, body, opts);
-            case "updateGitspace": return ops.update(ref, developer, body, opts);
-            case "removeGitspace": return ops.remove(ref, developer, opts);
-            case "stopGitspace": return ops.stop(ref, developer, opts);
-            case "startGitspace": return ops.start(ref, developer, opts);
-            default: throw new Error(`unhandled route ${route.id}`);
-        }
-    }
-
-    /**
-     * Server-sent events: `progress` events while the operation runs, then one `result` ({status, location?, body})
-     * or `error` ({status, error, message, …}). An error before the first event (validation, unknown developer) is
-     * a plain JSON reply with its status code.
-     */
-    async function streamOperation(
-        request: FastifyRequest, reply: FastifyReply, start: (onEvent: (e: PortalEvent) => void) => Promise<OperationResult>,
-        success: number, location?: (r: OperationResult) => string,
-    ) {
-        const res = reply.raw;
-        let open = false;
-        res.on("error", () => undefined);
-        const send = (event: string, data: unknown) => {
-            if (!res.destroyed && !res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
-        const begin = () => {
-            if (open) return;
-            open = true;
-            reply.hijack();
-            res.writeHead(200, {
-                ...COMMON_HEADERS, "x-request-id": request.id,
-                "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no",
-            });
-        };
-        const heartbeat = setInterval(() => { if (open && !res.destroyed && !res.writableEnded) res.write(": keep-alive\n\n"); }, 15000);
-        try {
-            const result = await start((e) => { begin(); send("progress", e); });
-            begin();
-            send("result", { status: success, ...(location ? { location: location(result) } : {}), body: result });
-        } catch (e) {
-            if (!open) throw e;
-            const { status, body } = errorReply(e, request.id, log);
-            send("error", { status, ...body });
-        } finally {
-            clearInterval(heartbeat);
-        }
-        if (!res.destroyed && !res.writableEnded) res.end();
-        return reply;
-    }
-
+    app.register(async (scope) => registerRoutes(scope, { app, ops: options.ops, log }));
     return app;
+}
+
+/** A request whose headers exceed Node's limit (431) or that does not parse (400): answered on the socket. */
+function clientErrorHandler(err: Error, socket: import("net").Socket) {
+    if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || !socket.writable) return;
+    const tooLarge = (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const body = JSON.stringify(tooLarge
+        ? { error: "headers_too_large", message: "request headers too large" }
+        : { error: "bad_request", message: "malformed HTTP request", problems: [{ path: "request", message: "malformed HTTP request" }], total: 1 });
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function registerRoutes(scope: FastifyInstance, ctx: Context) {
+    const page = readPage();
+    for (const route of ROUTES) {
+        scope.route({
+            method: route.method, url: fastifyPath(route.path), config: { route } satisfies RouteConfig,
+            schema: routeDocumentation(route),
+            handler: async (request, reply) => {
+                try {
+                    return await handle(ctx, route, request, reply, page);
+                } catch (e) {
+                    return sendError(request, reply, e, ctx.log);
+                }
+            },
+        });
+    }
+    for (const path of new Set(ROUTES.map((r) => r.path))) {
+        scope.options(fastifyPath(path), { schema: { hide: true } }, async (_request, reply) =>
+            reply.code(204).header("allow", allowedMethods(path).join(", ")).send());
+    }
+}
+
+async function handle(ctx: Context, route: Route, request: FastifyRequest, reply: FastifyReply, page: ReturnType<typeof readPage>) {
+    const params = (request.params ?? {}) as Record<string, string>;
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const ref: StackRef = { team: params.team, env: params.env };
+    switch (route.id) {
+        case "health": return reply.send({ ok: true });
+        case "openapi": return reply.send(ctx.app.swagger());
+        case "webPage": return reply.headers(page.headers).type("text/html; charset=utf-8").send(page.html);
+        case "listGitspaces":
+            return reply.send({ stack: `${ref.team}-${ref.env}`, gitspaces: await ctx.ops.list(ref) });
+        case "getGitspace":
+            return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
+        default:
+            return operation(ctx, route, request, reply, { ref, developer: params.developer, query });
+    }
+}
+
+/** A mutating route: audited (one log line with the outcome, even when the client is gone), JSON or SSE. */
+async function operation(
+    ctx: Context, route: Route, request: FastifyRequest, reply: FastifyReply,
+    { ref, developer, query }: { ref: StackRef; developer: string; query: Record<string, unknown> },
+) {
+    const body = request.body;
+    if (route.body && body === undefined) {
+        throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body", "invalid_request");
+    }
+    const base: RemoveOptions = {
+        dryRun: query.dryRun === true,
+        ...(query.targeting ? { targeting: query.targeting as "auto" | "never" } : {}),
+        ...(route.id === "removeGitspace" ? { purge: query.purge === true } : {}),
+    };
+    const success = base.dryRun ? 200 : route.success;
+    let clientGone = false;
+    reply.raw.on("close", () => { if (!reply.raw.writableFinished) clientGone = true; });
+    const run = async (opts: OperationOptions): Promise<OperationResult> => {
+        const started = Date.now();
+        const audit = { request, route, ref, opts: base, started };
+        try {
+            const result = await dispatch(ctx.ops, route, ref, developer, body, { ...base, ...opts });
+            ctx.log(auditLine({ ...audit, developer: result.developer, clientGone, status: success }));
+            return result;
+        } catch (e) {
+            const { status, body: error } = errorReply(e, request.id);
+            ctx.log(auditLine({ ...audit, developer, clientGone, status, error }));
+            throw e;
+        }
+    };
+    const location = (r: OperationResult) => `${request.url.split("?")[0].replace(/\/$/, "")}/${encodeURIComponent(r.developer)}`;
+    const wantsStream = query.stream === true || (request.headers.accept ?? "").includes("text/event-stream");
+    if (!wantsStream) {
+        const result = await run({});
+        if (success === 201) reply.header("location", location(result));
+        return reply.code(success).send(result);
+    }
+    return streamOperation(ctx, request, reply, (onEvent) => run({ onEvent }), success, success === 201 ? location : undefined);
+}
+
+function dispatch(ops: GitspaceOperations, route: Route, ref: StackRef, developer: string, body: unknown, opts: RemoveOptions): Promise<OperationResult> {
+    switch (route.id) {
+        case "addGitspace": return ops.add(ref, body, opts);
+        case "updateGitspace": return ops.update(ref, developer, body, opts);
+        case "removeGitspace": return ops.remove(ref, developer, opts);
+        case "stopGitspace": return ops.stop(ref, developer, opts);
+        case "startGitspace": return ops.start(ref, developer, opts);
+        default: throw new Error(`unhandled route ${route.id}`);
+    }
+}
+
+/**
+ * Server-sent events: `progress` events while the operation runs, then one `result` ({status, location?, body})
+ * or `error` ({status, error, message, …}). An error before the first event (validation, unknown developer) is
+ * a plain JSON reply with its status code.
+ */
+async function streamOperation(
+    ctx: Context, request: FastifyRequest, reply: FastifyReply, start: (onEvent: (e: PortalEvent) => void) => Promise<OperationResult>,
+    success: number, location?: (r: OperationResult) => string,
+) {
+    const res = reply.raw;
+    let open = false;
+    res.on("error", () => undefined);
+    const writable = () => !res.destroyed && !res.writableEnded;
+    const send = (event: string, data: unknown) => { if (writable()) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
+    const begin = () => {
+        if (open) return;
+        open = true;
+        reply.hijack();
+        res.writeHead(200, {
+            ...COMMON_HEADERS, "x-request-id": request.id,
+            "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no",
+        });
+    };
+    const heartbeat = setInterval(() => { if (open && writable()) res.write(": keep-alive\n\n"); }, 15000);
+    try {
+        const result = await start((e) => { begin(); send("progress", e); });
+        begin();
+        send("result", { status: success, ...(location ? { location: location(result) } : {}), body: result });
+    } catch (e) {
+        if (!open) throw e;
+        const { status, body } = errorReply(e, request.id, ctx.log);
+        send("error", { status, ...body });
+    } finally {
+        clearInterval(heartbeat);
+    }
+    if (writable()) res.end();
+    return reply;
 }
 
 /** JSON bodies only (`application/json`, and `application/merge-patch+json` for PATCH); anything else is a 415. */
