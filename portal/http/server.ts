@@ -172,7 +172,8 @@ async function operation(
             return result;
         } catch (e) {
             const { status, body: error } = errorReply(e, request.id);
-            ctx.log(auditLine({ ...audit, developer, clientGone, status, error }));
+            const named = developer ?? (typeof (body as { name?: unknown } | undefined)?.name === "string" ? (body as { name: string }).name : undefined);
+            ctx.log(auditLine({ ...audit, developer: named, clientGone, status, error }));
             throw e;
         }
     };

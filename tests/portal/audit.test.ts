@@ -36,7 +36,7 @@ describe("portal: audit log and response headers", () => {
             ["stopGitspace", "alice", "ok", 200, undefined, false, "connected"],
             ["stopGitspace", "zoe", "failed", 404, "developer_not_found", false, "connected"],
             ["removeGitspace", "bob", "ok", 200, undefined, true, "connected"],
-            ["addGitspace", undefined, "failed", 400, "invalid_config", false, "connected"],
+            ["addGitspace", "Bad", "failed", 400, "invalid_config", false, "connected"],
         ]);
         assert.strictEqual(a[2].purge, true);
         for (const x of a) assert.match(x.id, /^[0-9a-f-]{36}$/);
