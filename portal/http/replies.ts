@@ -7,7 +7,7 @@ import { inspect } from "util";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { PortalError, truncate, ValidationError } from "../errors";
-import type { OperationOptions, StackRef } from "../types";
+import { OperationOptions, StackRef, stackName } from "../types";
 import type { Route } from "./routes";
 
 /** Fastify's own error codes with a stable `error` code of ours. */
@@ -108,7 +108,7 @@ export function auditLine(a: {
     started: number; clientGone: boolean; status: number; error?: Record<string, unknown>;
 }): string {
     return `audit ${JSON.stringify({
-        id: a.request.id, operation: a.route.id, stack: `${a.ref.team}-${a.ref.env}`,
+        id: a.request.id, operation: a.route.id, stack: stackName(a.ref),
         developer: a.developer === undefined ? undefined : truncate(a.developer, 100),
         dryRun: !!a.opts.dryRun, ...(a.opts.purge ? { purge: true } : {}),
         outcome: a.error ? "failed" : "ok", status: a.status,

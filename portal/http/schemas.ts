@@ -61,7 +61,9 @@ export function mergePatchOf(schema: z.ZodType): z.ZodType {
 }
 
 export const developerBody = DEVELOPER_ENTRY_SCHEMA;
-export const developerPatchBody = mergePatchOf(DEVELOPER_ENTRY_SCHEMA);
+export const developerPatchBody = (mergePatchOf(DEVELOPER_ENTRY_SCHEMA) as z.ZodObject).extend({
+    name: z.string().optional().describe("Only the developer's own name (a developer is not renamed)"),
+});
 portalSchemas.add(developerBody, {
     id: "Developer",
     description: "A `gitspace:developers[i]` entry, checked by the stack's own schema after it is added to the config (cross-field rules too: an SSH IDE needs sshPublicKeys, names are unique). `git.token` is stored as a Pulumi secret.",

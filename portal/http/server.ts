@@ -8,7 +8,7 @@ import { randomUUID } from "crypto";
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { ValidationError } from "../errors";
-import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef } from "../types";
+import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef, stackName } from "../types";
 import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
 import { registerOpenApi, routeDocumentation } from "./openapi";
 import { readPage } from "./page";
@@ -138,7 +138,7 @@ async function handle(ctx: Context, route: Route, request: FastifyRequest, reply
         case "openapi": return reply.send(ctx.app.swagger());
         case "webPage": return reply.headers(page.headers).type("text/html; charset=utf-8").send(page.html);
         case "listGitspaces":
-            return reply.send({ stack: `${ref.team}-${ref.env}`, gitspaces: await ctx.ops.list(ref) });
+            return reply.send({ stack: stackName(ref), gitspaces: await ctx.ops.list(ref) });
         case "getGitspace":
             return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
         default:

@@ -187,7 +187,7 @@ describe("portal: the OpenAPI document agrees with the server", function () {
         for (const [method, url, schema, body] of [
             ["POST", G, add, { name: "jo", colour: "blue" }], ["POST", G, add, { name: "jo", ide: "vscod" }], ["POST", G, add, { ide: "vs_code_web" }],
             ["POST", G, add, { name: "jo", storage: 5 }], ["PATCH", `${G}/alice`, patch, { running: "yes" }], ["PATCH", `${G}/alice`, patch, { unknown: 1 }],
-            ["PATCH", `${G}/alice`, patch, { user: { uid: "1000" } }],
+            ["PATCH", `${G}/alice`, patch, { user: { uid: "1000" } }], ["PATCH", `${G}/alice`, patch, { name: null }],
         ] as Array<[string, string, Record<string, unknown>, Record<string, unknown>]>) {
             assert.ok(c.valid(schema, body), `${JSON.stringify(body)} should not validate`);
             assert.strictEqual((await call(method, url, body)).status, 400, JSON.stringify(body));
