@@ -61,6 +61,9 @@ export function createPortalServer(options: PortalServerOptions): FastifyInstanc
     const app = Fastify({
         logger: false,
         bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        // A request (headers and body, at most 128 KiB) must arrive within 30 s: a client trickling bytes does not
+        // hold a connection for ever. Replies (server-sent events of a long update) are not limited by it.
+        requestTimeout: 30_000,
         genReqId: () => randomUUID(),
         requestIdHeader: false,
         routerOptions: { ignoreTrailingSlash: true },

@@ -80,6 +80,11 @@ describe("portal: audit log and response headers", () => {
         }
     });
 
+    it("a request must arrive within 30 s (slow clients do not hold connections); headers within Node's limit", () => {
+        assert.strictEqual(served.app.server.requestTimeout, 30000);
+        assert.ok(served.app.server.headersTimeout > 0 && served.app.server.headersTimeout <= 60000);
+    });
+
     it("a client-sent request id is not trusted (ids are the service's own)", async () => {
         const r = await served.request("GET", G, undefined, { "x-request-id": "evil\" injected" });
         assert.notStrictEqual(r.headers.get("x-request-id"), "evil\" injected");
