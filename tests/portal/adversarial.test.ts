@@ -457,3 +457,37 @@ describe("portal: the real orchestration over an engine that rejects with non-Er
         }
     });
 });
+
+describe("portal: racing requests on one stack", () => {
+    it("concurrent stop/start/patch/purge/add of the same developer run one at a time: no 500, one audit line each, a valid config", async () => {
+        const mem = await memoryPortal();
+        mem.stack.options.delayMs = 5;
+        const s = await serve(mem.portal);
+        let running = 0, most = 0;
+        for (const kind of ["up", "preview"] as const) {
+            const original = mem.stack[kind].bind(mem.stack) as (o: never) => Promise<never>;
+            (mem.stack as unknown as Record<string, unknown>)[kind] = async (o: never) => {
+                most = Math.max(most, ++running);
+                try { return await original(o); } finally { running--; }
+            };
+        }
+        try {
+            const requests: Array<[string, string, unknown?]> = [];
+            for (let i = 0; i < 4; i++) {
+                requests.push(["POST", `${G}/alice/stop`], ["PATCH", `${G}/alice`, { storage: `${20 + i}Gi` }], ["POST", `${G}/alice/start?stream=1`],
+                    ["DELETE", `${G}/alice?purge=1`], ["POST", G, { name: "alice" }], ["DELETE", `${G}/bob?dryRun=1`]);
+            }
+            const results = await Promise.all(requests.map(([m, u, b]) => s.request(m, u, b)));
+            results.forEach((r, i) => assert.ok([200, 201, 404, 409].includes(r.status), `${requests[i][0]} ${requests[i][1]} → ${r.status} ${r.text.slice(0, 200)}`));
+            assert.ok(!results.some((r) => r.text.includes("\"status\":500")), "no 500 inside a stream either");
+            assert.strictEqual(s.logs.filter((l) => l.startsWith("audit ")).length, requests.length);
+            // Whatever the order, the stack's config is valid and the engine ran one update at a time.
+            const { validate } = await import("../../portal");
+            validate(await mem.stack.readConfig());
+            assert.strictEqual(most, 1, "one engine run at a time");
+            assert.strictEqual((await s.request("GET", G)).status, 200);
+        } finally {
+            await s.close();
+        }
+    });
+});
