@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { AddressInfo } from "net";
+import { AddressInfo, connect, Socket } from "net";
 import { createInMemoryPortal, createPortalServer, exampleTeamValues, GitspaceOperations, PortalServerOptions } from "../../portal";
 
 /** At least MIN_TOKEN_LENGTH (32) characters. */
@@ -65,7 +65,7 @@ export function parseSse(text: string): Array<{ event: string; data: any }> {
 export function rawRequest(url: string, head: string, body?: Buffer, timeoutMs = 5000): Promise<{ text: string; status: number; error?: string }> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve) => {
-        const sock = require("net").connect(Number(port), hostname) as import("net").Socket;
+        const sock: Socket = connect(Number(port), hostname);
         const chunks: Buffer[] = [];
         let error: string | undefined;
         sock.on("data", (d: Buffer) => chunks.push(d));
