@@ -312,7 +312,7 @@ export function parseTeamConfig(
     for (const key of unknownKeys) {
         problems.push({ path: `${CONFIG_NAMESPACE}:${key}`, message: `unknown configuration key; expected one of ${CONFIG_KEYS.join(", ")}` });
     }
-    const environment = resolveEnvironment(parsed.environment, options.stack ?? pulumi.getStack(), problems);
+    const environment = resolveEnvironment(parsed.environment, options.stack ?? pulumi.getStack(), parsed.team, problems);
     const layout = parsed.router ? parsed.namespaceLayout ?? defaultLayout(parsed.router) : undefined;
 
     const developers: DeveloperConfig[] = [];
@@ -376,15 +376,20 @@ function parseKeys(raw: Partial<Record<string, unknown>>, problems: ConfigProble
     return parsed;
 }
 
-/** `gitspace:environment`, else the stack's own name (the part after the last `/`). */
-function resolveEnvironment(configured: string | undefined, stack: string, problems: ConfigProblem[]): string | undefined {
+/**
+ * `gitspace:environment`, else the stack's own name (the part after the last `/`), without the team: a stack named
+ * `<team>-<env>` (the convention of the README and the portal, e.g. `platform-dev`) is environment `<env>`; any other
+ * stack name (e.g. `dev`) is the environment itself.
+ */
+function resolveEnvironment(configured: string | undefined, stack: string, team: string | undefined, problems: ConfigProblem[]): string | undefined {
     if (configured !== undefined) return configured;
-    const name = stack.substring(stack.lastIndexOf("/") + 1);
+    const short = stack.substring(stack.lastIndexOf("/") + 1);
+    const name = team !== undefined && short.startsWith(`${team}-`) && short.length > team.length + 1 ? short.substring(team.length + 1) : short;
     const problem = name === "" ? "required: there is no stack name to default it from" : nameComponentProblem(name);
     if (problem === undefined) return name;
     problems.push({
         path: formatConfigPath(["environment"]),
-        message: name === "" ? problem : `required: the stack name ${JSON.stringify(name)} cannot default it (${problem}); set gitspace:environment`,
+        message: name === "" ? problem : `required: the stack name ${JSON.stringify(short)} cannot default it (${problem}); set gitspace:environment`,
     });
     return undefined;
 }
@@ -533,3 +538,6 @@ function parseJsonOrString(value: string): unknown {
         return value;
     }
 }
+
+/** The schema of one `gitspace:developers[i]` entry as written (before defaults): the portal documents its request bodies with it. */
+export const DEVELOPER_ENTRY_SCHEMA = developerSchema;

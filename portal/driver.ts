@@ -10,11 +10,13 @@ import {
     StackNotFoundError as AutoStackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import { CONFIG_KEYS } from "../components/config";
-import { gitspaceResourceName } from "../components/team";
+import { TEAM_NAMESPACE_RESOURCE_NAME, gitspaceResourceName } from "../components/team";
+import { TYPE_TOKENS } from "../components/tokens";
 import { StackNotFoundError } from "./errors";
 import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
 
-export const GITSPACE_COMPONENT_TYPE = "gitspace:gitspace:Gitspace";
+/** The type token of a developer's Gitspace component (defined once in components/tokens.ts). */
+export const GITSPACE_COMPONENT_TYPE = TYPE_TOKENS.gitspace;
 
 export interface EngineRunOptions {
     /** URNs (or globs) to target; with them, their dependents and children too. Undefined: the whole stack. */
@@ -41,6 +43,8 @@ export interface StackDriver {
     preview(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
     /** URN of a developer's Gitspace component. */
     componentUrn(developer: string): string;
+    /** The URN of the team stack's shared namespace component (layout `shared`): its quota covers every developer. */
+    teamNamespaceUrn(): string;
 }
 
 export type StackDriverFactory = (stackName: string) => Promise<StackDriver>;
@@ -99,8 +103,16 @@ export class AutomationStackDriver implements StackDriver {
     }
 
     componentUrn(developer: string): string {
+        return this.urn(GITSPACE_COMPONENT_TYPE, gitspaceResourceName(developer));
+    }
+
+    teamNamespaceUrn(): string {
+        return this.urn(TYPE_TOKENS.teamNamespace, TEAM_NAMESPACE_RESOURCE_NAME);
+    }
+
+    private urn(type: string, name: string): string {
         const short = this.stackName.substring(this.stackName.lastIndexOf("/") + 1);
-        return `urn:pulumi:${short}::${this.project}::${GITSPACE_COMPONENT_TYPE}::${gitspaceResourceName(developer)}`;
+        return `urn:pulumi:${short}::${this.project}::${type}::${name}`;
     }
 
     async readConfig(): Promise<RawConfig> {

@@ -3,26 +3,60 @@
  */
 import { ConfigProblem } from "../components/config";
 
+/**
+ * What a multi-step operation (purge: `retainHome: false` + update, then remove + update) had already deployed
+ * when a later step failed. Nothing of a completed step is rolled back: the engine already applied it.
+ */
+export interface PartialResult {
+    /** Steps whose config change was deployed, in order (e.g. `set retainHome: false`). */
+    completed: string[];
+    /** The step that failed and the steps after it, not applied. */
+    notApplied: string[];
+}
+
 export abstract class PortalError extends Error {
     abstract readonly status: number;
     abstract readonly code: string;
+    /** Set when an earlier step of the same operation was deployed before this error. */
+    partial?: PartialResult;
     /** JSON body the HTTP service returns. */
     toJSON(): Record<string, unknown> {
-        return { error: this.code, message: this.message };
+        return { error: this.code, message: this.message, ...this.partialJson() };
+    }
+    protected partialJson() {
+        return this.partial ? { partial: this.partial } : {};
     }
 }
 
-/** The would-be stack config (or a request body) fails the stack's own schema; `problems` name every bad field. */
+/** At most this many problems are kept (the total is reported), each message at most MAX_PROBLEM_MESSAGE characters. */
+export const MAX_PROBLEMS = 20;
+export const MAX_PROBLEM_MESSAGE = 300;
+const MAX_PROBLEM_PATH = 200;
+
+/** Cuts a string that echoes user input to `max` characters, saying how much was cut. */
+export function truncate(text: string, max: number): string {
+    return text.length <= max ? text : `${text.substring(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** The would-be stack config (or a request) fails the stack's own schema; `problems` name the bad fields. */
 export class ValidationError extends PortalError {
     readonly status = 400;
-    readonly code = "invalid_config";
-    constructor(readonly problems: ConfigProblem[], summary = "invalid gitspace configuration") {
-        super(`${summary} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-            problems.map((p) => `  ${p.path}: ${p.message}`).join("\n"));
+    readonly problems: ConfigProblem[];
+    /** How many problems there were; only the first MAX_PROBLEMS are kept in `problems`. */
+    readonly total: number;
+    constructor(problems: ConfigProblem[], summary = "invalid gitspace configuration", readonly code = "invalid_config") {
+        const kept = problems.slice(0, MAX_PROBLEMS).map((p) => ({
+            path: truncate(p.path, MAX_PROBLEM_PATH), message: truncate(p.message, MAX_PROBLEM_MESSAGE),
+        }));
+        const more = problems.length - kept.length;
+        super(`${summary} (${problems.length} problem${problems.length === 1 ? "" : "s"}${more ? `, the first ${kept.length} shown` : ""}):\n` +
+            kept.map((p) => `  ${p.path}: ${p.message}`).join("\n"));
         this.name = "ValidationError";
+        this.problems = kept;
+        this.total = problems.length;
     }
     toJSON() {
-        return { error: this.code, message: this.message, problems: this.problems };
+        return { error: this.code, message: this.message, problems: this.problems, total: this.total };
     }
 }
 
@@ -82,7 +116,7 @@ export class UpdateFailedError extends PortalError {
         this.name = "UpdateFailedError";
     }
     toJSON() {
-        return { error: this.code, message: this.message, failures: this.failures };
+        return { error: this.code, message: this.message, failures: this.failures, ...this.partialJson() };
     }
 }
 

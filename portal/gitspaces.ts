@@ -13,6 +13,7 @@ import {
 } from "./mutations";
 import { KeyedQueue } from "./queue";
 import { RetryOptions, withBusyRetry } from "./retry";
+import { checkStackRef } from "./stackref";
 import {
     Gitspace, GitspaceOperations, OperationKind, OperationOptions, OperationResult, PortalEvent, RemoveOptions,
     StackRef, stackName,
@@ -25,16 +26,6 @@ export interface PortalOptions {
     retry?: RetryOptions;
     /** Default targeting for every operation. */
     targeting?: "auto" | "never";
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Team and environment must be DNS labels (they name the stack and Kubernetes namespaces). */
-export function checkStackRef(ref: StackRef): void {
-    const problems = (["team", "env"] as const)
-        .filter((k) => typeof ref[k] !== "string" || ref[k].length > 63 || !DNS_LABEL.test(ref[k]))
-        .map((k) => ({ path: k, message: `invalid ${k} ${JSON.stringify(ref[k])}; must be a DNS label` }));
-    if (problems.length) throw new ValidationError(problems, "invalid stack reference");
 }
 
 const gitspaceOutput = z.object({
@@ -134,29 +125,33 @@ export class GitspacePortal implements GitspaceOperations {
     }
 
     add(ref: StackRef, entry: unknown, opts: OperationOptions = {}) {
-        return this.operate(ref, "add", isPlainObject(entry) && typeof entry.name === "string" ? entry.name : undefined, opts, (raw, stack) => addDeveloper(raw, stack, entry));
+        return this.operate(ref, "add", isPlainObject(entry) && typeof entry.name === "string" ? entry.name : undefined, opts, { label: "add", mutate: (raw, stack) => addDeveloper(raw, stack, entry) });
     }
 
     update(ref: StackRef, developer: string, patch: unknown, opts: OperationOptions = {}) {
-        return this.operate(ref, "update", developer, opts, (raw, stack) => updateDeveloper(raw, stack, developer, patch));
+        return this.operate(ref, "update", developer, opts, { label: "update", mutate: (raw, stack) => updateDeveloper(raw, stack, developer, patch) });
     }
 
     stop(ref: StackRef, developer: string, opts: OperationOptions = {}) {
-        return this.operate(ref, "stop", developer, opts, (raw, stack) => setRunning(raw, stack, developer, false));
+        return this.operate(ref, "stop", developer, opts, { label: "stop", mutate: (raw, stack) => setRunning(raw, stack, developer, false) });
     }
 
     start(ref: StackRef, developer: string, opts: OperationOptions = {}) {
-        return this.operate(ref, "start", developer, opts, (raw, stack) => setRunning(raw, stack, developer, true));
+        return this.operate(ref, "start", developer, opts, { label: "start", mutate: (raw, stack) => setRunning(raw, stack, developer, true) });
     }
 
     remove(ref: StackRef, developer: string, opts: RemoveOptions = {}) {
-        if (!opts.purge) return this.operate(ref, "remove", developer, opts, (raw, stack) => removeDeveloper(raw, stack, developer));
-        // Purge: record the deletion policy first (retainHome: false), then remove.
-        return this.operate(ref, "purge", developer, opts, (raw, stack) => {
-            const entry = developerEntries(raw).find((e) => isPlainObject(e) && e.name === developer);
-            if (isPlainObject(entry) && entry.retainHome !== false) return updateDeveloper(raw, stack, developer, { retainHome: false });
-            return undefined;
-        }, (raw, stack) => removeDeveloper(raw, stack, developer));
+        const remove: Step = { label: "remove the developer and update", mutate: (raw, stack) => removeDeveloper(raw, stack, developer) };
+        if (!opts.purge) return this.operate(ref, "remove", developer, opts, remove);
+        // Purge: record the deletion policy first (retainHome: false) and deploy it, then remove.
+        return this.operate(ref, "purge", developer, opts, {
+            label: "set retainHome: false and update",
+            mutate: (raw, stack) => {
+                const entry = developerEntries(raw).find((e) => isPlainObject(e) && e.name === developer);
+                if (isPlainObject(entry) && entry.retainHome !== false) return updateDeveloper(raw, stack, developer, { retainHome: false });
+                return undefined;
+            },
+        }, remove);
     }
 
     /**
@@ -207,8 +202,7 @@ export class GitspacePortal implements GitspaceOperations {
      * an update (or a preview with `dryRun`, after which the config is restored).
      */
     private async operate(
-        ref: StackRef, kind: OperationKind, name: string | undefined, opts: OperationOptions,
-        ...steps: Array<(raw: RawConfig, stack: string) => Mutation | undefined>
+        ref: StackRef, kind: OperationKind, name: string | undefined, opts: OperationOptions, ...steps: Step[]
     ): Promise<OperationResult> {
         const driver = await this.driver(ref);
         const stack = driver.stackName;
@@ -217,85 +211,132 @@ export class GitspacePortal implements GitspaceOperations {
         };
         // "updating" from the moment the request is queued.
         if (name) this.mark(stack, name, +1);
-        return this.queue.run(stack, async () => {
-            const started = Date.now();
-            const collector = new EventCollector(emit);
-            let developer = "";
-            let targeted = true;
-            let outputs: OutputMap = {};
-            let raw: RawConfig = await driver.readConfig();
-            const snapshots: unknown[] = [];
-            try {
-                for (const step of steps) {
-                    const mutation = step(raw, stack);
-                    if (!mutation) continue;
-                    developer = mutation.developer;
-                    this.mark(stack, developer, +1);
-                    try {
-                        const before = await driver.outputs();
-                        const reason = await this.fullUpdateReason(driver, raw, before, opts);
-                        const target = reason ? undefined : [driver.componentUrn(mutation.developer)];
-                        targeted &&= target !== undefined;
-                        emit({
-                            type: "started", stack, operation: kind, developer, dryRun: !!opts.dryRun, targeted: !!target,
-                            ...(target ? { targets: target } : { reason }),
-                        });
-                        const snapshot = await driver.snapshotConfig();
-                        snapshots.push(snapshot);
-                        await driver.applyConfig(mutation.ops);
-                        emit({
-                            type: "config", stack,
-                            set: mutation.ops.filter((o) => o.op === "set").map((o) => o.path),
-                            removed: mutation.ops.filter((o) => o.op === "remove").map((o) => o.path),
-                        });
-                        const run = { target, onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); } };
-                        const onRetry = (r: { attempt: number; delayMs: number }) =>
-                            emit({ type: "retry", stack, attempt: r.attempt, delayMs: r.delayMs, reason: "another update is in progress" });
-                        try {
-                            if (opts.dryRun) {
-                                const p = await withBusyRetry(stack, () => driver.preview(run), this.options.retry, onRetry);
-                                if (Object.keys(collector.changes).length === 0) collector.changes = p.changes;
-                                outputs = before;
-                            } else {
-                                const u = await withBusyRetry(stack, () => driver.up(run), this.options.retry, onRetry);
-                                if (Object.keys(collector.changes).length === 0) collector.changes = u.changes;
-                                outputs = u.outputs;
-                            }
-                        } catch (e) {
-                            if (e instanceof StackBusyError) {
-                                // Nothing ran: put the config back as it was before this operation.
-                                for (const s of snapshots.reverse()) await driver.restoreConfig(s);
-                                snapshots.length = 0;
-                                throw e;
-                            }
-                            if (e instanceof PortalError) throw e;
-                            if (isCommandError(e)) {
-                                const stderr = (e as unknown as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? e.message;
-                                const failure = new UpdateFailedError(stack, collector.failures, stderr);
-                                if (!opts.dryRun) this.setError(stack, developer, failure.message);
-                                throw failure;
-                            }
-                            throw e;
-                        }
-                        if (!opts.dryRun) this.setError(stack, developer, undefined);
-                        raw = opts.dryRun ? mutation.next : await driver.readConfig();
-                    } finally {
-                        this.mark(stack, developer, -1);
-                    }
-                }
-            } finally {
-                if (opts.dryRun) for (const s of snapshots.reverse()) await driver.restoreConfig(s);
-            }
-            const gitspace = kind === "remove" || kind === "purge"
-                ? undefined
-                : gitspacesOf(raw, outputs, this.stateAfter(stack, developer, name)).find((g) => g.name === developer);
-            return {
-                operation: kind, stack, developer, dryRun: !!opts.dryRun, targeted,
-                changes: collector.changes, steps: collector.steps, durationMs: Date.now() - started,
-                ...(gitspace ? { gitspace } : {}),
-            };
-        }, (position) => emit({ type: "queued", stack, position })).finally(() => {
+        return this.queue.run(stack, () => this.runSteps(driver, kind, name, opts, steps, emit),
+            (position) => emit({ type: "queued", stack, position })).finally(() => {
             if (name) this.mark(stack, name, -1);
         });
     }
+
+    /**
+     * The steps in order. Every step's mutation is validated before the first one runs (a later step that would
+     * fail validation fails the operation before anything changes). A step whose update ran is never rolled back:
+     * when a later step fails, the error carries `partial` (what was deployed, what was not).
+     */
+    private async runSteps(
+        driver: StackDriver, kind: OperationKind, name: string | undefined, opts: OperationOptions, steps: Step[],
+        emit: (e: PortalEvent) => void,
+    ): Promise<OperationResult> {
+        const stack = driver.stackName;
+        const started = Date.now();
+        const run: RunState = { developer: "", targeted: true, outputs: {}, raw: await driver.readConfig(), collector: new EventCollector(emit), emit };
+        let planned = run.raw;
+        for (const step of steps) planned = step.mutate(planned, stack)?.next ?? planned;
+        const previewSnapshots: unknown[] = [];
+        const completed: string[] = [];
+        try {
+            for (const [i, step] of steps.entries()) {
+                try {
+                    const mutation = step.mutate(run.raw, stack);
+                    if (mutation) await this.runStep(driver, kind, mutation, opts, run, previewSnapshots);
+                } catch (e) {
+                    if (completed.length > 0 && !opts.dryRun && e instanceof PortalError) {
+                        e.partial = { completed: [...completed], notApplied: steps.slice(i).map((s) => s.label) };
+                    }
+                    throw e;
+                }
+                completed.push(step.label);
+            }
+        } finally {
+            if (opts.dryRun) for (const s of previewSnapshots.reverse()) await driver.restoreConfig(s);
+        }
+        const gitspace = kind === "remove" || kind === "purge"
+            ? undefined
+            : gitspacesOf(run.raw, run.outputs, this.stateAfter(stack, run.developer, name)).find((g) => g.name === run.developer);
+        return {
+            operation: kind, stack, developer: run.developer, dryRun: !!opts.dryRun, targeted: run.targeted,
+            changes: run.collector.changes, steps: run.collector.steps, durationMs: Date.now() - started,
+            ...(gitspace ? { gitspace } : {}),
+        };
+    }
+
+    /** One step: apply its config change, then update (or preview). A busy stack puts this step's change back. */
+    private async runStep(driver: StackDriver, kind: OperationKind, mutation: Mutation, opts: OperationOptions, run: RunState, previewSnapshots: unknown[]) {
+        const stack = driver.stackName;
+        const { collector, emit } = run;
+        run.developer = mutation.developer;
+        this.mark(stack, run.developer, +1);
+        try {
+            const before = await driver.outputs();
+            const reason = await this.fullUpdateReason(driver, run.raw, before, opts);
+            // A shared namespace's quota and limits cover every developer: it is updated with the developer.
+            const target = reason ? undefined
+                : [driver.componentUrn(mutation.developer), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
+            run.targeted &&= target !== undefined;
+            emit({
+                type: "started", stack, operation: kind, developer: run.developer, dryRun: !!opts.dryRun, targeted: !!target,
+                ...(target ? { targets: target } : { reason }),
+            });
+            const snapshot = await driver.snapshotConfig();
+            if (opts.dryRun) previewSnapshots.push(snapshot);
+            await driver.applyConfig(mutation.ops);
+            emit({
+                type: "config", stack,
+                set: mutation.ops.filter((o) => o.op === "set").map((o) => o.path),
+                removed: mutation.ops.filter((o) => o.op === "remove").map((o) => o.path),
+            });
+            const engine = { target, onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); } };
+            const onRetry = (r: { attempt: number; delayMs: number }) =>
+                emit({ type: "retry", stack, attempt: r.attempt, delayMs: r.delayMs, reason: "another update is in progress" });
+            try {
+                if (opts.dryRun) {
+                    const p = await withBusyRetry(stack, () => driver.preview(engine), this.options.retry, onRetry);
+                    if (Object.keys(collector.changes).length === 0) collector.changes = p.changes;
+                    run.outputs = before;
+                } else {
+                    const u = await withBusyRetry(stack, () => driver.up(engine), this.options.retry, onRetry);
+                    if (Object.keys(collector.changes).length === 0) collector.changes = u.changes;
+                    run.outputs = u.outputs;
+                }
+            } catch (e) {
+                throw await this.engineFailure(driver, run.developer, snapshot, opts, collector, e);
+            }
+            if (!opts.dryRun) this.setError(stack, run.developer, undefined);
+            run.raw = opts.dryRun ? mutation.next : await driver.readConfig();
+        } finally {
+            this.mark(stack, run.developer, -1);
+        }
+    }
+
+    /** The error to report for a failed engine run (and its side effects on the config and the developer's status). */
+    private async engineFailure(driver: StackDriver, developer: string, snapshot: unknown, opts: OperationOptions, collector: EventCollector, e: unknown): Promise<unknown> {
+        const stack = driver.stackName;
+        if (e instanceof StackBusyError) {
+            // This step's update never ran: put its config change back (earlier, deployed steps stay).
+            if (!opts.dryRun) await driver.restoreConfig(snapshot);
+            return e;
+        }
+        if (e instanceof PortalError) return e;
+        if (isCommandError(e)) {
+            const stderr = (e as unknown as { commandResult?: { stderr?: string } }).commandResult?.stderr ?? e.message;
+            const failure = new UpdateFailedError(stack, collector.failures, stderr);
+            if (!opts.dryRun) this.setError(stack, developer, failure.message);
+            return failure;
+        }
+        return e;
+    }
+}
+
+/** One step of an operation: a label for reports, and the config change (undefined: nothing to do). */
+interface Step {
+    label: string;
+    mutate: (raw: RawConfig, stack: string) => Mutation | undefined;
+}
+
+interface RunState {
+    developer: string;
+    targeted: boolean;
+    outputs: OutputMap;
+    raw: RawConfig;
+    collector: EventCollector;
+    emit: (e: PortalEvent) => void;
 }

@@ -11,9 +11,13 @@ export {
     ConfigOp, Mutation, RawConfig, SECRET_FIELDS,
 } from "./mutations";
 export { StackDriver, StackDriverFactory, AutomationOptions, AutomationStackDriver, automationDriverFactory, GITSPACE_COMPONENT_TYPE } from "./driver";
-export { GitspacePortal, PortalOptions, gitspacesOf, checkStackRef } from "./gitspaces";
+export { GitspacePortal, PortalOptions, gitspacesOf } from "./gitspaces";
+export { checkStackRef, teamNameSchema, envNameSchema } from "./stackref";
+export { checkUntrustedJson, JSON_LIMITS, FORBIDDEN_KEYS } from "./limits";
 export { EventCollector, parseUrn } from "./events";
 export { streamOperation, StreamedOperation } from "./stream";
 export { createInMemoryPortal, MemoryStackDriver, exampleTeamValues, InMemoryPortal } from "./memory";
-export { createPortalServer, PortalServerOptions } from "./http/server";
-export { openApiDocument, ROUTES } from "./http/openapi";
+export {
+    createPortalServer, PortalServerOptions, openApiDocument, resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH, COMMON_HEADERS, DEFAULT_MAX_BODY_BYTES,
+} from "./http/server";
+export { ROUTES, Route, allowedMethods } from "./http/routes";

@@ -1,20 +1,23 @@
 /**
  * `npm run portal`: the HTTP service over the real library (Automation API on this repository).
  *
- * Environment: PORTAL_TOKEN or PORTAL_TOKEN_FILE (required), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1),
- * PULUMI_BACKEND_URL (e.g. file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR
- * (the program; default this repository). `--demo`: serve an in-memory team `demo-dev` instead (no engine).
+ * Environment: PORTAL_TOKEN or PORTAL_TOKEN_FILE (required: at least 32 characters after trimming, e.g.
+ * `openssl rand -hex 24`), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1), PULUMI_BACKEND_URL (e.g.
+ * file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR (the program; default this
+ * repository). `--demo`: serve an in-memory team `demo-dev` instead (no engine).
  */
 import * as fs from "fs";
 import { GitspacePortal } from "./gitspaces";
-import { createPortalServer } from "./http/server";
+import { createPortalServer, portalTokenFromEnv } from "./http/server";
 import { createInMemoryPortal, exampleTeamValues } from "./memory";
 import { GitspaceOperations } from "./types";
 
 async function main() {
-    const token = process.env.PORTAL_TOKEN ?? (process.env.PORTAL_TOKEN_FILE ? fs.readFileSync(process.env.PORTAL_TOKEN_FILE, "utf8").trim() : "");
-    if (!token) {
-        console.error("[portal] PORTAL_TOKEN (or PORTAL_TOKEN_FILE) is not set: refusing to start without authentication");
+    let token: string;
+    try {
+        token = portalTokenFromEnv(process.env, (file) => fs.readFileSync(file, "utf8"));
+    } catch (e) {
+        console.error(`[portal] ${e instanceof Error ? e.message : String(e)}`);
         process.exit(2);
     }
     let ops: GitspaceOperations;
@@ -25,11 +28,12 @@ async function main() {
     } else {
         ops = new GitspacePortal({ automation: { workDir: process.env.PORTAL_WORKDIR || undefined } });
     }
-    const server = createPortalServer({ ops, token, log: (l) => console.log(`[portal] ${l}`) });
+    const app = createPortalServer({ ops, token, log: (l) => console.log(`[portal] ${l}`) });
     const port = Number(process.env.PORTAL_PORT ?? 8080);
     const host = process.env.PORTAL_HOST ?? "127.0.0.1";
-    server.listen(port, host, () => console.log(`[portal] listening on http://${host}:${port}/ (OpenAPI: /openapi.json)`));
-    const stop = () => server.close(() => process.exit(0));
+    await app.listen({ port, host });
+    console.log(`[portal] listening on http://${host}:${port}/ (OpenAPI: /openapi.json)`);
+    const stop = () => { app.close().then(() => process.exit(0), () => process.exit(1)); };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
 }

@@ -7,6 +7,9 @@
 import { CommandError, ConcurrentUpdateError, EngineEvent, OutputMap } from "@pulumi/pulumi/automation";
 import { ConfigError, CONFIG_KEYS, parseTeamConfig, TeamConfig } from "../components/config";
 import { ideSpec } from "../components/catalog";
+import { gitspaceUrl, identifier, namespaceName, teamNamespaceName } from "../components/names";
+import { TEAM_NAMESPACE_RESOURCE_NAME } from "../components/team";
+import { TYPE_TOKENS } from "../components/tokens";
 import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
 import { StackNotFoundError } from "./errors";
 import { GitspacePortal, PortalOptions } from "./gitspaces";
@@ -15,6 +18,8 @@ import { applyOps, ConfigOp, RawConfig } from "./mutations";
 export interface MemoryStackOptions {
     /** The next N engine runs fail with ConcurrentUpdateError (another process holds the stack). */
     busyRuns?: number;
+    /** Once this many `up` runs succeeded, every later run fails with ConcurrentUpdateError (a lock taken mid-operation). */
+    busyAfterUps?: number;
     /** Each engine run takes this long. */
     delayMs?: number;
     /** A developer whose Deployment fails to update, with this message. */
@@ -37,9 +42,15 @@ export class MemoryStackDriver implements StackDriver {
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
+    /** Successful `up` runs so far (the initial deploy included). */
+    ups = 0;
 
     constructor(readonly stackName: string, values: Record<string, unknown>, public options: MemoryStackOptions = {}) {
         this.values = structuredClone(values);
+    }
+
+    teamNamespaceUrn() {
+        return `urn:pulumi:${this.stackName}::gitspace::${TYPE_TOKENS.teamNamespace}::${TEAM_NAMESPACE_RESOURCE_NAME}`;
     }
 
     componentUrn(developer: string) {
@@ -74,15 +85,22 @@ export class MemoryStackDriver implements StackDriver {
         const gitspaces: Record<string, unknown> = {};
         for (const [name, d] of Object.entries(devs)) {
             const spec = ideSpec(d.ide as never);
+            const scope = { team: team.team, environment: team.environment };
+            const namespace = namespaceName(scope, name, team.namespaceLayout);
+            const web = spec.access === "web";
             gitspaces[name] = {
-                namespace: `gitspace-${team.team}-${name}`,
+                namespace,
                 ide: d.ide,
-                url: `https://${team.team}-${name}.${team.domain}`,
+                ...(web && team.router.mode !== "none" ? { url: gitspaceUrl(scope, team.domain, name) } : {}),
                 image: `${team.images.registry}:${spec.flavor}-${team.images.tag}`,
-                ...(spec.access === "ssh" ? { ssh: `kubectl -n gitspace-${team.team}-${name} port-forward svc/gitspace ${spec.port} & ssh -p ${spec.port} vscode@localhost` } : { password: `pw-${name}` }),
+                ...(web ? { password: `pw-${name}` } : { ssh: `ssh -p ${spec.port} vscode@${identifier(scope, name)}` }),
             };
         }
-        return { gitspaces: { value: gitspaces, secret: true } };
+        const outputs: OutputMap = { gitspaces: { value: gitspaces, secret: true } };
+        if (team.namespaceLayout === "shared") {
+            outputs.namespace = { value: teamNamespaceName({ team: team.team, environment: team.environment }), secret: false };
+        }
+        return outputs;
     }
 
     private event(e: Partial<EngineEvent>): EngineEvent {
@@ -92,13 +110,14 @@ export class MemoryStackDriver implements StackDriver {
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
         this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}) });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
-        if ((this.options.busyRuns ?? 0) > 0) {
-            this.options.busyRuns!--;
+        const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
+        if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {
+            if (!lockedNow) this.options.busyRuns!--;
             throw new ConcurrentUpdateError(new CommandResult("", `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`, 255));
         }
         let team: TeamConfig;
         try {
-            team = parseTeamConfig(this.values, Object.keys(this.values).filter((k) => !(CONFIG_KEYS as string[]).includes(k)));
+            team = parseTeamConfig(this.values, Object.keys(this.values).filter((k) => !(CONFIG_KEYS as string[]).includes(k)), { stack: this.stackName });
         } catch (e) {
             if (!(e instanceof ConfigError)) throw e;
             opts.onEngineEvent(this.event({ diagnosticEvent: { message: e.message, color: "never", severity: "error" } }));
@@ -143,6 +162,7 @@ export class MemoryStackDriver implements StackDriver {
         }
         opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
         if (kind === "up") this.deployed = { team, devs: next };
+        if (kind === "up" && !failed) this.ups++;
         if (kind === "up" && !failed) this.deployedValues = structuredClone(this.values);
         if (failed) throw new CommandError(new CommandResult("", "error: update failed", 255));
         return changes;

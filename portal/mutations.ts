@@ -6,6 +6,7 @@
  */
 import { ConfigError, CONFIG_NAMESPACE, parseTeamConfig, rawTeamConfig, TeamConfig } from "../components/config";
 import { DeveloperExistsError, DeveloperNotFoundError, ValidationError } from "./errors";
+import { checkUntrustedJson } from "./limits";
 
 /** The `gitspace:<key>` values of a stack, parsed as the program parses them, plus unknown `gitspace:` keys. */
 export interface RawConfig {
@@ -49,10 +50,10 @@ export function findDeveloper(raw: RawConfig, name: string): number {
     return developerEntries(raw).findIndex((e) => entryName(e) === name);
 }
 
-/** Validates a would-be config; throws ValidationError with every problem. */
-export function validate(raw: RawConfig): TeamConfig {
+/** Validates a would-be config of `stack` (it defaults the environment); throws ValidationError with every problem. */
+export function validate(raw: RawConfig, stack: string): TeamConfig {
     try {
-        return parseTeamConfig(raw.values, raw.unknownKeys);
+        return parseTeamConfig(raw.values, raw.unknownKeys, { stack });
     } catch (e) {
         if (e instanceof ConfigError) throw new ValidationError(e.problems);
         throw e;
@@ -65,7 +66,9 @@ function withDevelopers(raw: RawConfig, developers: unknown[]): RawConfig {
     return { values: { ...raw.values, developers }, unknownKeys: raw.unknownKeys };
 }
 
+/** Untrusted input: plain JSON within the limits (no prototype keys, bounded depth and size), and an object. */
 function requireObject(body: unknown, path: string): asserts body is Record<string, unknown> {
+    checkUntrustedJson(body, path);
     if (!isPlainObject(body)) {
         throw new ValidationError([{ path, message: "must be an object (a developer entry)" }], "invalid request body");
     }
@@ -79,7 +82,7 @@ export function addDeveloper(raw: RawConfig, stack: string, entry: unknown): Mut
     const name = entryName(clean);
     if (name !== undefined && findDeveloper(raw, name) >= 0) throw new DeveloperExistsError(stack, name);
     const next = withDevelopers(raw, [...developerEntries(raw), clean]);
-    const team = validate(next);
+    const team = validate(next, stack);
     return { index, developer: name!, next, team, ops: setOps(devPath(index), clean, []) };
 }
 
@@ -96,7 +99,7 @@ export function updateDeveloper(raw: RawConfig, stack: string, developer: string
     const developers = [...developerEntries(raw)];
     developers[index] = entry;
     const next = withDevelopers(raw, developers);
-    const team = validate(next);
+    const team = validate(next, stack);
     return { index, developer, next, team, ops: diffOps(devPath(index), old, entry, []) };
 }
 
@@ -109,7 +112,7 @@ export function removeDeveloper(raw: RawConfig, stack: string, developer: string
     if (index < 0) throw new DeveloperNotFoundError(stack, developer);
     const developers = developerEntries(raw).filter((_, i) => i !== index);
     const next = withDevelopers(raw, developers);
-    const team = validate(next);
+    const team = validate(next, stack);
     return { index, developer, next, team, ops: [{ op: "remove", path: devPath(index) }] };
 }
 

@@ -1,219 +1,266 @@
 /**
- * The portal's HTTP service on plain `node:http` (no framework: ten routes, a bearer check, JSON bodies and
- * server-sent events need no more than this, and every dependency added to a Pulumi program's package is one more
- * thing to keep patched). It is written against `GitspaceOperations`, so it serves the real library or the
- * in-memory implementation alike.
+ * The portal's HTTP service on Fastify. Fastify enforces the body limit, validates path parameters and query
+ * strings with the zod schemas of `schemas.ts` (strict booleans, no unknown parameters), answers HEAD for every
+ * GET, and @fastify/swagger generates `/openapi.json` from the same schemas. The service is written against
+ * `GitspaceOperations`, so it serves the real library or the in-memory implementation alike.
  */
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as http from "http";
-import * as path from "path";
-import { PortalError, ValidationError } from "../errors";
-import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, StackRef } from "../types";
-import { openApiDocument, Route, ROUTES } from "./openapi";
+import { randomUUID } from "crypto";
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { ValidationError } from "../errors";
+import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef, stackName } from "../types";
+import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
+import { registerOpenApi, routeDocumentation } from "./openapi";
+import { readPage } from "./page";
+import { allowedMethods, fastifyPath, Route, ROUTES, templateOf } from "./routes";
+import { checkBearer, MIN_TOKEN_LENGTH, resolvePortalToken } from "./token";
+
+export { resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH } from "./token";
 
 export interface PortalServerOptions {
     ops: GitspaceOperations;
-    /** The bearer token clients must send. Required: without one the server is not created. */
+    /** The bearer token clients must send: trimmed, at least MIN_TOKEN_LENGTH characters, else this throws. */
     token: string;
-    /** Request log lines (no bodies, no tokens). */
+    /** Log lines (JSON after a tag; no bodies, no tokens): `request`, `audit` (one per mutation), `error`. */
     log?: (line: string) => void;
+    /** Request body limit in bytes. Default DEFAULT_MAX_BODY_BYTES (128 KiB: a developer entry is a few KiB). */
     maxBodyBytes?: number;
 }
 
-const STATIC_PAGE = path.join(__dirname, "..", "static", "index.html");
+/**
+ * A developer entry is a few KiB (an RSA-16384 public key is 2.8 KiB); 128 KiB leaves room and keeps parsing any
+ * accepted body to a few milliseconds.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 128 << 10;
 
-interface Matched {
+/** Headers on every reply. */
+export const COMMON_HEADERS: Readonly<Record<string, string>> = {
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+};
+
+interface RouteConfig {
     route: Route;
-    params: Record<string, string>;
 }
 
-const compiled = ROUTES.map((route) => {
-    const names: string[] = [];
-    const source = route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{(\w+)\\?\}/g, (_m, n: string) => {
-        names.push(n);
-        return "([^/]+)";
-    });
-    return { route, names, re: new RegExp(`^${source}/?$`) };
-});
-
-function match(method: string, pathname: string): Matched | "method" | undefined {
-    let pathMatched = false;
-    for (const c of compiled) {
-        const m = c.re.exec(pathname);
-        if (!m) continue;
-        pathMatched = true;
-        if (c.route.method !== method) continue;
-        const params: Record<string, string> = {};
-        c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
-        return { route: c.route, params };
-    }
-    return pathMatched ? "method" : undefined;
+/** What the handlers need. */
+interface Context {
+    app: FastifyInstance;
+    ops: GitspaceOperations;
+    log: (line: string) => void;
 }
 
-const truthy = (v: string | null) => v !== null && v !== "0" && v !== "false";
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-    const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-    if (!m) return false;
-    const a = crypto.createHash("sha256").update(m[1].trim()).digest();
-    const b = crypto.createHash("sha256").update(token).digest();
-    return crypto.timingSafeEqual(a, b);
-}
-
-class HttpError extends Error {
-    constructor(readonly status: number, readonly body: Record<string, unknown>) {
-        super(String(body.message));
-    }
-}
-
-function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        req.on("data", (c: Buffer) => {
-            size += c.length;
-            if (size > limit) {
-                reject(new HttpError(413, { error: "body_too_large", message: `request body over ${limit} bytes` }));
-                req.destroy();
-                return;
-            }
-            chunks.push(c);
-        });
-        req.on("error", reject);
-        req.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            if (text.trim() === "") return resolve(undefined);
-            try {
-                resolve(JSON.parse(text));
-            } catch (e) {
-                reject(new ValidationError([{ path: "body", message: `invalid JSON: ${(e as Error).message}` }], "invalid request body"));
-            }
-        });
-    });
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-    const text = JSON.stringify(body, null, 2);
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
-    res.end(text);
-}
-
-function errorBody(e: unknown): { status: number; body: Record<string, unknown> } {
-    if (e instanceof PortalError) return { status: e.status, body: e.toJSON() };
-    if (e instanceof HttpError) return { status: e.status, body: e.body };
-    return { status: 500, body: { error: "internal", message: e instanceof Error ? e.message : String(e) } };
-}
-
-export function createPortalServer(options: PortalServerOptions): http.Server {
-    if (!options.token || options.token.trim().length === 0) {
-        throw new Error("the portal needs a bearer token (PORTAL_TOKEN): refusing to serve without authentication");
-    }
-    const { ops, token } = options;
-    const limit = options.maxBodyBytes ?? 1 << 20;
+/**
+ * Builds the service (routes are registered when it is started: `await app.listen({ port, host })` or
+ * `await app.ready()`). Throws at once without a usable token.
+ */
+export function createPortalServer(options: PortalServerOptions): FastifyInstance {
+    const token = resolvePortalToken(options.token);
     const log = options.log ?? (() => undefined);
-    const page = () => fs.readFileSync(STATIC_PAGE);
-
-    return http.createServer((req, res) => {
-        const started = Date.now();
-        res.on("finish", () => log(`${req.method} ${req.url?.split("?")[0]} ${res.statusCode} ${Date.now() - started}ms`));
-        handle(req, res).catch((e) => {
-            const { status, body } = errorBody(e);
-            if (!res.headersSent) sendJson(res, status, body);
-            else res.end();
-        });
+    const app = Fastify({
+        logger: false,
+        bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        // A request (headers and body, at most 128 KiB) must arrive within 30 s: a client trickling bytes does not
+        // hold a connection for ever. Replies (server-sent events of a long update) are not limited by it.
+        requestTimeout: 30_000,
+        genReqId: () => randomUUID(),
+        requestIdHeader: false,
+        routerOptions: { ignoreTrailingSlash: true },
+        // Malformed percent-escapes in the path and the like: a 400 in our shape, before routing (and so before auth).
+        frameworkErrors: (error, request, reply) => sendError(request, reply, error, log),
+        clientErrorHandler,
     });
+    app.setValidatorCompiler((req) => req.httpPart === "body"
+        // Bodies are validated by the library, with the stack's own schema, after they are merged into the config.
+        ? (data: unknown) => ({ value: data })
+        : validatorCompiler(req as Parameters<typeof validatorCompiler>[0]));
+    app.setSerializerCompiler(serializerCompiler);
+    registerJsonParser(app);
+    app.setErrorHandler((error, request, reply) => sendError(request, reply, error, log));
+    app.setNotFoundHandler((request, reply) => {
+        const template = templateOf(request.url.split("?")[0]);
+        return template ? methodNotAllowed(reply, request.method, allowedMethods(template)) : notFound(reply, request.url);
+    });
+    app.addHook("onRequest", async (request, reply) => {
+        reply.headers(COMMON_HEADERS);
+        reply.header("x-request-id", request.id);
+        const config = request.routeOptions.config as Partial<RouteConfig>;
+        if (config.route?.auth && !checkBearer(request.raw.rawHeaders, token)) {
+            return reply.code(401).header("www-authenticate", "Bearer").send({ error: "unauthorized", message: "missing or wrong bearer token" });
+        }
+    });
+    app.addHook("onResponse", async (request, reply) => {
+        log(requestLine(request, reply));
+        if (!request.raw.complete) lingeringClose(request.raw.socket);
+    });
+    registerOpenApi(app);
+    app.register(async (scope) => registerRoutes(scope, { app, ops: options.ops, log }));
+    return app;
+}
 
-    async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
-        const url = new URL(req.url ?? "/", "http://portal");
-        const found = match(req.method ?? "GET", url.pathname);
-        if (found === undefined) return sendJson(res, 404, { error: "not_found", message: `no route ${url.pathname}` });
-        if (found === "method") return sendJson(res, 405, { error: "method_not_allowed", message: `${req.method} not allowed on ${url.pathname}` });
-        const { route, params } = found;
-        if (route.auth && !tokenMatches(req.headers.authorization, token)) {
-            return sendJson(res, 401, { error: "unauthorized", message: "missing or wrong bearer token" }, { "www-authenticate": "Bearer" });
+/** A request whose headers exceed Node's limit (431) or that does not parse (400): answered on the socket. */
+function clientErrorHandler(err: Error, socket: import("net").Socket) {
+    if ((err as NodeJS.ErrnoException).code === "ECONNRESET" || !socket.writable) return;
+    const tooLarge = (err as NodeJS.ErrnoException).code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const body = JSON.stringify(tooLarge
+        ? { error: "headers_too_large", message: "request headers too large" }
+        : { error: "bad_request", message: "malformed HTTP request", problems: [{ path: "request", message: "malformed HTTP request" }], total: 1 });
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function registerRoutes(scope: FastifyInstance, ctx: Context) {
+    const page = readPage();
+    for (const route of ROUTES) {
+        scope.route({
+            method: route.method, url: fastifyPath(route.path), config: { route } satisfies RouteConfig,
+            schema: routeDocumentation(route),
+            handler: async (request, reply) => {
+                try {
+                    return await handle(ctx, route, request, reply, page);
+                } catch (e) {
+                    return sendError(request, reply, e, ctx.log);
+                }
+            },
+        });
+    }
+    for (const path of new Set(ROUTES.map((r) => r.path))) {
+        scope.options(fastifyPath(path), { schema: { hide: true } }, async (_request, reply) =>
+            reply.code(204).header("allow", allowedMethods(path).join(", ")).send());
+    }
+}
+
+async function handle(ctx: Context, route: Route, request: FastifyRequest, reply: FastifyReply, page: ReturnType<typeof readPage>) {
+    const params = (request.params ?? {}) as Record<string, string>;
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const ref: StackRef = { team: params.team, env: params.env };
+    switch (route.id) {
+        case "health": return reply.send({ ok: true });
+        case "openapi": return reply.send(ctx.app.swagger());
+        case "webPage": return reply.headers(page.headers).type("text/html; charset=utf-8").send(page.html);
+        case "listGitspaces":
+            return reply.send({ stack: stackName(ref), gitspaces: await ctx.ops.list(ref) });
+        case "getGitspace":
+            return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
+        default:
+            return operation(ctx, route, request, reply, { ref, developer: params.developer, query });
+    }
+}
+
+/** A mutating route: audited (one log line with the outcome, even when the client is gone), JSON or SSE. */
+async function operation(
+    ctx: Context, route: Route, request: FastifyRequest, reply: FastifyReply,
+    { ref, developer, query }: { ref: StackRef; developer: string; query: Record<string, unknown> },
+) {
+    const body = request.body;
+    if (route.body && body === undefined) {
+        throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body", "invalid_request");
+    }
+    const base: RemoveOptions = {
+        dryRun: query.dryRun === true,
+        ...(query.targeting ? { targeting: query.targeting as "auto" | "never" } : {}),
+        ...(route.id === "removeGitspace" ? { purge: query.purge === true } : {}),
+    };
+    const success = base.dryRun ? 200 : route.success;
+    let clientGone = false;
+    reply.raw.on("close", () => { if (!reply.raw.writableFinished) clientGone = true; });
+    const run = async (opts: OperationOptions): Promise<OperationResult> => {
+        const started = Date.now();
+        const audit = { request, route, ref, opts: base, started };
+        try {
+            const result = await dispatch(ctx.ops, route, ref, developer, body, { ...base, ...opts });
+            ctx.log(auditLine({ ...audit, developer: result.developer, clientGone, status: success }));
+            return result;
+        } catch (e) {
+            const { status, body: error } = errorReply(e, request.id);
+            const named = developer ?? (typeof (body as { name?: unknown } | undefined)?.name === "string" ? (body as { name: string }).name : undefined);
+            ctx.log(auditLine({ ...audit, developer: named, clientGone, status, error }));
+            throw e;
         }
-        const ref: StackRef = { team: params.team, env: params.env };
-        const q = url.searchParams;
-        switch (route.id) {
-            case "health": return sendJson(res, 200, { ok: true });
-            case "openapi": return sendJson(res, 200, openApiDocument());
-            case "webPage":
-                res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-                return res.end(page());
-            case "listGitspaces": {
-                const gitspaces = await ops.list(ref);
-                return sendJson(res, 200, { stack: `${ref.team}-${ref.env}`, gitspaces });
-            }
-            case "getGitspace":
-                return sendJson(res, 200, await ops.get(ref, params.developer, { showSecrets: truthy(q.get("showSecrets")) }));
-            default:
-                break;
-        }
-        // Mutating operations.
-        const body = route.body ? await readJson(req, limit) : undefined;
-        if (route.body && body === undefined) {
-            throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body");
-        }
-        const targeting = q.get("targeting");
-        if (targeting !== null && targeting !== "auto" && targeting !== "never") {
-            throw new ValidationError([{ path: "targeting", message: `must be "auto" or "never"` }], "invalid query");
-        }
-        const base: OperationOptions = { dryRun: truthy(q.get("dryRun")), ...(targeting ? { targeting } : {}) };
-        const run = (opts: OperationOptions): Promise<OperationResult> => {
-            switch (route.id) {
-                case "addGitspace": return ops.add(ref, body, opts);
-                case "updateGitspace": return ops.update(ref, params.developer, body, opts);
-                case "removeGitspace": return ops.remove(ref, params.developer, { ...opts, purge: truthy(q.get("purge")) });
-                case "stopGitspace": return ops.stop(ref, params.developer, opts);
-                case "startGitspace": return ops.start(ref, params.developer, opts);
-                default: throw new Error(`unhandled route ${route.id}`);
-            }
-        };
-        const success = base.dryRun ? 200 : route.success;
-        const location = route.id === "addGitspace" ? (r: OperationResult) => ({ location: `${url.pathname.replace(/\/$/, "")}/${encodeURIComponent(r.developer)}` }) : () => ({});
-        const wantsStream = truthy(q.get("stream")) || (req.headers.accept ?? "").includes("text/event-stream");
-        if (!wantsStream) {
-            const result = await run(base);
-            return sendJson(res, success, result, base.dryRun ? {} : location(result));
-        }
-        await streamOperation(res, req, (onEvent) => run({ ...base, onEvent }), success);
+    };
+    const location = (r: OperationResult) => `${request.url.split("?")[0].replace(/\/$/, "")}/${encodeURIComponent(r.developer)}`;
+    const wantsStream = query.stream === true || (request.headers.accept ?? "").includes("text/event-stream");
+    if (!wantsStream) {
+        const result = await run({});
+        if (success === 201) reply.header("location", location(result));
+        return reply.code(success).send(result);
+    }
+    return streamOperation(ctx, request, reply, (onEvent) => run({ onEvent }), success, success === 201 ? location : undefined);
+}
+
+function dispatch(ops: GitspaceOperations, route: Route, ref: StackRef, developer: string, body: unknown, opts: RemoveOptions): Promise<OperationResult> {
+    switch (route.id) {
+        case "addGitspace": return ops.add(ref, body, opts);
+        case "updateGitspace": return ops.update(ref, developer, body, opts);
+        case "removeGitspace": return ops.remove(ref, developer, opts);
+        case "stopGitspace": return ops.stop(ref, developer, opts);
+        case "startGitspace": return ops.start(ref, developer, opts);
+        default: throw new Error(`unhandled route ${route.id}`);
     }
 }
 
 /**
- * Server-sent events: `progress` events while the operation runs, then one `result` ({status, body}) or `error`
- * ({status, error, message, …}). An error before the first event (validation, unknown developer) is a plain JSON
- * response with its status code.
+ * Server-sent events: `progress` events while the operation runs, then one `result` ({status, location?, body})
+ * or `error` ({status, error, message, …}). An error before the first event (validation, unknown developer) is
+ * a plain JSON reply with its status code.
  */
 async function streamOperation(
-    res: http.ServerResponse, req: http.IncomingMessage,
-    start: (onEvent: (e: PortalEvent) => void) => Promise<OperationResult>, success: number,
+    ctx: Context, request: FastifyRequest, reply: FastifyReply, start: (onEvent: (e: PortalEvent) => void) => Promise<OperationResult>,
+    success: number, location?: (r: OperationResult) => string,
 ) {
+    const res = reply.raw;
     let open = false;
-    let closed = false;
-    req.on("close", () => (closed = true));
-    const send = (event: string, data: unknown) => {
-        if (closed) return;
-        res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
+    res.on("error", () => undefined);
+    const writable = () => !res.destroyed && !res.writableEnded;
+    const send = (event: string, data: unknown) => { if (writable()) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
     const begin = () => {
         if (open) return;
         open = true;
-        res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
-        res.flushHeaders();
+        reply.hijack();
+        res.writeHead(200, {
+            ...COMMON_HEADERS, "x-request-id": request.id,
+            "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no",
+        });
     };
-    const heartbeat = setInterval(() => { if (open && !closed) res.write(": keep-alive\n\n"); }, 15000);
+    const heartbeat = setInterval(() => { if (open && writable()) res.write(": keep-alive\n\n"); }, 15000);
     try {
         const result = await start((e) => { begin(); send("progress", e); });
         begin();
-        send("result", { status: success, body: result });
+        send("result", { status: success, ...(location ? { location: location(result) } : {}), body: result });
     } catch (e) {
-        const { status, body } = errorBody(e);
-        if (!open) return sendJson(res, status, body);
+        if (!open) throw e;
+        const { status, body } = errorReply(e, request.id, ctx.log);
         send("error", { status, ...body });
     } finally {
         clearInterval(heartbeat);
     }
-    res.end();
+    if (writable()) res.end();
+    return reply;
+}
+
+/** JSON bodies only (`application/json`, and `application/merge-patch+json` for PATCH); anything else is a 415. */
+function registerJsonParser(app: FastifyInstance) {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(["application/json", "application/merge-patch+json"], { parseAs: "string" }, (_req, text, done) => {
+        const body = text as string;
+        if (body.trim() === "") return done(null, undefined);
+        try {
+            done(null, JSON.parse(body));
+        } catch (e) {
+            done(new ValidationError([{ path: "body", message: `invalid JSON: ${e instanceof Error ? e.message : "parse error"}` }], "invalid request body", "invalid_request"));
+        }
+    });
+}
+
+/** The OpenAPI document the service serves (built from a server that is never started). */
+export async function openApiDocument(): Promise<Record<string, unknown>> {
+    const app = createPortalServer({ ops: {} as GitspaceOperations, token: "x".repeat(MIN_TOKEN_LENGTH) });
+    await app.ready();
+    try {
+        return JSON.parse(JSON.stringify(app.swagger())) as Record<string, unknown>;
+    } finally {
+        await app.close();
+    }
 }

@@ -144,7 +144,7 @@ describe("portal: HTTP service (in-memory implementation)", () => {
             assert.ok(status < 300, `${r.method} ${r.path} → ${status}`);
         }
         assert.strictEqual(res.body.paths[G.replace("platform", "{team}").replace("dev", "{env}")].post.responses["400"].content["application/json"].schema.$ref, "#/components/schemas/ValidationError");
-        assert.deepStrictEqual(JSON.parse(res.text), openApiDocument());
+        assert.deepStrictEqual(JSON.parse(res.text), await openApiDocument());
     });
 
     it("the HTTP layer is written against the interface: any implementation serves", async () => {

@@ -40,6 +40,8 @@ describe("portal: web page in headless Chromium", function () {
 
     it("lists the gitspaces with status and IDE link; Stop sends the request and shows the new status", async () => {
         const page = await browser.newPage();
+        const violations: string[] = [];
+        page.on("console", (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
         const requests: string[] = [];
         page.on("request", (r) => { if (r.url().includes("/teams/")) requests.push(`${r.method()} ${new URL(r.url()).pathname} ${r.headers().authorization ?? ""}`); });
         await page.goto(`${served.url}/?team=platform&env=dev#token=${TOKEN}`);
@@ -51,8 +53,8 @@ describe("portal: web page in headless Chromium", function () {
             button: tr.querySelector("button")!.textContent,
         })));
         assert.deepStrictEqual(rows, [
-            { name: "alice", status: "running", link: "https://platform-alice.gitspace.localtest.me", button: "Stop" },
-            { name: "bob", status: "running", link: "https://platform-bob.gitspace.localtest.me", button: "Stop" },
+            { name: "alice", status: "running", link: "https://alice--platform--dev.gitspace.localtest.me", button: "Stop" },
+            { name: "bob", status: "running", link: null, button: "Stop" },
             { name: "carol", status: "stopped", link: null, button: "Start" },
         ]);
         assert.ok(!page.url().includes(TOKEN), "the token leaves the address bar");
@@ -67,7 +69,8 @@ describe("portal: web page in headless Chromium", function () {
 
         await page.click("tr[data-name=carol] button.start");
         await page.waitForSelector("tr[data-name=carol] .status-running");
-        assert.strictEqual(await page.getAttribute("tr[data-name=carol] a.ide", "href"), "https://platform-carol.gitspace.localtest.me");
+        assert.strictEqual(await page.getAttribute("tr[data-name=carol] a.ide", "href"), "https://carol--platform--dev.gitspace.localtest.me");
+        assert.deepStrictEqual(violations, [], "the page runs under its CSP without violations");
         await page.close();
     });
 

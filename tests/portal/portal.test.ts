@@ -9,9 +9,9 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         const { portal } = await memoryPortal();
         const list = await portal.list(ref);
         assert.deepStrictEqual(list.map((g) => [g.name, g.status, g.url]), [
-            ["alice", "running", "https://platform-alice.gitspace.localtest.me"],
-            ["bob", "running", "https://platform-bob.gitspace.localtest.me"],
-            ["carol", "stopped", "https://platform-carol.gitspace.localtest.me"],
+            ["alice", "running", "https://alice--platform--dev.gitspace.localtest.me"],
+            ["bob", "running", undefined], // an SSH IDE: no HTTP route ever points at sshd
+            ["carol", "stopped", "https://carol--platform--dev.gitspace.localtest.me"],
         ]);
         assert.strictEqual((list[1].config as any).git.token, "[secret]");
         assert.ok(!JSON.stringify(list).includes("s3cret-bob"));
@@ -24,7 +24,11 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         const events: PortalEvent[] = [];
         const r = await portal.add(ref, { name: "erin", git: { username: "erin", token: "tok" } }, { onEvent: (e) => events.push(e) });
         assert.strictEqual(r.targeted, true);
-        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up", target: ["urn:pulumi:platform-dev::gitspace::gitspace:gitspace:Gitspace::erin"] });
+        // The default router (caddy2-k8s) puts the team in one shared namespace, whose quota covers every developer.
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up", target: [
+            "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:Gitspace::erin",
+            "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:TeamNamespace::team",
+        ] });
         assert.deepStrictEqual(r.changes, { create: 1 });
         assert.strictEqual(r.gitspace?.status, "running");
         assert.ok(stack.secretPaths.has("gitspace:developers[3].git.token"));
@@ -145,5 +149,63 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         for await (const e of op.events) types.push(e.type);
         assert.strictEqual((await op.result).gitspace?.status, "stopped");
         assert.deepStrictEqual(types, ["started", "config", "resource", "resource", "summary"]);
+    });
+});
+
+describe("portal: multi-step operations never roll back what the engine deployed", () => {
+    it("purge whose second step meets a busy stack: retainHome: false stays (it was deployed), partial result reported", async () => {
+        const { portal, stack } = await memoryPortal();
+        stack.options.busyAfterUps = stack.ups + 1; // the first step's update succeeds, then the lock is taken
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof StackBusyError, String(err));
+        assert.deepStrictEqual(err.partial, { completed: ["set retainHome: false and update"], notApplied: ["remove the developer and update"] });
+        assert.deepStrictEqual(err.toJSON().partial, err.partial);
+        // The config is what the engine deployed: alice is still there, with retainHome: false; not "restored".
+        const alice = (stack.values.developers as Array<Record<string, unknown>>).find((d) => d.name === "alice");
+        assert.strictEqual(alice?.retainHome, false);
+        assert.strictEqual((await stack.lastDeployedConfig())!.values.developers instanceof Array, true);
+        const deployed = ((await stack.lastDeployedConfig())!.values.developers as Array<Record<string, unknown>>).find((d) => d.name === "alice");
+        assert.strictEqual(deployed?.retainHome, false, "what the engine ran with");
+        // Once the stack is free, the same purge finishes (its first step has nothing left to do).
+        stack.options.busyAfterUps = undefined;
+        const done = await portal.remove(ref, "alice", { purge: true });
+        assert.strictEqual(done.operation, "purge");
+        assert.deepStrictEqual((await portal.list(ref)).map((g) => g.name), ["bob", "carol"]);
+    });
+
+    it("a busy first step puts only its own change back; nothing was deployed, nothing is partial", async () => {
+        const { portal, stack } = await memoryPortal();
+        const before = structuredClone(stack.values);
+        stack.options.busyAfterUps = stack.ups;
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof StackBusyError);
+        assert.strictEqual(err.partial, undefined);
+        assert.deepStrictEqual(stack.values, before);
+    });
+
+    it("a later step that the schema refuses fails the operation before the first step runs", async () => {
+        const mem = await memoryPortal();
+        const one = await mem.addStack("solo-dev", { ...mem.stack.values, team: "solo", developers: [{ name: "alice" }] });
+        const runs = one.runs.length;
+        const before = structuredClone(one.values);
+        const err = await mem.portal.remove({ team: "solo", env: "dev" }, "alice", { purge: true }).catch((e) => e);
+        assert.strictEqual(err.status, 400, String(err));
+        assert.strictEqual(one.runs.length, runs, "no engine run");
+        assert.deepStrictEqual(one.values, before, "retainHome was not set");
+    });
+
+    it("a failed second step (update failed) reports the deployed first step", async () => {
+        const { portal, stack } = await memoryPortal();
+        // The second engine run (the removal) fails.
+        const up = stack.up.bind(stack);
+        let calls = 0;
+        stack.up = async (o) => {
+            if (++calls === 2) throw new UpdateFailedError("platform-dev", [{ message: "provider crashed" }]);
+            return up(o);
+        };
+        const err = await portal.remove(ref, "alice", { purge: true }).catch((e) => e);
+        assert.ok(err instanceof UpdateFailedError, String(err));
+        assert.deepStrictEqual(err.partial?.completed, ["set retainHome: false and update"]);
+        assert.deepStrictEqual(err.toJSON().partial, err.partial);
     });
 });

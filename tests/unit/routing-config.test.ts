@@ -148,6 +148,18 @@ describe("routing config: environment", () => {
         assert.equal(parseTeamConfig({ ...raw, environment: "qa" }, [], { stack: "prod" }).environment, "qa", "the key wins");
     });
 
+    it("drops a leading `<team>-` from the stack name (the `<team>-<env>` convention of the README and the portal)", () => {
+        const raw: Record<string, unknown> = { ...rawConfig(), team: "platform" };
+        delete raw.environment;
+        assert.equal(parseTeamConfig(raw, [], { stack: "platform-dev" }).environment, "dev");
+        assert.equal(parseTeamConfig(raw, [], { stack: "acme/gitspace/platform-prod-eu" }).environment, "prod-eu");
+        assert.equal(parseTeamConfig(raw, [], { stack: "platform" }).environment, "platform", "the team alone is not stripped");
+        assert.equal(parseTeamConfig(raw, [], { stack: "platformdev" }).environment, "platformdev", "only `<team>-` is a prefix");
+        assert.equal(parseTeamConfig(raw, [], { stack: "other-dev" }).environment, "other-dev");
+        assert.equal(parseTeamConfig({ ...raw, environment: "qa" }, [], { stack: "platform-dev" }).environment, "qa", "the key wins");
+        assert.match(problems(raw, "platform--dev")[0], /^gitspace:environment: required: the stack name "platform--dev" cannot default it/);
+    });
+
     it("asks for the key when the stack name cannot be one", () => {
         const raw = { ...rawConfig() };
         delete raw.environment;

@@ -1,0 +1,61 @@
+/**
+ * The route table: the server registers exactly these routes, with these schemas, and @fastify/swagger documents
+ * exactly these (plus HEAD for every GET and OPTIONS for every path, which are answered but not listed).
+ */
+import { z } from "zod";
+import * as s from "./schemas";
+
+export type RouteId =
+    | "listGitspaces" | "addGitspace" | "getGitspace" | "updateGitspace" | "removeGitspace"
+    | "stopGitspace" | "startGitspace" | "openapi" | "webPage" | "health";
+
+export interface Route {
+    id: RouteId;
+    method: "GET" | "POST" | "PATCH" | "DELETE";
+    /** OpenAPI path template. */
+    path: string;
+    summary: string;
+    auth: boolean;
+    /** Mutating operations: `?stream=1` (server-sent events), `?dryRun=1` (preview), `?targeting=never`. */
+    operation?: boolean;
+    body?: "Developer" | "DeveloperPatch";
+    success: number;
+    params?: z.ZodType;
+    query: z.ZodType;
+}
+
+const G = "/teams/{team}/envs/{env}/gitspaces";
+
+export const ROUTES: Route[] = [
+    { id: "listGitspaces", method: "GET", path: G, summary: "List the team's gitspaces with status and URLs", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
+    { id: "addGitspace", method: "POST", path: G, summary: "Add a developer (a gitspace:developers[i] entry) and update the stack", auth: true, operation: true, body: "Developer", success: 201, params: s.stackParams, query: s.operationQuery },
+    { id: "getGitspace", method: "GET", path: `${G}/{developer}`, summary: "One developer's gitspace (`?showSecrets=1` includes the web IDE password)", auth: true, success: 200, params: s.developerParams, query: s.getQuery },
+    { id: "updateGitspace", method: "PATCH", path: `${G}/{developer}`, summary: "Change a developer (JSON merge patch of its entry) and update", auth: true, operation: true, body: "DeveloperPatch", success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "removeGitspace", method: "DELETE", path: `${G}/{developer}`, summary: "Remove a developer; home data is kept unless `?purge=1`", auth: true, operation: true, success: 200, params: s.developerParams, query: s.removeQuery },
+    { id: "stopGitspace", method: "POST", path: `${G}/{developer}/stop`, summary: "Stop (running: false → 0 replicas, everything kept)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "startGitspace", method: "POST", path: `${G}/{developer}/start`, summary: "Start (running: true)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", auth: false, success: 200, query: s.noQuery },
+    { id: "webPage", method: "GET", path: "/", summary: "The web page (the data calls need the token)", auth: false, success: 200, query: z.object({}).catchall(z.string()).describe("`?team=…&env=…` prefill the form") },
+    { id: "health", method: "GET", path: "/healthz", summary: "Liveness", auth: false, success: 200, query: s.noQuery },
+];
+
+/** Fastify's path syntax: `{team}` → `:team`. */
+export const fastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
+
+/** The methods a path answers (HEAD with GET, OPTIONS always), for `Allow`. */
+export function allowedMethods(path: string): string[] {
+    const methods = new Set(ROUTES.filter((r) => r.path === path).map((r) => r.method as string));
+    if (methods.has("GET")) methods.add("HEAD");
+    methods.add("OPTIONS");
+    return ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"].filter((m) => methods.has(m));
+}
+
+const templates = [...new Set(ROUTES.map((r) => r.path))].map((path) => ({
+    path,
+    re: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, "[^/]+")}/?$`),
+}));
+
+/** The route template a request path (without query) belongs to, whatever the method. */
+export function templateOf(pathname: string): string | undefined {
+    return templates.find((t) => t.re.test(pathname))?.path;
+}
