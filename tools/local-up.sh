@@ -15,6 +15,7 @@ log() { printf '[gitspace] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; log "$name done in $((SECONDS - t)) s"; }
 start=$SECONDS
+local_cluster=0
 stack="${GITSPACE_STACK:-dev}"
 tools_env="${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
 
@@ -65,6 +66,7 @@ else
   fi
   part "local cluster, registry 127.0.0.1:5000" bash tools/cluster/up.sh
   export KUBECONFIG="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
+  local_cluster=1
   cluster_ready || die "the local cluster does not answer (logs: ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/logs)"
 fi
 
@@ -86,4 +88,27 @@ export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 pulumi stack select "$stack" --create --non-interactive >/dev/null
 part "pulumi up ($stack)" pulumi up --stack "$stack" --yes --non-interactive "$@"
+
+# How to reach each gitspace from this machine (URLs and SSH commands; passwords stay in the stack's secrets).
+print_access() {
+  local ca="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/pki/local-ca.crt"
+  # shellcheck disable=SC2016  # JavaScript template literals, not shell expansions
+  pulumi stack output gitspaces --stack "$stack" --show-secrets --json | CA="$ca" LOCAL="$local_cluster" node -e '
+    const gs = JSON.parse(require("fs").readFileSync(0, "utf8") || "{}");
+    // On the local cluster the router listens on 127.0.0.1:443 with a certificate of the local CA.
+    const local = process.env.LOCAL === "1";
+    const ca = local && require("fs").existsSync(process.env.CA) ? process.env.CA : undefined;
+    const line = (s) => console.error(`[gitspace]   ${s}`);
+    for (const [dev, g] of Object.entries(gs)) {
+      console.error(`[gitspace] ${dev} (${g.ide}):`);
+      for (const url of [g.url, ...Object.values(g.appUrls ?? {})].filter(Boolean)) {
+        const host = new URL(url).host;
+        line(local ? `${url}   curl${ca ? ` --cacert ${ca}` : ""} --resolve ${host}:443:127.0.0.1 ${url}/` : url);
+      }
+      if (g.ssh) line(`${g.ssh}`);
+      if (g.password !== undefined) line(`password: pulumi stack output gitspaces --show-secrets (gitspaces.${dev}.password)`);
+    }
+    if (ca) console.error(`[gitspace] the router'"'"'s certificate is signed by the local CA ${ca} (trusted system-wide here; import it in a browser, or curl --cacert). *.localtest.me resolves to 127.0.0.1, else add a hosts entry.`);'
+}
+print_access || log "could not read the stack outputs: pulumi stack output gitspaces"
 log "done in $((SECONDS - start)) s; outputs: pulumi stack output gitspaces --show-secrets (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"
