@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { IdeSpec, ideSpec } from "./catalog";
 import { DeveloperConfig, EgressConfig, RouterConfig, SshConfig, TEAM_DEFAULTS, TeamConfig } from "./config";
-import { buildPodSpec, gitCredentialsData, gitspaceLabels, limitRangeSpec, needsIdePassword, quotaHard, selectorLabels } from "./builders";
+import { buildPodSpec, clonedRepositories, gitCredentialsData, gitspaceLabels, limitRangeSpec, needsIdePassword, quotaHard, selectorLabels } from "./builders";
 import { HOME_CLAIM_IMMUTABLE, HomeAdoption } from "./adoption";
 import { GitspaceNamespaceRef, createNamespace } from "./namespace";
 import {
@@ -166,7 +166,7 @@ function createSecrets(ctx: Ctx): { secrets: pulumi.Resource[]; password?: pulum
     const secrets: pulumi.Resource[] = [];
     let password: pulumi.Output<string> | undefined;
     if (developer.git) {
-        secrets.push(secret("git-credentials", ctx.objects.gitCredentials, gitCredentialsData(developer.git, developer.repos, (token) => pulumi.secret(token))));
+        secrets.push(secret("git-credentials", ctx.objects.gitCredentials, gitCredentialsData(developer.git, clonedRepositories(developer), (token) => pulumi.secret(token))));
     }
     if (needsIdePassword(developer, ctx.args.ideAuth ?? TEAM_DEFAULTS.ideAuth)) {
         const generated = new random.RandomPassword(`${ctx.name}-ide-password`, { length: 24, special: false }, parent);
