@@ -8,7 +8,9 @@
  * team, environment and (for a developer's objects) developer labels must all match. Anything else with that name
  * is never touched: the program stops with a message naming the object and the label that differs.
  * The engine ignores `import` for a resource already in the stack's state (same ID), so the option is harmless on
- * every later `up`; it matters only on the run that re-adds the developer.
+ * every later `up`; it matters only on the run that re-adds the developer. When the program's inputs differ from the
+ * kept object (e.g. the developer comes back with another IDE, a label), the engine imports then updates
+ * (pulumi/pulumi#16397; older engines refused such an import).
  *
  * The PVC's spec is immutable but for its storage request: the fields Kubernetes never lets change are in
  * `ignoreChanges` (HOME_CLAIM_IMMUTABLE), so neither an import nor a later config edit can turn into a replacement

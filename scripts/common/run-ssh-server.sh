@@ -19,7 +19,8 @@ done < <("$here/session-env.sh" || true)
 export GITSPACE_SESSION_ENV_NAMES="${names[*]:-}"
 config="$("$here/setup-ssh-server.sh")"
 # The developer's own setup (dotfiles, devcontainer.json lifecycle commands) in the background, as this user.
-"$here/run-lifecycle.sh" </dev/null >/dev/null &
+# The subshell exits at once: the runner is reparented to tini (PID 1), which reaps it (sshd would not).
+("$here/run-lifecycle.sh" </dev/null >/dev/null &)
 cd "${HOME:-/}"
 gs_log "sshd: starting on port ${GITSPACE_IDE_PORT:-8088}"
 exec "$sshd" -D -e -f "$config"

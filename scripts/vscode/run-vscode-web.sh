@@ -87,7 +87,8 @@ fi
 # inherit it. Then the developer's own setup (dotfiles, devcontainer.json lifecycle commands) in the background, as
 # this user: it never delays the IDE, and its failures are only reported.
 while IFS= read -r -d '' kv; do export "${kv?}"; done < <("$here/../common/session-env.sh" || true)
-"$here/../common/run-lifecycle.sh" </dev/null >/dev/null &
+# The subshell exits at once: the runner is reparented to tini (PID 1), which reaps it (code-server would not).
+("$here/../common/run-lifecycle.sh" </dev/null >/dev/null &)
 
 # Nothing secret may reach code-server through its environment either.
 unset PASSWORD HASHED_PASSWORD
