@@ -5,7 +5,8 @@
 #   script/bootstrap, setup.sh, setup, script/setup that is a regular file inside ~/.dotfiles: run in ~/.dotfiles
 #   with no argument and no stdin (directly when executable, else with /bin/sh), for at most GITSPACE_DOTFILES_TIMEOUT
 #   seconds (600);
-# - with no script: link every top-level entry of ~/.dotfiles whose name starts with `.` (but .git) into HOME. An
+# - with no script: link every top-level entry of ~/.dotfiles whose name starts with `.` (but .git, and never
+#   .gitspace or .dotfiles, which HOME uses) into HOME. An
 #   existing entry of that name (not already that link) is moved aside into ~/.dotfiles-backup-<UTC time>/ first,
 #   never overwritten nor deleted, and reported.
 # Once per home: the result is recorded in $GITSPACE_STATE_DIR/dotfiles.json ({url, method, state, detail, at}) and
@@ -105,7 +106,8 @@ linked=() kept=() failed=()
 backup=""
 while IFS= read -r -d '' entry; do
     name="${entry##*/}"
-    [[ "$name" == .git ]] && continue
+    # .git is the checkout's own; .gitspace (this state) and .dotfiles (the checkout itself) are never replaced.
+    case "$name" in .git | .gitspace | .dotfiles) continue ;; esac
     target="$home/$name"
     if [[ -L "$target" && "$(readlink -- "$target")" == "$dir/$name" ]]; then
         linked+=("$name")

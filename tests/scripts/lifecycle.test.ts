@@ -49,6 +49,8 @@ describe("scripts: dotfiles (clone-code.sh, then install-dotfiles.sh as the user
         });
         makeRepo(root, "dots-links", {
             ".bashrc": "# dotfiles bashrc\n", ".vimrc": "set nu\n", ".config/app/conf": "x=1\n", "README.md": "not linked\n",
+            // Names HOME itself uses: never linked over the state dir or the checkout.
+            ".gitspace/dotfiles.json": "{\"url\": \"forged\"}\n", ".dotfiles": "not a directory\n",
         });
         makeRepo(root, "dots-fail", { "bootstrap": "#!/bin/sh\necho about to fail\nexit 3\n" }, ["bootstrap"]);
         makeRepo(root, "dots-custom", { "bin/apply": "#!/bin/sh\necho custom > \"$HOME/.custom\"\n", "install.sh": "#!/bin/sh\necho default > \"$HOME/.custom\"\n" }, ["bin/apply"]);
@@ -138,6 +140,8 @@ describe("scripts: dotfiles (clone-code.sh, then install-dotfiles.sh as the user
         }
         assert.ok(!fs.existsSync(path.join(home, "README.md")) && !fs.lstatSync(path.join(home, ".dotfiles", ".git")).isSymbolicLink());
         assert.throws(() => fs.readlinkSync(path.join(home, ".git")));
+        assert.ok(fs.lstatSync(path.join(home, ".gitspace")).isDirectory(), "the state dir is not replaced");
+        assert.ok(fs.lstatSync(path.join(home, ".dotfiles")).isDirectory(), "the checkout is not replaced");
         const backups = fs.readdirSync(home).filter((n) => n.startsWith(".dotfiles-backup-"));
         assert.equal(backups.length, 1);
         assert.equal(fs.readFileSync(path.join(home, backups[0], ".bashrc"), "utf8"), "# the user's own bashrc\n");
@@ -322,6 +326,11 @@ describe("scripts: devcontainer.json lifecycle commands and session environment 
             ["NUL in the command", '{"postStartCommand": "echo \\u0000 x"}', /contains a NUL character/],
             ["too many parallel", JSON.stringify({ postStartCommand: Object.fromEntries([...Array(40).keys()].map((i) => [`c${i}`, "true"])) }), /more than 32 parallel commands/],
             ["deep nesting", `{"x": ${"[".repeat(100000)}${"]".repeat(100000)}, "postStartCommand": "touch ran"}`, /cannot use|nested too deeply/],
+            ["empty program name", '{"postStartCommand": ["", "touch", "ran"]}', /has an empty program name/],
+            ["a number in a parallel command", '{"postStartCommand": {"a": "touch ran", "b": 1}}', /postStartCommand\.b must be a string or an array of strings/],
+            ["a control character in a parallel name", JSON.stringify({ postStartCommand: { "a\u0007b": "touch ran" } }), /command name that is too long or has control characters/],
+            ["a huge command string", JSON.stringify({ postStartCommand: `touch ran; ${"x".repeat(70000)}` }), /longer than 65536 bytes/],
+            ["too many arguments", JSON.stringify({ postStartCommand: ["touch", "ran", ...Array(2000).fill("x")] }), /more than 1024 arguments/],
             ["larger than 1 MiB", `{"postStartCommand": "touch ran", "pad": "${"x".repeat(1024 * 1024)}"}`, /larger than 1048576 bytes/],
         ];
         for (const [title, text, pattern] of cases) {
@@ -333,6 +342,13 @@ describe("scripts: devcontainer.json lifecycle commands and session environment 
             assert.match(r.stderr, pattern, title);
             assert.ok(!fs.existsSync(path.join(home, "api", "ran")), `${title}: a command ran`);
         }
+    });
+
+    it("reads devcontainer.json as the devcontainers CLI does: a BOM, comments, trailing commas, .devcontainer.json at the root", async () => {
+        repo("api", '\uFEFF/* c */ {"postStartCommand": ["touch", "ran"], /* trailing */ }', ".devcontainer.json");
+        const r = await lifecycle(["api"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(fs.existsSync(path.join(home, "api", "ran")), r.stderr);
     });
 
     it("a repository that is not there (failed clone) is skipped without a marker; never runs as root", async () => {
