@@ -21,7 +21,8 @@ if ((${#repos[@]} == 0)); then
 fi
 args=()
 for repo in "${repos[@]}"; do
-    [[ -d "$repo" ]] && args+=(--repo "$repo")
+    # Only repositories with a devcontainer.json: no node start (~0.3 s) for a gitspace that has none.
+    if [[ -e "$repo/.devcontainer/devcontainer.json" || -e "$repo/.devcontainer.json" ]]; then args+=(--repo "$repo"); fi
 done
 ((${#args[@]})) || exit 0
 if ! command -v "$node" >/dev/null; then
