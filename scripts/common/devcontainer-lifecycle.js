@@ -229,8 +229,11 @@ function boundedLog(file, max) {
     const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW, 0o600);
     let written = fs.fstatSync(fd).size;
     let dropped = 0;
+    let closed = false;
     return {
         write(chunk) {
+            // A background process a command left behind may still write after the phase is over: dropped.
+            if (closed) return;
             const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
             const room = Math.max(0, max - written);
             if (room > 0) {
@@ -241,6 +244,7 @@ function boundedLog(file, max) {
             dropped += Math.max(0, buf.length - room);
         },
         close() {
+            closed = true;
             if (dropped > 0) fs.writeSync(fd, `\n[gitspace] log truncated: ${dropped} more bytes dropped (limit ${max})\n`);
             fs.closeSync(fd);
         },
