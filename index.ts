@@ -1,7 +1,8 @@
 // The gitspace stack: read the team config, build the runtime images, provision one gitspace per developer.
 import * as pulumi from "@pulumi/pulumi";
+import { AdoptionError, ClusterReader, adoptionForProgram, kubeconfigReader } from "./components/adoption";
 import { ConfigError, loadTeamConfig } from "./components/config";
-import { provisionTeam } from "./components/team";
+import { TeamOutputs, provisionTeam } from "./components/team";
 
 function load() {
     try {
@@ -13,14 +14,22 @@ function load() {
     }
 }
 
-const team = provisionTeam(load());
-
-/** Image reference per flavor (digest-pinned when built here). */
-export const images = team.images;
 /**
- * Per developer: namespace, ide, url (web IDEs), appUrls (app ports), image, password (secret, web IDEs), ssh and
- * sshConfig (SSH IDEs).
+ * The program. Its stack outputs:
+ * - `images`: image reference per flavor (digest-pinned when built here);
+ * - `gitspaces`: per developer: namespace, ide, url (web IDEs), appUrls (app ports), image, password (secret, web
+ *   IDEs), ssh and sshConfig (SSH IDEs);
+ * - `namespace`: the team stack's shared namespace (layout `shared`; caddy2-k8s watches it).
+ * Before anything is registered, the Namespaces and home PVCs a removed developer left behind (`retainHome`) are
+ * looked up read-only, so re-adding the developer adopts them (components/adoption.ts). `reader` is for tests.
  */
-export const gitspaces = team.gitspaces;
-/** The team stack's shared namespace (layout `shared`; caddy2-k8s watches it). */
-export const namespace = team.namespace;
+async function main(reader: () => Promise<ClusterReader> = kubeconfigReader): Promise<TeamOutputs> {
+    const config = load();
+    const adoption = await adoptionForProgram(config, reader).catch((e) => {
+        throw e instanceof AdoptionError ? new pulumi.RunError(e.message) : e;
+    });
+    const team = provisionTeam(config, undefined, adoption);
+    return { images: team.images, gitspaces: team.gitspaces, ...(team.namespace ? { namespace: team.namespace } : {}) };
+}
+
+export = main;

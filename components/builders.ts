@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Flavor, INIT_COMMAND, IdeSpec, ideSpec } from "./catalog";
-import { DeveloperConfig, GitCredentials, RepoConfig, ResourcesConfig, TeamConfig, quantityValue } from "./config";
+import { DeveloperConfig, DotfilesConfig, GitCredentials, ResourcesConfig, TeamConfig, quantityValue } from "./config";
 import { NameScope, ObjectNames, identifier, objectNames } from "./names";
 import { credentialHosts } from "./repo";
 
@@ -121,6 +121,8 @@ export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
         GITSPACE_IDE_PORT: String(spec.port),
         GITSPACE_IDE_AUTH: rt.ideAuth === "proxy" ? "none" : "password",
         GITSPACE_REPOS: JSON.stringify(repos),
+        // The resolved dotfiles repository ({url, branch?, installCommand?}); empty when none.
+        GITSPACE_DOTFILES: developer.dotfiles ? JSON.stringify(dotfilesEntry(developer.dotfiles)) : "",
         GITSPACE_MIGRATE_LEGACY: String(developer.migrateLegacyWorkspaces),
         GITSPACE_IDENTITY_DIR: MOUNTS.identityDir,
         GITSPACE_GIT_CREDENTIALS_DIR: MOUNTS.gitCredentialsDir,
@@ -130,11 +132,22 @@ export function gitspaceEnv(rt: GitspaceRuntime): EnvVar[] {
     return Object.entries(env).map(([name, value]) => ({ name, value }));
 }
 
+/** The GITSPACE_DOTFILES value: the resolved fields, in a fixed order. */
+export function dotfilesEntry(d: DotfilesConfig): DotfilesConfig {
+    return { url: d.url, ...(d.branch !== undefined ? { branch: d.branch } : {}), ...(d.installCommand !== undefined ? { installCommand: d.installCommand } : {}) };
+}
+
+/** Every repository the gitspace clones: the repos, then the dotfiles repository. */
+export function clonedRepositories(developer: Pick<DeveloperConfig, "repos" | "dotfiles">): Array<{ url: string }> {
+    return [...developer.repos, ...(developer.dotfiles ? [developer.dotfiles] : [])];
+}
+
 /**
  * The files of the git-credentials Secret (mounted at MOUNTS.gitCredentialsDir): `username`, `token`, and `hosts`,
- * the only `scheme://host[:port]` scopes the credential helper gives them to (those of the developer's own repos).
+ * the only `scheme://host[:port]` scopes the credential helper gives them to (those of the repositories the
+ * developer's gitspace clones, `clonedRepositories`).
  */
-export function gitCredentialsData<T>(git: GitCredentials, repos: RepoConfig[], wrapToken: (token: string) => T):
+export function gitCredentialsData<T>(git: GitCredentials, repos: ReadonlyArray<{ url: string }>, wrapToken: (token: string) => T):
     { username: string; token: T; hosts: string } {
     return { username: git.username, token: wrapToken(git.token), hosts: credentialHosts(repos) };
 }

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { IDE_CATALOG, IDE_TYPES, IdeType } from "./catalog";
 import { GIT_BRANCH, POSIX_USER } from "./patterns";
-import { repoDirName, repoNameProblem, repoUrlProblem } from "./repo";
+import { repoDirName, repoNameProblem, repoUrlProblem, scriptPathProblem } from "./repo";
 import { DNS_SUBDOMAIN, NameScope, NamespaceLayout, nameComponentProblem, nameProblems } from "./names";
 import {
     EgressConfig, RouterConfig, SshConfig, defaultLayout, egressSchema, environmentSchema, nameComponent,
@@ -29,6 +29,16 @@ export interface ResourceList { cpu: string; memory: string }
 export interface ResourcesConfig { requests: ResourceList; limits: ResourceList }
 export interface RepoConfig { url: string; branch?: string; /** Directory under HOME. */ name: string }
 export interface GitCredentials { username: string; token: string }
+/**
+ * The developer's dotfiles repository, cloned once into `~/.dotfiles` with the same URL and credential rules as the
+ * repos; its install script then runs as the user in the IDE container (scripts/README.md).
+ */
+export interface DotfilesConfig {
+    url: string;
+    branch?: string;
+    /** Script of the repository to run (a relative path), instead of looking for install.sh, setup.sh, … */
+    installCommand?: string;
+}
 
 export interface ImagesConfig {
     registry: string;
@@ -64,6 +74,8 @@ export interface DeveloperConfig {
     ports: number[];
     /** Fixed NodePort of the developer's sshd (ssh.serviceType NodePort); the cluster picks one when unset. */
     sshNodePort?: number;
+    /** Dotfiles repository; none when unset. */
+    dotfiles?: DotfilesConfig;
 }
 
 export interface TeamConfig {
@@ -152,15 +164,18 @@ const ideSchema = z.enum(IDE_TYPES as [IdeType, ...IdeType[]], {
         : `unknown IDE ${JSON.stringify(iss.input)}; expected one of ${IDE_TYPES.join(", ")}`,
 });
 
+/** A clone URL (repos and dotfiles): the rules of components/repo.ts. */
+const repoUrlSchema = z.string({ error: required("a string") }).superRefine((url, ctx) => {
+    const problem = repoUrlProblem(url);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const branchSchema = z.string({ error: "must be a string" })
+    .max(255, { error: "must be at most 255 characters", abort: true })
+    .regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')` });
+
 const repoSchema = z.strictObject({
-    url: z.string({ error: required("a string") }).superRefine((url, ctx) => {
-        const problem = repoUrlProblem(url);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    branch: z.string({ error: "must be a string" })
-        .max(255, { error: "must be at most 255 characters", abort: true })
-        .regex(GIT_BRANCH, { error: (iss) => `invalid branch name ${JSON.stringify(iss.input)}; use letters, digits, '.', '_', '-', '/' as git allows them (not starting with '-' or '/', no '..')` })
-        .optional(),
+    url: repoUrlSchema,
+    branch: branchSchema.optional(),
     name: z.string({ error: "must be a string" }).superRefine((name, ctx) => {
         const problem = repoNameProblem(name);
         if (problem) ctx.addIssue({ code: "custom", message: `directory name ${JSON.stringify(name.slice(0, 120))} ${problem}` });
@@ -179,6 +194,15 @@ const gitSchema = z.strictObject({
         .regex(CREDENTIAL_VALUE, { error: "must not contain spaces or control characters" }),
 });
 
+const dotfilesSchema = z.strictObject({
+    url: repoUrlSchema,
+    branch: branchSchema.optional(),
+    installCommand: z.string({ error: "must be a string" }).superRefine((path, ctx) => {
+        const problem = scriptPathProblem(path);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }).optional(),
+}, { error: required("an object {url, branch?, installCommand?}") });
+
 /** Fields a developer may set, all of which `defaults` may also provide. */
 const developerSettings = {
     ide: ideSchema.optional(),
@@ -190,6 +214,7 @@ const developerSettings = {
     migrateLegacyWorkspaces: z.boolean({ error: "must be true or false" }).optional(),
     retainHome: z.boolean({ error: "must be true or false" }).optional(),
     ports: portsSchema.optional(),
+    dotfiles: dotfilesSchema.optional(),
 };
 
 const defaultsSchema = z.strictObject(developerSettings);
@@ -424,6 +449,7 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
         retainHome: dev.retainHome ?? defaults.retainHome ?? BUILT_IN_DEFAULTS.retainHome,
         ports: dev.ports ?? defaults.ports ?? BUILT_IN_DEFAULTS.ports,
         ...(dev.sshNodePort !== undefined ? { sshNodePort: dev.sshNodePort } : {}),
+        ...(dev.dotfiles ?? defaults.dotfiles ? { dotfiles: dev.dotfiles ?? defaults.dotfiles } : {}),
     };
 
     if (IDE_CATALOG[resolved.ide].access === "ssh" && resolved.sshPublicKeys.length === 0) {

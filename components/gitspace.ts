@@ -8,7 +8,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { IdeSpec, ideSpec } from "./catalog";
 import { DeveloperConfig, EgressConfig, RouterConfig, SshConfig, TEAM_DEFAULTS, TeamConfig } from "./config";
-import { buildPodSpec, gitCredentialsData, gitspaceLabels, limitRangeSpec, needsIdePassword, quotaHard, selectorLabels } from "./builders";
+import { buildPodSpec, clonedRepositories, gitCredentialsData, gitspaceLabels, limitRangeSpec, needsIdePassword, quotaHard, selectorLabels } from "./builders";
+import { HOME_CLAIM_IMMUTABLE, HomeAdoption } from "./adoption";
 import { GitspaceNamespaceRef, createNamespace } from "./namespace";
 import {
     NameScope, NamespaceLayout, ObjectNames, appRouteName, developerNamespaceName, gitspaceUrl, hostname, identifier, objectNames,
@@ -50,6 +51,8 @@ export interface GitspaceArgs {
     ideAuth?: TeamConfig["ideAuth"];
     /** Credentials to pull the image, as an image pull Secret of the gitspace's own namespace. Defaults to none. */
     registryCredentials?: RegistryCredentials;
+    /** The kept Namespace and home PVC to adopt (`planAdoption`). Defaults to none: both are created. */
+    adopt?: HomeAdoption;
 }
 
 /** What every createX helper needs. */
@@ -119,6 +122,7 @@ function context(name: string, args: GitspaceArgs, parent: Gitspace): Ctx {
         registryCredentials: args.registryCredentials,
         // Home data outlives the developer's entry in config (and `pulumi destroy`) unless retainHome is false.
         retainOnDelete: developer.retainHome,
+        adopt: args.adopt?.namespace,
     }, parent);
     return {
         name, args, parent, layout, labels, ns,
@@ -130,7 +134,7 @@ function context(name: string, args: GitspaceArgs, parent: Gitspace): Ctx {
 }
 
 function createHome(ctx: Ctx): k8s.core.v1.PersistentVolumeClaim {
-    const { developer } = ctx.args;
+    const { developer, adopt } = ctx.args;
     return new k8s.core.v1.PersistentVolumeClaim(`${ctx.name}-home`, {
         metadata: {
             ...ctx.meta(ctx.objects.homeClaim),
@@ -139,12 +143,19 @@ function createHome(ctx: Ctx): k8s.core.v1.PersistentVolumeClaim {
         },
         spec: {
             accessModes: ["ReadWriteOnce"],
-            resources: { requests: { storage: developer.storage } },
+            // A kept home is never asked to shrink (Kubernetes refuses it).
+            resources: { requests: { storage: adopt?.storage ?? developer.storage } },
             ...(ctx.args.storageClass ? { storageClassName: ctx.args.storageClass } : {}),
             // Reuse an existing volume (a legacy gitspace's): the claim binds to exactly that PV.
             ...(developer.homeVolumeName ? { volumeName: developer.homeVolumeName } : {}),
         },
-    }, { parent: ctx.parent, retainOnDelete: developer.retainHome });
+    }, {
+        parent: ctx.parent,
+        retainOnDelete: developer.retainHome,
+        // Immutable in Kubernetes: a change could only replace the claim, i.e. give the developer an empty home.
+        ignoreChanges: HOME_CLAIM_IMMUTABLE,
+        ...(adopt?.claim !== undefined ? { import: adopt.claim } : {}),
+    });
 }
 
 function createSecrets(ctx: Ctx): { secrets: pulumi.Resource[]; password?: pulumi.Output<string> } {
@@ -155,7 +166,7 @@ function createSecrets(ctx: Ctx): { secrets: pulumi.Resource[]; password?: pulum
     const secrets: pulumi.Resource[] = [];
     let password: pulumi.Output<string> | undefined;
     if (developer.git) {
-        secrets.push(secret("git-credentials", ctx.objects.gitCredentials, gitCredentialsData(developer.git, developer.repos, (token) => pulumi.secret(token))));
+        secrets.push(secret("git-credentials", ctx.objects.gitCredentials, gitCredentialsData(developer.git, clonedRepositories(developer), (token) => pulumi.secret(token))));
     }
     if (needsIdePassword(developer, ctx.args.ideAuth ?? TEAM_DEFAULTS.ideAuth)) {
         const generated = new random.RandomPassword(`${ctx.name}-ide-password`, { length: 24, special: false }, parent);

@@ -23,6 +23,8 @@ export interface NamespaceScaffoldArgs {
     registryCredentials?: pulumi.Input<string>;
     /** Keep the Namespace (and so the homes in it) when it leaves the program. */
     retainOnDelete: boolean;
+    /** Import ID of a kept Namespace of this stack to adopt (`adoption.ts`). Defaults to none: the Namespace is created. */
+    adopt?: string;
     /** A router's ServiceAccount to grant `caddyRoleRules` in the namespace. Defaults to none. */
     routerServiceAccount?: { name: string; namespace: string };
 }
@@ -50,7 +52,7 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
                 "pod-security.kubernetes.io/audit": "restricted",
             },
         },
-    }, { parent, retainOnDelete: args.retainOnDelete });
+    }, { parent, retainOnDelete: args.retainOnDelete, ...(args.adopt !== undefined ? { import: args.adopt } : {}) });
     // Children reference `name` (an output of ns), which orders them after the Namespace.
     const name = ns.metadata.name;
     const meta = (objectName: string) => ({ name: objectName, namespace: name, labels: args.labels });

@@ -185,8 +185,32 @@ export function credentialScope(url: string): string {
     return `${scheme}://${host}${port !== undefined ? `:${port}` : ""}`;
 }
 
-/** The `hosts` file of the git-credentials Secret: one `scheme://host[:port]` per line, sorted, no duplicate. */
+/**
+ * The `hosts` file of the git-credentials Secret: one `scheme://host[:port]` per line, sorted, no duplicate. Pass
+ * every repository the gitspace clones (the repos and the dotfiles repository).
+ */
 export function credentialHosts(repos: ReadonlyArray<{ url: string }>): string {
     const scopes = [...new Set(repos.map((r) => credentialScope(r.url)))].sort();
     return scopes.map((s) => `${s}\n`).join("");
+}
+
+export const SCRIPT_PATH_MAX_LENGTH = 255;
+/** A path segment of a script inside a repository: no dotfile-looking `.`/`..`, no option-looking `-x`. */
+const SCRIPT_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/**
+ * Why a script path inside a cloned repository (dotfiles `installCommand`) is unusable, or undefined when it is
+ * fine: a relative path of plain segments (letters, digits, `.`, `_`, `-`; none starting with `.` or `-`), at most
+ * SCRIPT_PATH_MAX_LENGTH characters. It is run as a program, never through a shell, so it takes no arguments.
+ */
+export function scriptPathProblem(path: string): string | undefined {
+    if (path.length === 0) return "must not be empty";
+    if (path.length > SCRIPT_PATH_MAX_LENGTH) return `is longer than ${SCRIPT_PATH_MAX_LENGTH} characters`;
+    if (path.startsWith("/")) return "must be a path relative to the repository (no leading '/')";
+    const bad = path.split("/").find((segment) => !SCRIPT_SEGMENT.test(segment));
+    if (bad !== undefined) {
+        return `must be a relative path of a script in the repository, e.g. "install.sh" or "script/bootstrap" ` +
+            `(segments of letters, digits, '.', '_', '-', not starting with '.' or '-'; no arguments, no spaces)`;
+    }
+    return undefined;
 }

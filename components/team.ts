@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dockerConfigJson, sharedLimitRangeSpec, sharedQuotaHard, teamLabels } from "./builders";
 import { ideSpec } from "./catalog";
+import { AdoptionPlan, NO_ADOPTION } from "./adoption";
 import { TeamConfig } from "./config";
 import { Gitspace } from "./gitspace";
 import { RuntimeImages } from "./images";
@@ -39,7 +40,11 @@ export const gitspaceResourceName = (developer: string) => developer;
 /** Resource name of the TeamNamespace component (layout `shared`); its quota sums every developer's. */
 export const TEAM_NAMESPACE_RESOURCE_NAME = "team";
 
-export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourceOptions): TeamOutputs {
+/**
+ * `adoption`: the kept Namespaces and home PVCs to adopt (`adoptionForProgram`). Defaults to none (everything is
+ * created).
+ */
+export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourceOptions, adoption: AdoptionPlan = NO_ADOPTION): TeamOutputs {
     const images = createImages(config, opts);
     const { images: img } = config;
     // One pull secret value for the whole team, computed once.
@@ -57,6 +62,7 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
             registryCredentials,
             // Deleting the namespace deletes every home in it: keep it while any developer keeps their home.
             retainOnDelete: config.developers.some((d) => d.retainHome),
+            adopt: adoption.teamNamespace,
             ...(config.router.mode === "caddy2-k8s" && config.router.serviceAccount ? { routerServiceAccount: config.router.serviceAccount } : {}),
         }, opts)
         : undefined;
@@ -76,6 +82,7 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
             storageClass: config.storageClass,
             ideAuth: config.ideAuth,
             registryCredentials,
+            adopt: adoption.developers[developer.name],
         }, opts);
         gitspaces[developer.name] = {
             namespace: gitspace.namespace,

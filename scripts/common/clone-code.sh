@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Clone every repository of GITSPACE_REPOS into $HOME/<name>.
+# Clone every repository of GITSPACE_REPOS into $HOME/<name>, and the dotfiles repository GITSPACE_DOTFILES into
+# $HOME/.dotfiles (its install script runs later, in the IDE container: install-dotfiles.sh).
 #   GITSPACE_REPOS='[{"name":"api","url":"https://host/org/api.git","branch":"main"}]'  (branch optional)
+#   GITSPACE_DOTFILES='{"url":"https://host/alice/dotfiles.git","branch":"main"}'       (optional; empty: none)
 # The list is the program's resolved and validated one (components/repo.ts: URL, directory name, branch): this script
 # uses each value as given, read field by field with jq, and derives or re-checks nothing.
 # Rules:
@@ -11,6 +13,10 @@
 # - credentials come only from the helper git-credential-gitspace, passed on the command line as the only helper (a
 #   helper of the user's own ~/.gitconfig, e.g. `store`, never receives the token);
 # - git never prompts (GIT_TERMINAL_PROMPT=0, ssh BatchMode).
+# Dotfiles: an existing ~/.dotfiles that is a checkout of the configured URL is kept as it is (the developer's own
+# edits stay); a checkout of another URL (the config changed) or any other directory is moved aside to
+# ~/.dotfiles.replaced-<UTC time> (never deleted) and the configured repository cloned; a symlink or an entry owned by
+# another uid is left untouched and reported.
 # A failed clone does not fail the init by default: the IDE still opens, the log says ERROR and why, and
 # $GITSPACE_STATE_DIR/clone-status.json records the state of every repository (ok/failed; the file only changes when a
 # state changes, so a warm start rewrites nothing). GITSPACE_CLONE_STRICT=true makes
@@ -121,6 +127,44 @@ else
             record "" "" failed "GITSPACE_REPOS[$i] is malformed"
         fi
     done
+fi
+
+# set_aside_dotfiles TARGET URL: 0 when TARGET is free for a clone of URL (absent, or moved aside now), 2 when it is
+# already a checkout of URL, 1 when it must be left alone (reported).
+set_aside_dotfiles() {
+    local target="$1" url="$2" current="" aside
+    [[ -e "$target" || -L "$target" ]] || return 0
+    if [[ -L "$target" || ! -d "$target" || ! -O "$target" ]]; then
+        gs_error "dotfiles: $target is not a directory of uid $(id -u) (a symlink, a file or another owner's); left untouched, dotfiles not cloned"
+        return 1
+    fi
+    if [[ -d "$target/.git" ]]; then
+        current="$(git -C "$target" config --get remote.origin.url 2>/dev/null || true)"
+    fi
+    [[ "$current" != "$url" ]] || return 2
+    aside="$target.replaced-$(date -u +%Y%m%dT%H%M%SZ)"
+    if ! mv -n -T -- "$target" "$aside" || [[ -e "$target" ]]; then
+        gs_error "dotfiles: cannot move $target aside; left untouched, dotfiles not cloned"
+        return 1
+    fi
+    gs_warn "dotfiles: $target was ${current:+a checkout of another URL}${current:-not a checkout of the configured URL}; moved aside to $aside (nothing deleted)"
+    return 0
+}
+
+dotfiles_json="${GITSPACE_DOTFILES:-}"
+if [[ -n "$dotfiles_json" ]]; then
+    if url="$(gs_json_field "$dotfiles_json" url)" && branch="$(gs_json_field "$dotfiles_json" branch)" && [[ -n "$url" ]]; then
+        rc=0
+        set_aside_dotfiles "$home/.dotfiles" "$url" || rc=$?
+        case "$rc" in
+            0) clone_one "$url" .dotfiles "$branch" ;;
+            2) record .dotfiles "$url" ok "ready" && gs_log "clone .dotfiles: $home/.dotfiles is already a checkout of the configured URL, left as it is" ;;
+            *) record .dotfiles "$url" failed "$home/.dotfiles left untouched (see the log)" ;;
+        esac
+    else
+        gs_error "clone: GITSPACE_DOTFILES lacks a string url; dotfiles skipped"
+        record .dotfiles "" failed "GITSPACE_DOTFILES is malformed"
+    fi
 fi
 
 if ((${#statuses[@]})); then

@@ -3,7 +3,9 @@
 # the identity files of the IDE container, then exits 0 when HOME is ready. Each step is logged as
 #   [gitspace] step: NAME ... [gitspace] step: NAME done in 0.012s
 # Steps: supported-os-distribution, migrate-to-home (GITSPACE_MIGRATE_LEGACY=true, or an interrupted migration to
-# finish), write-user-identity, set-env, setup-git-credentials, clone-code, detect-devcontainer-user.
+# finish), write-user-identity, set-env, setup-git-credentials, clone-code (the repos and the dotfiles repository),
+# detect-devcontainer-user. What runs the developer's own code (the dotfiles' install script, devcontainer.json
+# lifecycle commands) is not here: it runs in the IDE container (run-lifecycle.sh), which has its own root filesystem.
 # A failed clone does not fail the init (the IDE opens; see clone-code.sh); a migration that leaves some entries
 # in place (exit 3) is reported and does not fail it either: HOME is usable.
 # Warm start: every step is O(1) in the size of HOME (markers in $HOME/.gitspace, no walk, no chown).

@@ -109,3 +109,24 @@ gs_repos_field() {
         '(.[$i][$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end' <<<"$1" && printf x)" || return 1
     printf '%s' "${out%x}"
 }
+
+# gs_json_field JSON KEY: the string JSON.KEY of a JSON object exactly (empty when absent); fails when JSON is not an
+# object or the field is not a string. For the program's single-entry values (GITSPACE_DOTFILES).
+gs_json_field() {
+    local out
+    out="$(jq -j --arg k "$2" \
+        'if type == "object" then . else error("not an object") end | (.[$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end' <<<"$1" && printf x)" || return 1
+    printf '%s' "${out%x}"
+}
+
+# gs_repo_dirs: the directory of each repository of GITSPACE_REPOS ($HOME/<name>, names as given), one per line.
+gs_repo_dirs() {
+    local json="${GITSPACE_REPOS:-[]}" count i name
+    [[ -n "$json" ]] || json='[]'
+    count="$(gs_repos_count "$json")" || return 1
+    for ((i = 0; i < count; i++)); do
+        if name="$(gs_repos_field "$json" "$i" name)" && [[ -n "$name" ]]; then
+            printf '%s\n' "${HOME:?HOME is not set}/$name"
+        fi
+    done
+}

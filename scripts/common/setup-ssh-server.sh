@@ -10,6 +10,8 @@
 #   GITSPACE_USER (the current user's name), GITSPACE_SSHD (/usr/sbin/sshd), GITSPACE_SSH_KEYGEN (ssh-keygen)
 #   GITSPACE_SSH_SETENV: names of variables passed into SSH sessions with sshd's SetEnv (default below); sessions
 #   do not inherit the container environment otherwise (PATH, JAVA_HOME, ...). Never put a secret there.
+#   GITSPACE_SESSION_ENV_NAMES: more names for SetEnv, those of the repos' containerEnv/remoteEnv (run-ssh-server.sh).
+#   Only values of the characters A-Z a-z 0-9 _ . / : , @ + = - are passed; others are reported and left out.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,7 +24,7 @@ listen="${GITSPACE_SSH_LISTEN:-0.0.0.0}"
 user="${GITSPACE_USER:-$(id -un)}"
 sshd="${GITSPACE_SSHD:-/usr/sbin/sshd}"
 keygen="${GITSPACE_SSH_KEYGEN:-ssh-keygen}"
-setenv_names="${GITSPACE_SSH_SETENV:-PATH JAVA_HOME LANG LC_ALL GITSPACE_USER GITSPACE_IDE GITSPACE_GIT_CREDENTIALS_DIR}"
+setenv_names="${GITSPACE_SSH_SETENV:-PATH JAVA_HOME LANG LC_ALL GITSPACE_USER GITSPACE_IDE GITSPACE_GIT_CREDENTIALS_DIR} ${GITSPACE_SESSION_ENV_NAMES:-}"
 
 if [[ ! "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
     gs_die "GITSPACE_IDE_PORT must be a TCP port (got '$port')"
@@ -76,8 +78,11 @@ else
 fi
 
 setenv_line=""
+declare -A setenv_seen=()
 for name in $setenv_names; do
     [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+    [[ -z "${setenv_seen[$name]:-}" ]] || continue
+    setenv_seen[$name]=1
     value="${!name-}"
     [[ -n "$value" ]] || continue
     if [[ "$value" =~ ^[A-Za-z0-9_./:,@+=-]+$ ]]; then

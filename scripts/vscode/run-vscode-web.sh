@@ -12,10 +12,13 @@
 #   GITSPACE_IDE_SECRET_DIR (/etc/gitspace/ide), GITSPACE_CODE_SERVER (code-server),
 #   GITSPACE_VSCODE_RUNTIME_DIR (/tmp/gitspace-code-server-<uid>),
 #   GITSPACE_VSCODE_EXTENSIONS_DIR (/usr/local/gitspace/vscode/extensions), GITSPACE_STATE_DIR ($HOME/.gitspace)
+# Before code-server starts: session-env.sh (containerEnv/remoteEnv of the repos) and, in the background,
+# run-lifecycle.sh (dotfiles, devcontainer.json lifecycle commands).
 set -euo pipefail
 # shellcheck source=../common/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
 
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 home="${HOME:?HOME is not set}"
 port="${GITSPACE_IDE_PORT:-8089}"
 bind="${GITSPACE_IDE_BIND:-0.0.0.0}"
@@ -79,6 +82,13 @@ if [[ -d "$baked" ]]; then
         gs_log "code-server: baked extension $id made available in $ext_dir"
     done < <(find "$baked" -mindepth 1 -maxdepth 1 -type d -print0)
 fi
+
+# The repositories' containerEnv/remoteEnv (checked by session-env.sh), into code-server's environment: its terminals
+# inherit it. Then the developer's own setup (dotfiles, devcontainer.json lifecycle commands) in the background, as
+# this user: it never delays the IDE, and its failures are only reported.
+while IFS= read -r -d '' kv; do export "${kv?}"; done < <("$here/../common/session-env.sh" || true)
+# The subshell exits at once: the runner is reparented to tini (PID 1), which reaps it (code-server would not).
+("$here/../common/run-lifecycle.sh" </dev/null >/dev/null &)
 
 # Nothing secret may reach code-server through its environment either.
 unset PASSWORD HASHED_PASSWORD

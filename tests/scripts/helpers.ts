@@ -10,7 +10,7 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { gitCredentialsData, gitspaceEnv } from "../../components/builders";
+import { clonedRepositories, gitCredentialsData, gitspaceEnv } from "../../components/builders";
 import { DeveloperConfig, parseTeamConfig } from "../../components/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -132,7 +132,7 @@ export function writeGitSecret(dir: string, raw: Record<string, unknown>): void 
     const developer = resolveDeveloper(raw);
     if (!developer.git) throw new Error("writeGitSecret: the developer has no git credentials");
     fs.mkdirSync(dir, { recursive: true });
-    for (const [file, value] of Object.entries(gitCredentialsData(developer.git, developer.repos, (t) => t))) {
+    for (const [file, value] of Object.entries(gitCredentialsData(developer.git, clonedRepositories(developer), (t) => t))) {
         fs.writeFileSync(path.join(dir, file), value);
     }
 }

@@ -4,6 +4,7 @@
  * transformation), so tests assert on real inputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ClusterReader, LiveObject } from "../../components/adoption";
 import { TYPE_TOKENS } from "../../components/tokens";
 // Internal but stable: resolves once every pending registration RPC has finished.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -48,6 +49,8 @@ export async function runProgram<T>(
         return undefined;
     };
     const result = program({ transformations: [capture] });
+    // An async program (index.ts) registers its resources once its promise settles; the test awaits it for the value.
+    if (result instanceof Promise) await result.catch(() => undefined);
     await waitForRPCs();
     return { resources, result };
 }
@@ -119,3 +122,14 @@ export function rawConfig(overrides: Record<string, unknown> = {}): Record<strin
 }
 
 export const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu alice@laptop";
+
+/** A cluster holding exactly `objects` (`<namespace>` or `<namespace>/<claim>` → live object). */
+export function fakeCluster(objects: Record<string, LiveObject> = {}): ClusterReader & { reads: string[] } {
+    const reads: string[] = [];
+    return {
+        reads,
+        namespace: async (name) => (reads.push(name), objects[name]),
+        claim: async (namespace, name) => (reads.push(`${namespace}/${name}`), objects[`${namespace}/${name}`]),
+    };
+}
+

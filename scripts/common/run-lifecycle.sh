@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The developer's own setup, run by the IDE entrypoints in the background once the IDE container starts, as the user
+# (never as root), in the IDE container (its tools, its identity, the session environment of session-env.sh):
+#   1. dotfiles (install-dotfiles.sh: once per home and URL);
+#   2. for each cloned repository with a devcontainer.json, in GITSPACE_REPOS order:
+#      - onCreateCommand, updateContentCommand, postCreateCommand: once per home and repository (marker
+#        $GITSPACE_STATE_DIR/lifecycle/<name>.create.json, written whether they succeeded or not; delete it to run
+#        them again);
+#      - postStartCommand: on every start ($GITSPACE_STATE_DIR/lifecycle/<name>.start.json);
+#      - postAttachCommand: not supported, reported.
+# Commands run in the repository's directory (devcontainer-lifecycle.js: forms, limits, timeouts); their output is in
+# $GITSPACE_STATE_DIR/logs/lifecycle-<name>-<create|start>.log (bounded; the start log is rewritten each start).
+# A failure is logged (the IDE container's log) and recorded; it never stops the IDE. A repository that is not there
+# (failed clone) is skipped and gets no marker, so its create commands run once it is cloned.
+# Environment: GITSPACE_REPOS, GITSPACE_DOTFILES, GITSPACE_NODE (node), NODE_PATH, GITSPACE_STATE_DIR
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+node="${GITSPACE_NODE:-node}"
+export NODE_PATH="${NODE_PATH:-/usr/local/gitspace/lib/node_modules}"
+state="$(gs_state_dir)"
+
+if (($(id -u) == 0)); then
+    gs_error "lifecycle: refusing to run the developer's commands as root"
+    exit 0
+fi
+gs_ensure_private_dir "$state" || exit 0
+gs_ensure_private_dir "$state/logs" || exit 0
+gs_ensure_private_dir "$state/lifecycle" || exit 0
+# One run at a time per home.
+exec 9>>"$state/lifecycle/.lock"
+if ! flock -n 9; then
+    gs_warn "lifecycle: another run is in progress in this home; not started again"
+    exit 0
+fi
+
+gs_step dotfiles "$here/install-dotfiles.sh" || gs_warn "lifecycle: dotfiles failed; ignored"
+
+if ! command -v "$node" >/dev/null; then
+    gs_error "lifecycle: node ($node) not found: devcontainer.json commands not run"
+    exit 0
+fi
+
+# phase DIR NAME create|start: run the phase, record its summary, log its outcome.
+phase() {
+    local dir="$1" name="$2" which="$3" out log="$state/logs/lifecycle-$2-$3.log"
+    [[ "$which" == create ]] || : >"$log"
+    if ! out="$("$node" "$here/devcontainer-lifecycle.js" run --repo "$dir" --phase "$which" --log "$log")"; then
+        gs_error "lifecycle $name: devcontainer-lifecycle.js failed ($which)"
+        out="$(jq -cn --arg repo "$dir" --arg phase "$which" '{repo: $repo, phase: $phase, commands: [], ok: false, problems: ["the runner failed"]}')"
+    fi
+    jq --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '. + {at: $at}' <<<"$out" | gs_write_if_changed "$state/lifecycle/$name.$which.json" 0644
+    while IFS= read -r problem; do gs_warn "lifecycle $name: $problem"; done < <(jq -r '.problems[]' <<<"$out")
+    local ran
+    ran="$(jq -r '[.commands[] | "\(.hook)\(if .name then " (\(.name))" else "" end): \(if .error then .error elif .signal then "killed by \(.signal)" else "exit \(.exit)" end)"] | join(", ")' <<<"$out")"
+    if [[ "$(jq -r '.ok' <<<"$out")" == true ]]; then
+        gs_log "lifecycle $name: $which ${ran:+done: $ran}${ran:-had nothing to run}"
+    else
+        gs_error "lifecycle $name: $which failed${ran:+: $ran} (output: $log)"
+    fi
+}
+
+while IFS= read -r dir; do
+    name="${dir##*/}"
+    if [[ ! -d "$dir" || -L "$dir" ]]; then
+        gs_log "lifecycle $name: $dir is not there (clone failed?); skipped"
+        continue
+    fi
+    if [[ -e "$state/lifecycle/$name.create.json" ]]; then
+        gs_log "lifecycle $name: create commands already ran in this home ($state/lifecycle/$name.create.json)"
+    else
+        phase "$dir" "$name" create
+    fi
+    phase "$dir" "$name" start
+done < <(gs_repo_dirs || true)
