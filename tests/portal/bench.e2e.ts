@@ -8,8 +8,8 @@ import * as assert from "assert";
 import { GitspacePortal, updateDeveloper } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
 import { EventCollector } from "../../portal/events";
-import { developerNamespaceName, teamNamespaceName } from "../../components/names";
-import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster, startPvcBinder } from "./e2e-harness";
+import { developerNamespaceName } from "../../components/names";
+import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster } from "./e2e-harness";
 
 const N = Number(process.env.PORTAL_BENCH_DEVELOPERS ?? 50);
 const developers = Array.from({ length: N }, (_, i) => ({ name: `dev${String(i).padStart(2, "0")}`, running: false }));
@@ -57,7 +57,6 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
         const team = `bench${randomSuffix()}`;
         const stack = `${team}-dev`;
         const project = makeProject("portal-bench-");
-        const binder = startPvcBinder(`${teamNamespaceName({ team, environment: "dev" })}--`);
         try {
             initStack(project, stack, e2eTeamValues(team, developers));
             let t0 = Date.now();
@@ -88,7 +87,6 @@ describe(`portal bench: one-developer change in a ${N}-developer team, targeted 
             figures.push(...rows.map((r) => `  ${r}`));
         } finally {
             await pulumiAsync(project, ["destroy", "--yes", "--skip-preview", "--stack", stack]).catch((e) => console.log(`      cleanup: ${String(e).slice(0, 300)}`));
-            binder.stop();
             for (const d of developers) {
                 try { kubectl("delete", "namespace", developerNamespaceName({ team, environment: "dev" }, d.name), "--ignore-not-found", "--wait=false"); } catch { /* cleanup */ }
             }

@@ -10,9 +10,8 @@ import * as path from "path";
 import { GitspacePortal } from "../../portal";
 import {
     E2E_DOMAIN, e2eTeamValues, E2eProject, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
-    startPvcBinder,
 } from "./e2e-harness";
-import { developerNamespaceName, gitspaceUrl, teamNamespaceName } from "../../components/names";
+import { developerNamespaceName, gitspaceUrl } from "../../components/names";
 import { parseSse, serve, Served } from "./helpers";
 
 const TEAM = `pe2e${randomSuffix()}`;
@@ -31,7 +30,6 @@ describe("portal e2e: service + library + engine + local cluster", function () {
     this.timeout(30 * 60 * 1000);
     let project: E2eProject;
     let served: Served;
-    let binder: ReturnType<typeof startPvcBinder> | undefined;
     const timings: string[] = [];
     const timed = async <T>(label: string, fn: () => Promise<T>) => {
         const t0 = Date.now();
@@ -47,14 +45,11 @@ describe("portal e2e: service + library + engine + local cluster", function () {
         const values = e2eTeamValues(TEAM, [{ name: "alice", running: false }], ENV);
         project = makeProject();
         initStack(project, STACK, values);
-        binder = startPvcBinder(`${teamNamespaceName(SCOPE)}--`);
         const portal = new GitspacePortal({ automation: { workDir: project.dir }, retry: { attempts: 12, initialDelayMs: 1000, maxDelayMs: 8000 } });
         served = await serve(portal);
     });
 
     after(async () => {
-        binder?.stop();
-        if (binder?.bound.length) console.log(`      (PVC binder crutch bound: ${binder.bound.join(", ")})`);
         await served?.close();
         if (project) {
             await pulumiAsync(project, ["destroy", "--yes", "--skip-preview", "--stack", STACK]).catch((e) => console.log(`      cleanup: ${String(e).slice(0, 300)}`));

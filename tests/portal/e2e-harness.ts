@@ -134,56 +134,20 @@ export function e2eTeamValues(team: string, developers: unknown[], environment =
 /** Fails clearly unless the runtime image of `flavor` is in the local registry (pods cannot start without it). */
 export async function requireImage(registry: string, flavor: string, tag: string): Promise<void> {
     const [host, ...repo] = registry.split("/");
-    const url = `http://${host}/v2/${repo.join("/")}/manifests/${flavor}-${tag}`;
-    let status = 0;
-    try {
-        const res = await fetch(url, { method: "HEAD", headers: { accept: "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
-        status = res.status;
-    } catch (e) {
-        throw new Error(`the local registry ${host} does not answer (${(e as Error).message}): \`bash tools/cluster/up.sh\``);
+    // The local registry serves HTTPS with a certificate of the local CA, which up.sh adds to the system trust store
+    // (curl reads it; Node's fetch keeps its own CA list).
+    const url = `https://${host}/v2/${repo.join("/")}/manifests/${flavor}-${tag}`;
+    const accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+    const r = spawnSync("curl", ["-s", "-I", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", `accept: ${accept}`, url], { encoding: "utf8" });
+    if (r.status !== 0) {
+        throw new Error(`the local registry ${host} does not answer over HTTPS (curl exit ${r.status}): \`bash tools/cluster/up.sh\``);
     }
-    if (status !== 200) {
-        throw new Error(`image ${registry}:${flavor}-${tag} is not in the registry (HTTP ${status}): build and push the runtime images (tests/images/build-images.sh or \`pulumi up\` with images.build: true)`);
+    if (r.stdout.trim() !== "200") {
+        throw new Error(`image ${registry}:${flavor}-${tag} is not in the registry (HTTP ${r.stdout.trim()}): build and push the runtime images (tests/images/build-images.sh or \`pulumi up\` with images.build: true)`);
     }
 }
 
 export const randomSuffix = () => Math.random().toString(36).slice(2, 7).replace(/^[0-9]/, "x");
-
-/**
- * Test crutch for a program issue (reported, components/gitspace.ts): the Deployment's await waits for the home
- * PVC to be Bound, which never happens for a stopped gitspace (0 replicas) on WaitForFirstConsumer storage, so
- * the update times out after 10 minutes. This binds such claims the way a scheduled pod would (it sets the
- * `volume.kubernetes.io/selected-node` annotation the local provisioner waits for), for namespaces under `prefix`.
- */
-export function startPvcBinder(prefix: string): { stop(): void; bound: string[] } {
-    const { execFile } = require("child_process") as typeof import("child_process");
-    const run = (args: string[]) => new Promise<string>((resolve, reject) =>
-        execFile("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(out))));
-    const bound: string[] = [];
-    let node: string | undefined;
-    let busy = false;
-    const tick = async () => {
-        if (busy) return;
-        busy = true;
-        try {
-            node ??= (await run(["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"])).trim();
-            const claims = JSON.parse(await run(["get", "pvc", "-A", "-o", "json"])).items as any[];
-            for (const pvc of claims) {
-                const ns = pvc.metadata.namespace as string;
-                if (!ns.startsWith(prefix) || pvc.status?.phase !== "Pending") continue;
-                if (pvc.metadata.annotations?.["volume.kubernetes.io/selected-node"]) continue;
-                await run(["-n", ns, "annotate", "pvc", pvc.metadata.name, `volume.kubernetes.io/selected-node=${node}`]);
-                bound.push(`${ns}/${pvc.metadata.name}`);
-            }
-        } catch {
-            /* next tick */
-        } finally {
-            busy = false;
-        }
-    };
-    const timer = setInterval(() => void tick(), 2000);
-    return { stop: () => clearInterval(timer), bound };
-}
 
 /** `pulumi …` without blocking the event loop (timers such as the PVC binder keep running). */
 export function pulumiAsync(project: E2eProject, args: string[]): Promise<string> {
