@@ -760,7 +760,10 @@ traefik_digest=$(bash "$CLUSTER_SRC/oci-push.sh" "$ROUTER_IMAGE:$TRAEFIK_VERSION
   --config '{"Entrypoint":["/usr/local/bin/traefik"],"User":"65532:65532","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}')
 # Gateway API CRDs (standard channel) of the version Traefik is built against; server-side: they are large
 kubectl_admin apply --server-side --force-conflicts -f "$GATEWAY_CRDS_DIR/crd/" >/dev/null
-kubectl_admin wait --for=condition=Established --timeout=60s -f "$GATEWAY_CRDS_DIR/crd/" >/dev/null
+mapfile -t gateway_crds < <(grep -l '^kind: CustomResourceDefinition' "$GATEWAY_CRDS_DIR"/crd/*.yaml)
+for f in "${gateway_crds[@]}"; do
+  kubectl_admin wait --for=condition=Established --timeout=60s -f "$f" >/dev/null
+done
 kubectl_admin apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
