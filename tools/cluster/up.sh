@@ -367,7 +367,7 @@ log "Kubernetes $K8S_VERSION from $K8S_BIN"
 part "cluster parts (tools/toolchain.sh cluster)"
 # local-path-provisioner, kube-network-policies, Traefik, Gateway API CRDs: built once into the tools cache
 # (seconds when cached; waits for another run building them)
-bash "$REPO/tools/toolchain.sh" cluster 2> >(grep -v '^    \|environment written\|use it with' >&2)
+bash "$REPO/tools/toolchain.sh" cluster
 LPP_DIR=$(cluster_tool GITSPACE_LOCAL_PATH_PROVISIONER) || die "local-path-provisioner not built (tools/toolchain.sh cluster)"
 KNP_DIR=$(cluster_tool GITSPACE_KUBE_NETWORK_POLICIES) || die "kube-network-policies not built (tools/toolchain.sh cluster)"
 TRAEFIK_DIR=$(cluster_tool GITSPACE_TRAEFIK) || die "traefik not built (tools/toolchain.sh cluster)"
