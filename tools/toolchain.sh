@@ -311,17 +311,31 @@ build_kube_network_policies() {
   gobuild "$dir" "$dir/bin/kube-network-policies" -ldflags "-s -w" "$mod/cmd"
 }
 
+# Traefik's go.mod requires modules the proxy does not serve (403): its fork of go-http-auth at the pinned
+# pseudo-version (the fork's previous commit, with the same API, is served), and thirteen SDKs that lego's DNS
+# challenge providers import. lego is copied into the wrapper and tools/cluster/patches/lego-*.patch drops those
+# thirteen providers from its provider factory (ACME DNS challenges with alidns, aliesa, azion, dnsimple, edgedns,
+# edgeone, huaweicloud, oraclecloud, regfish, sakuracloud, tencentcloud, ucloud, yandexcloud are not built in).
+TRAEFIK_GO_HTTP_AUTH="github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
+LEGO_VERSION=v5.4.1
+LEGO_PATCH=$HERE/cluster/patches/lego-$LEGO_VERSION-unserved-dns-providers.patch
 build_traefik() {
   local dir=$1 mod=github.com/traefik/traefik/v3 ext=github.com/traefik/traefik/dynamic/ext
+  local lego=github.com/go-acme/lego/v5 gomod lego_src
+  gomod=$(gomod_file "$mod@$TRAEFIK_VERSION")
+  grep -qE "^\s+$lego $LEGO_VERSION\$" "$gomod" || die "traefik $TRAEFIK_VERSION does not require $lego $LEGO_VERSION"
+  lego_src=$(cd "$TOOLS_DIR" && go mod download -json "$lego@$LEGO_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   # traefik's go.mod: forks (replace), an exclude, and the "dynamic config extension" module, a directory of the
   # repository with its own go.mod that is not in the module zip: a stand-in with its two (empty, in the open
   # source build) embedded types.
   {
     echo "require $mod $TRAEFIK_VERSION"
     echo
-    awk '/^replace \(/,/^\)/' "$(gomod_file "$mod@$TRAEFIK_VERSION")"
-    grep -E '^exclude ' "$(gomod_file "$mod@$TRAEFIK_VERSION")"
+    awk '/^replace \(/,/^\)/' "$gomod" | grep -v 'abbot/go-http-auth =>'
+    grep -E '^exclude ' "$gomod"
+    echo "replace github.com/abbot/go-http-auth => $TRAEFIK_GO_HTTP_AUTH"
     echo "replace $ext => ./stubs/ext"
+    echo "replace $lego => ./lego"
   } | wrapper_module "$dir" traefik
   mkdir -p "$dir/src/stubs/ext"
   printf 'module %s\n\ngo 1.24\n' "$ext" >"$dir/src/stubs/ext/go.mod"
@@ -335,6 +349,9 @@ type HTTP struct{}
 // Router is inlined into a router's configuration; empty in the open source build.
 type Router struct{}
 EOF
+  cp -r "$lego_src" "$dir/src/lego"
+  chmod -R u+w "$dir/src/lego"
+  patch -s -p1 -d "$dir/src/lego" <"$LEGO_PATCH"
   (cd "$dir/src" && go mod download "$mod")
   gobuild "$dir" "$dir/bin/traefik" -ldflags "-s -w -X $mod/pkg/version.Version=$TRAEFIK_VERSION \
     -X $mod/pkg/version.Codename=gitspace -X $mod/pkg/version.BuildDate=1970-01-01T00:00:00Z" "$mod/cmd/traefik"
@@ -507,7 +524,7 @@ main() {
   for c in "local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION build_local_path_provisioner GITSPACE_LOCAL_PATH_PROVISIONER" \
     "gateway-api-crds $GATEWAY_API_VERSION fetch_gateway_api_crds GITSPACE_GATEWAY_API_CRDS" \
     "kube-network-policies $knp_key build_kube_network_policies GITSPACE_KUBE_NETWORK_POLICIES" \
-    "traefik $TRAEFIK_VERSION build_traefik GITSPACE_TRAEFIK"; do
+    "traefik $TRAEFIK_VERSION-$(sha256sum "$LEGO_PATCH" | cut -c1-8) build_traefik GITSPACE_TRAEFIK"; do
     read -r name version fn var <<<"$c"
     if want cluster; then step "$name" "$version" "$fn"; fi
     if [[ -f "$TOOLS_DIR/$name-$version/.done" ]]; then EXTRA_ENV[$var]="$TOOLS_DIR/$name-$version"; fi
