@@ -336,11 +336,17 @@ wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kubernetes binaries"
-# k8s_build_running: a tools/toolchain.sh run is building Kubernetes into the cache (directory without .done)
+# k8s_build_running: a tools/toolchain.sh run is building Kubernetes into the cache (directory without .done), or
+# will (a run of all groups or of "kubernetes", still at an earlier tool)
 k8s_build_running() {
-  local d
+  local d pid args
   pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1 || return 1
   for d in "$TOOLS_DIR"/kubernetes-v1.3[123].*; do [[ -d $d && ! -f $d/.done ]] && return 0; done
+  for pid in $(pgrep -f 'tools/toolchain.sh'); do
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    args=" ${args#*toolchain.sh} "
+    [[ -z ${args// /} || $args == *" all "* || $args == *" kubernetes "* ]] && return 0
+  done
   return 1
 }
 if ! K8S_BIN=$(k8s_bin_dir); then
