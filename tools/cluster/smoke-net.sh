@@ -4,7 +4,8 @@
 #   1. a client pod in another namespace connects to a web pod (no policy yet);
 #   2. a policy lets only the router's namespace in: the client is refused, an HTTPRoute through Traefik answers
 #      over HTTPS (curl --cacert --resolve) and HTTP;
-#   3. a second policy also lets the client's namespace in: the client connects again.
+#   3. a second policy also lets the client's namespace in: the client connects again;
+#   4. an egress policy lets the client reach only the web pod: the API server (on the node) is refused.
 # Usage: bash tools/cluster/smoke-net.sh   (after up.sh; GITSPACE_SMOKE_KEEP=1 keeps the namespaces)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -110,13 +111,19 @@ client_get() {
     "exec 3<>/dev/tcp/$WEB_IP/$PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null
 }
 client_refused() { ! client_get >/dev/null; }
+# client_connects HOST PORT: the client pod opens a TCP connection (3 s)
+client_connects() {
+  kubectl_admin -n "$PEER" exec client -- timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+apiserver_refused() { ! client_connects "$KUBERNETES_SERVICE_IP" 443; }
 router_get() { # SCHEME PORT: the answer through Traefik, by the route's host name resolved to this machine
   curl -fsS --max-time 5 --cacert "$LOCAL_CA" --resolve "$HOST:$2:127.0.0.1" "$1://$HOST:$2/"
 }
 
 # 1. no policy: the client connects
 wait_for "client -> web without a policy" 30 client_get
-log "1. no policy: $PEER/client -> $NS/web:$PORT connects"
+client_connects "$KUBERNETES_SERVICE_IP" 443 || die "the client cannot reach the API server ($KUBERNETES_SERVICE_IP:443) without a policy"
+log "1. no policy: $PEER/client -> $NS/web:$PORT connects, and to the API server $KUBERNETES_SERVICE_IP:443"
 
 # 2. only the router's namespace may connect
 kubectl_admin -n "$NS" apply -f - >/dev/null <<YAML
@@ -171,6 +178,24 @@ wait_for "the second policy to admit the client" 30 client_get
 answer=$(client_get) || die "the client was refused after web-from-peer"
 [[ $answer == *"hello from web"* ]] || die "unexpected answer to the client: $answer"
 log "3. policy web-from-peer: the client connects again"
+
+# 4. egress: the client may only reach the web pod; the API server (on the node itself) is refused
+kubectl_admin -n "$PEER" apply -f - >/dev/null <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: client-egress
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $NS}}, podSelector: {matchLabels: {app: web}}}]
+    ports: [{protocol: TCP, port: $PORT}]
+YAML
+wait_for "the egress policy to refuse the API server" 30 apiserver_refused
+for _ in 1 2 3; do apiserver_refused || die "the client reached the API server despite its egress policy"; done
+client_get >/dev/null || die "the egress policy also refused the allowed web pod"
+log "4. policy client-egress: the client reaches the web pod, the API server $KUBERNETES_SERVICE_IP:443 is refused"
 
 log "network smoke test passed in $(_secs "$t0" "$(_now)")s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then

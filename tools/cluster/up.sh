@@ -554,7 +554,8 @@ part "network policies: kube-network-policies"
 # NetworkPolicy, the first packet of each connection goes to NFQUEUE $KNP_QUEUE (table inet kube-network-policies,
 # postrouting hook) and the agent accepts or drops it by the policies. Fail closed: without the agent, such
 # packets are dropped. Traffic from root-owned sockets of the host itself (kubelet probes) is not evaluated, which
-# is why the router runs as a pod, not on the host.
+# is why the router runs as a pod, not on the host. --judge-host-traffic (our patch): connections from pods to the
+# node itself (the API server behind 10.96.0.1, CoreDNS on the bridge) are judged too, on the input hook.
 kubectl_admin apply -f - >/dev/null <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -582,7 +583,7 @@ kminor=${kernel#*.}
 if ((${kernel%%.*} * 100 + ${kminor%%.*} >= 612)); then knp_dns_fix=false; else knp_dns_fix=true; fi
 RESTART_ON="$STATE/network-policies.kubeconfig" start_daemon kube-network-policies \
   "$KNP_DIR/bin/kube-network-policies" --kubeconfig="$STATE/network-policies.kubeconfig" \
-  --hostname-override="$NODE_NAME" --nfqueue-id="$KNP_QUEUE" --disable-nri \
+  --hostname-override="$NODE_NAME" --nfqueue-id="$KNP_QUEUE" --disable-nri --judge-host-traffic \
   --netfilter-bug-1766-fix="$knp_dns_fix" \
   --metrics-bind-address=127.0.0.1:9080
 wait_for "kube-network-policies' nftables table" 60 nft list table inet "$KNP_TABLE"
