@@ -110,12 +110,14 @@ client_get() {
   kubectl_admin -n "$PEER" exec client -- timeout 3 bash -c \
     "exec 3<>/dev/tcp/$WEB_IP/$PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null
 }
-client_refused() { ! client_get >/dev/null; }
+# a refused connection is the agent's verdict only while the agent runs (it fails closed: dead, it drops too)
+agent_alive() { pid_of kube-network-policies >/dev/null || die "kube-network-policies is not running (log: $LOGS/kube-network-policies.log)"; }
+client_refused() { ! client_get >/dev/null && agent_alive; }
 # client_connects HOST PORT: the client pod opens a TCP connection (3 s)
 client_connects() {
   kubectl_admin -n "$PEER" exec client -- timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
-apiserver_refused() { ! client_connects "$KUBERNETES_SERVICE_IP" 443; }
+apiserver_refused() { ! client_connects "$KUBERNETES_SERVICE_IP" 443 && agent_alive; }
 router_get() { # SCHEME PORT: the answer through Traefik, by the route's host name resolved to this machine
   curl -fsS --max-time 5 --cacert "$LOCAL_CA" --resolve "$HOST:$2:127.0.0.1" "$1://$HOST:$2/"
 }
@@ -197,6 +199,7 @@ for _ in 1 2 3; do apiserver_refused || die "the client reached the API server d
 client_get >/dev/null || die "the egress policy also refused the allowed web pod"
 log "4. policy client-egress: the client reaches the web pod, the API server $KUBERNETES_SERVICE_IP:443 is refused"
 
+agent_alive
 log "network smoke test passed in $(_secs "$t0" "$(_now)")s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then
   log "keeping namespaces $NS and $PEER"
