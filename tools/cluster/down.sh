@@ -165,7 +165,8 @@ if [[ -n $PURGE ]]; then
       rm -f "$f"
       log "removed $f"
       if [[ $f == "$SYSTEM_CA_FILE" ]]; then
-        update-ca-certificates >/dev/null 2>&1 || log "WARNING: update-ca-certificates failed"
+        # --fresh: also drops the links to the removed file (it only touches the links it manages)
+        update-ca-certificates --fresh >/dev/null 2>&1 || log "WARNING: update-ca-certificates failed"
       else
         rmdir "$(dirname "$f")" 2>/dev/null || true # the certs.d/HOST directory, when empty
       fi
