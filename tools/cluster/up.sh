@@ -116,10 +116,13 @@ RESTART_ON="$STATE/registry/config.yml $PKI/registry.crt" start_daemon registry 
 wait_for "registry on https://$REGISTRY_ADDR" 30 curl -fsS --cacert "$LOCAL_CA" "https://$REGISTRY_ADDR/v2/"
 # BuildKit (buildkitd --config FILE) trusts the registry with this:
 write_file "$STATE/buildkitd.toml" <<EOF
-# written by tools/cluster/up.sh: lets buildkitd push to and pull from the local registry (HTTPS, local TLS CA)
+# written by tools/cluster/up.sh: lets buildkitd push to and pull from the local registry (HTTPS, local TLS CA;
+# http = false: BuildKit assumes plain HTTP for a localhost registry unless told)
 [registry."$REGISTRY_ADDR"]
+  http = false
   ca = ["$LOCAL_CA"]
 [registry."localhost:${REGISTRY_ADDR##*:}"]
+  http = false
   ca = ["$LOCAL_CA"]
 EOF
 
