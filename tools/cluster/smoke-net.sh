@@ -3,7 +3,7 @@
 # (Traefik, Gateway API) answers over TLS with the local CA's wildcard certificate.
 #   1. a client pod in another namespace connects to a web pod (no policy yet);
 #   2. a policy lets only the router's namespace in: the client is refused, an HTTPRoute through Traefik answers
-#      over HTTPS (curl --cacert --resolve) and HTTP;
+#      over HTTPS (curl --cacert --resolve) and HTTP, an Ingress of class traefik over HTTP;
 #   3. a second policy also lets the client's namespace in: the client connects again;
 #   4. an egress policy lets the client reach only the web pod: the API server (on the node) is refused.
 # Usage: bash tools/cluster/smoke-net.sh   (after up.sh; GITSPACE_SMOKE_KEEP=1 keeps the namespaces)
@@ -15,6 +15,7 @@ K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || die "no Kubernetes binaries"
 NS=gitspace-smoke-net     # the web pod, its Service, policies and HTTPRoute
 PEER=gitspace-smoke-peer  # the client pod
 HOST=smoke.$CLUSTER_DOMAIN
+INGRESS_HOST=smoke-ingress.$CLUSTER_DOMAIN
 PORT=8080
 restricted_ns() {
   printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n' "$1"
@@ -95,6 +96,18 @@ spec:
   parentRefs: [{name: $ROUTER_GATEWAY, namespace: $ROUTER_NS}]
   hostnames: ["$HOST"]
   rules: [{backendRefs: [{name: web, port: $PORT}]}]
+---
+# the same service through Traefik's Ingress provider
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+spec:
+  ingressClassName: traefik
+  rules:
+  - host: "$INGRESS_HOST"
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: $PORT}}}}]
 YAML
 for p in "$NS/web" "$PEER/client"; do
   if ! kubectl_admin -n "${p%/*}" wait --for=condition=Ready "pod/${p#*/}" --timeout=180s >/dev/null; then
@@ -118,8 +131,9 @@ client_connects() {
   kubectl_admin -n "$PEER" exec client -- timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
 apiserver_refused() { ! client_connects "$KUBERNETES_SERVICE_IP" 443 && agent_alive; }
-router_get() { # SCHEME PORT: the answer through Traefik, by the route's host name resolved to this machine
-  curl -fsS --max-time 5 --cacert "$LOCAL_CA" --resolve "$HOST:$2:127.0.0.1" "$1://$HOST:$2/"
+router_get() { # SCHEME PORT [HOST]: the answer through Traefik, by a route's host name resolved to this machine
+  local host=${3:-$HOST}
+  curl -fsS --max-time 5 --cacert "$LOCAL_CA" --resolve "$host:$2:127.0.0.1" "$1://$host:$2/"
 }
 
 # 1. no policy: the client connects
@@ -159,6 +173,10 @@ log "   through the router: 'curl --cacert $LOCAL_CA --resolve $HOST:$ROUTER_HTT
 http_answer=$(router_get http "$ROUTER_HTTP_PORT") || die "no answer on http://$HOST:$ROUTER_HTTP_PORT/"
 [[ $http_answer == "hello from web" ]] || die "unexpected answer through the router (HTTP): $http_answer"
 log "   and on http://$HOST:$ROUTER_HTTP_PORT/"
+wait_for "http://$INGRESS_HOST:$ROUTER_HTTP_PORT (Ingress) through Traefik" 30 router_get http "$ROUTER_HTTP_PORT" "$INGRESS_HOST"
+ingress_answer=$(router_get http "$ROUTER_HTTP_PORT" "$INGRESS_HOST")
+[[ $ingress_answer == "hello from web" ]] || die "unexpected answer through the Ingress: $ingress_answer"
+log "   and through the Ingress (class traefik) on http://$INGRESS_HOST:$ROUTER_HTTP_PORT/"
 subject=$(openssl s_client -connect "127.0.0.1:$ROUTER_HTTPS_PORT" -servername "$HOST" -CAfile "$LOCAL_CA" \
   -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer | paste -sd' ') ||
   die "the router's certificate does not verify against $LOCAL_CA"

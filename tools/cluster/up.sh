@@ -793,14 +793,14 @@ metadata:
   name: traefik
   namespace: $ROUTER_NS
 ---
-# upstream's rules for the kubernetesGateway and kubernetesIngress providers
+# upstream's rules for the kubernetesGateway and kubernetesIngress providers (the Ingress provider watches nodes too)
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: gitspace:traefik
 rules:
 - apiGroups: [""]
-  resources: [namespaces]
+  resources: [namespaces, nodes]
   verbs: [list, watch]
 - apiGroups: [""]
   resources: [services, secrets, configmaps]
@@ -894,6 +894,7 @@ spec:
         - --global.checkNewVersion=false
         - --global.sendAnonymousUsage=false
         - --log.level=INFO
+        - --log.noColor=true
         - --entryPoints.web.address=:8000
         - --entryPoints.websecure.address=:8443
         - --entryPoints.traefik.address=:9000
