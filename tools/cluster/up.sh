@@ -12,8 +12,9 @@
 # Usage: bash tools/cluster/up.sh            (as root)
 # Env:   GITSPACE_CLUSTER_DIR, GITSPACE_TOOLS_DIR, GITSPACE_BASE_ARCHES (default: the host's and those cached;
 #        "amd64 arm64" builds arm64 with qemu-user-static),
-#        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke test), GITSPACE_K8S_WAIT (seconds to wait for a running
-#        Kubernetes build, default 5400)
+#        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke tests), GITSPACE_K8S_WAIT (seconds to wait for a running
+#        Kubernetes build, default 5400), GITSPACE_CLUSTER_DOMAIN (the router's wildcard certificate; default
+#        gitspace.localtest.me), GITSPACE_ROUTER_HTTPS_PORT / GITSPACE_ROUTER_HTTP_PORT (host ports, 8443 / 8000)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 # shellcheck source=lib.sh
