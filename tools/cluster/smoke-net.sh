@@ -3,7 +3,7 @@
 # (Traefik, Gateway API) answers over TLS with the local CA's wildcard certificate.
 #   1. a client pod in another namespace connects to a web pod (no policy yet);
 #   2. a policy lets only the router's namespace in: the client is refused, an HTTPRoute through Traefik answers
-#      over HTTPS (curl --cacert --resolve) and HTTP, an Ingress of class traefik over HTTP;
+#      over HTTPS (curl --cacert --resolve) and HTTP, an Ingress of class traefik over HTTPS;
 #   3. a second policy also lets the client's namespace in: the client connects again;
 #   4. an egress policy lets the client reach only the web pod: the API server (on the node) is refused.
 # Usage: bash tools/cluster/smoke-net.sh   (after up.sh; GITSPACE_SMOKE_KEEP=1 keeps the namespaces)
@@ -104,6 +104,7 @@ metadata:
   name: web
 spec:
   ingressClassName: traefik
+  tls: [{hosts: ["$INGRESS_HOST"]}] # no secret: the router's default certificate (the wildcard)
   rules:
   - host: "$INGRESS_HOST"
     http:
@@ -173,10 +174,10 @@ log "   through the router: 'curl --cacert $LOCAL_CA --resolve $HOST:$ROUTER_HTT
 http_answer=$(router_get http "$ROUTER_HTTP_PORT") || die "no answer on http://$HOST:$ROUTER_HTTP_PORT/"
 [[ $http_answer == "hello from web" ]] || die "unexpected answer through the router (HTTP): $http_answer"
 log "   and on http://$HOST:$ROUTER_HTTP_PORT/"
-wait_for "http://$INGRESS_HOST:$ROUTER_HTTP_PORT (Ingress) through Traefik" 30 router_get http "$ROUTER_HTTP_PORT" "$INGRESS_HOST"
-ingress_answer=$(router_get http "$ROUTER_HTTP_PORT" "$INGRESS_HOST")
+wait_for "https://$INGRESS_HOST:$ROUTER_HTTPS_PORT (Ingress) through Traefik" 30 router_get https "$ROUTER_HTTPS_PORT" "$INGRESS_HOST"
+ingress_answer=$(router_get https "$ROUTER_HTTPS_PORT" "$INGRESS_HOST")
 [[ $ingress_answer == "hello from web" ]] || die "unexpected answer through the Ingress: $ingress_answer"
-log "   and through the Ingress (class traefik) on http://$INGRESS_HOST:$ROUTER_HTTP_PORT/"
+log "   and through the Ingress (class traefik, the router's default certificate) on https://$INGRESS_HOST:$ROUTER_HTTPS_PORT/"
 subject=$(openssl s_client -connect "127.0.0.1:$ROUTER_HTTPS_PORT" -servername "$HOST" -CAfile "$LOCAL_CA" \
   -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer | paste -sd' ') ||
   die "the router's certificate does not verify against $LOCAL_CA"

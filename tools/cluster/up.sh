@@ -905,6 +905,8 @@ spec:
         - --providers.kubernetesGateway.statusAddress.ip=$NODE_IP
         - --providers.kubernetesIngress=true
         - --providers.kubernetesIngress.ingressClass=traefik
+        - --entryPoints.websecure.http.tls=true
+        - --providers.file.filename=/etc/traefik/dynamic/tls.yaml
         ports:
         - {name: web, containerPort: 8000, hostPort: $ROUTER_HTTP_PORT}
         - {name: websecure, containerPort: 8443, hostPort: $ROUTER_HTTPS_PORT}
@@ -922,6 +924,29 @@ spec:
           allowPrivilegeEscalation: false
           readOnlyRootFilesystem: true
           capabilities: {drop: [ALL]}
+        volumeMounts:
+        - {name: dynamic, mountPath: /etc/traefik/dynamic, readOnly: true}
+        - {name: wildcard, mountPath: /etc/traefik/certs, readOnly: true}
+      volumes:
+      - name: dynamic
+        configMap: {name: traefik-dynamic}
+      - name: wildcard
+        secret: {secretName: $ROUTER_TLS_SECRET}
+---
+# the wildcard certificate is also the default one (Ingresses with TLS but no secret of their own, unknown names)
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: traefik-dynamic
+  namespace: $ROUTER_NS
+data:
+  tls.yaml: |
+    tls:
+      stores:
+        default:
+          defaultCertificate:
+            certFile: /etc/traefik/certs/tls.crt
+            keyFile: /etc/traefik/certs/tls.key
 EOF
 kubectl_admin apply -f "$STATE/traefik.yaml" >/dev/null
 kubectl_admin -n "$ROUTER_NS" rollout status deployment/traefik --timeout=180s >/dev/null ||
