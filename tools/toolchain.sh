@@ -5,7 +5,7 @@
 # A tool whose cache directory is complete (has .done) is reused; a tool already on PATH at the right version
 # is used as it is. Idempotent: a second run only checks and prints.
 #
-# Usage: bash tools/toolchain.sh [all|pulumi|providers|buildkit|kubernetes]...   (default: all)
+# Usage: bash tools/toolchain.sh [all|pulumi|providers|buildkit|kubernetes|cluster]...   (default: all)
 # Then:  source "${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}/env.sh"
 #
 # Versions: the Pulumi CLI and the providers follow the npm SDKs in package-lock.json; the others are pinned
@@ -285,6 +285,97 @@ build_kubernetes() {
   gobuild "$dir" "$dir/bin/" -ldflags "$ld" "${pkgs[@]}"
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Parts of the local cluster (tools/cluster) that upstream serves: volume provisioner, NetworkPolicy agent,
+#    router, Gateway API CRDs
+# ---------------------------------------------------------------------------------------------------------------
+LOCAL_PATH_PROVISIONER_VERSION=${GITSPACE_LOCAL_PATH_PROVISIONER_VERSION:-v0.0.30}
+KUBE_NETWORK_POLICIES_VERSION=${GITSPACE_KUBE_NETWORK_POLICIES_VERSION:-v0.8.0}
+TRAEFIK_VERSION=${GITSPACE_TRAEFIK_VERSION:-v3.7.13}
+# the Gateway API release Traefik is built against (its go.mod): the CRDs come from the same module version
+GATEWAY_API_VERSION=${GITSPACE_GATEWAY_API_VERSION:-v1.6.1}
+
+build_local_path_provisioner() {
+  local dir=$1 mod=github.com/rancher/local-path-provisioner
+  echo "require $mod $LOCAL_PATH_PROVISIONER_VERSION" | wrapper_module "$dir" local-path-provisioner
+  (cd "$dir/src" && go mod download "$mod")
+  gobuild "$dir" "$dir/bin/local-path-provisioner" \
+    -ldflags "-s -w -X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" "$mod"
+}
+
+# kube-network-policies (what kind runs) with tools/cluster/patches/kube-network-policies-<version>.patch:
+# --kubeconfig (upstream's main only has the in-cluster configuration; the agent runs on the host here), its
+# --disable-nri flag passed on (declared but unused upstream), and the xtables NFQUEUE target through nft_compat
+# where the kernel lacks nft's native "queue" expression (CONFIG_NFT_QUEUE; the native one is used when present).
+KNP_PATCH=$HERE/cluster/patches/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION.patch
+build_kube_network_policies() {
+  local dir=$1 mod=sigs.k8s.io/kube-network-policies src
+  src=$(cd "$TOOLS_DIR" && go mod download -json "$mod@$KUBE_NETWORK_POLICIES_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -n $src ]] || die "$mod@$KUBE_NETWORK_POLICIES_VERSION not downloaded"
+  printf 'require %s %s\n\nreplace %s => ./upstream\n' "$mod" "$KUBE_NETWORK_POLICIES_VERSION" "$mod" |
+    wrapper_module "$dir" kube-network-policies
+  cp -r "$src" "$dir/src/upstream"
+  chmod -R u+w "$dir/src/upstream"
+  patch -s -p1 -d "$dir/src/upstream" <"$KNP_PATCH"
+  gobuild "$dir" "$dir/bin/kube-network-policies" -ldflags "-s -w" "$mod/cmd"
+}
+
+# Traefik's go.mod requires modules the proxy does not serve (403): its fork of go-http-auth at the pinned
+# pseudo-version (the fork's previous commit, with the same API, is served), and thirteen SDKs that lego's DNS
+# challenge providers import. lego is copied into the wrapper and tools/cluster/patches/lego-*.patch drops those
+# thirteen providers from its provider factory (ACME DNS challenges with alidns, aliesa, azion, dnsimple, edgedns,
+# edgeone, huaweicloud, oraclecloud, regfish, sakuracloud, tencentcloud, ucloud, yandexcloud are not built in).
+TRAEFIK_GO_HTTP_AUTH="github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e"
+LEGO_VERSION=v5.4.1
+LEGO_PATCH=$HERE/cluster/patches/lego-$LEGO_VERSION-unserved-dns-providers.patch
+build_traefik() {
+  local dir=$1 mod=github.com/traefik/traefik/v3 ext=github.com/traefik/traefik/dynamic/ext
+  local lego=github.com/go-acme/lego/v5 gomod lego_src
+  gomod=$(gomod_file "$mod@$TRAEFIK_VERSION")
+  grep -qE "^\s+$lego $LEGO_VERSION\$" "$gomod" || die "traefik $TRAEFIK_VERSION does not require $lego $LEGO_VERSION"
+  lego_src=$(cd "$TOOLS_DIR" && go mod download -json "$lego@$LEGO_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  # traefik's go.mod: forks (replace), an exclude, and the "dynamic config extension" module, a directory of the
+  # repository with its own go.mod that is not in the module zip: a stand-in with its two (empty, in the open
+  # source build) embedded types.
+  {
+    echo "require $mod $TRAEFIK_VERSION"
+    echo
+    awk '/^replace \(/,/^\)/' "$gomod" | grep -v 'abbot/go-http-auth =>'
+    grep -E '^exclude ' "$gomod"
+    echo "replace github.com/abbot/go-http-auth => $TRAEFIK_GO_HTTP_AUTH"
+    echo "replace $ext => ./stubs/ext"
+    echo "replace $lego => ./lego"
+  } | wrapper_module "$dir" traefik
+  mkdir -p "$dir/src/stubs/ext"
+  printf 'module %s\n\ngo 1.24\n' "$ext" >"$dir/src/stubs/ext/go.mod"
+  cat >"$dir/src/stubs/ext/ext.go" <<'EOF'
+// Package ext stands in for Traefik's dynamic configuration extension point (gitspace toolchain).
+package ext
+
+// HTTP is inlined into the HTTP configuration; empty in the open source build.
+type HTTP struct{}
+
+// Router is inlined into a router's configuration; empty in the open source build.
+type Router struct{}
+EOF
+  cp -r "$lego_src" "$dir/src/lego"
+  chmod -R u+w "$dir/src/lego"
+  patch -s -p1 -d "$dir/src/lego" <"$LEGO_PATCH"
+  (cd "$dir/src" && go mod download "$mod")
+  gobuild "$dir" "$dir/bin/traefik" -ldflags "-s -w -X $mod/pkg/version.Version=$TRAEFIK_VERSION \
+    -X $mod/pkg/version.Codename=gitspace -X $mod/pkg/version.BuildDate=1970-01-01T00:00:00Z" "$mod/cmd/traefik"
+}
+
+# The Gateway API CRDs (standard channel) of the module version Traefik is built against, from the module zip
+fetch_gateway_api_crds() {
+  local dir=$1 mod=sigs.k8s.io/gateway-api src
+  src=$(cd "$TOOLS_DIR" && go mod download -json "$mod@$GATEWAY_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src/config/crd/standard ]] || die "no config/crd/standard in $mod@$GATEWAY_API_VERSION"
+  mkdir -p "$dir/crd"
+  cp "$src"/config/crd/standard/*.yaml "$dir/crd/"
+  chmod -R u+w "$dir/crd"
+}
+
 # pulumi-random: neither provider/v4 (tags, or the pseudo-version of the v4.21.2 release commit) nor the
 # terraform bridge it is built on is served here, so a small native provider of our own (tools/provider-random)
 # stands in, at the SDK's version: RandomPassword and RandomString, same tokens, inputs and outputs.
@@ -435,6 +526,18 @@ main() {
     apt_install etcd etcd-server
     if command -v etcd >/dev/null; then log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"; fi
   fi
+
+  # 5. parts of the local cluster (tools/cluster/up.sh finds them through these variables of env.sh)
+  local knp_key c var name version fn
+  knp_key="$KUBE_NETWORK_POLICIES_VERSION-$(sha256sum "$KNP_PATCH" | cut -c1-8)"
+  for c in "local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION build_local_path_provisioner GITSPACE_LOCAL_PATH_PROVISIONER" \
+    "gateway-api-crds $GATEWAY_API_VERSION fetch_gateway_api_crds GITSPACE_GATEWAY_API_CRDS" \
+    "kube-network-policies $knp_key build_kube_network_policies GITSPACE_KUBE_NETWORK_POLICIES" \
+    "traefik $TRAEFIK_VERSION-$(sha256sum "$LEGO_PATCH" | cut -c1-8) build_traefik GITSPACE_TRAEFIK"; do
+    read -r name version fn var <<<"$c"
+    if want cluster; then step "$name" "$version" "$fn"; fi
+    if [[ -f "$TOOLS_DIR/$name-$version/.done" ]]; then EXTRA_ENV[$var]="$TOOLS_DIR/$name-$version"; fi
+  done
 
   write_env
   log "done in $((SECONDS - t_start))s"

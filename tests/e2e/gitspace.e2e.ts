@@ -311,7 +311,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
     });
 
     it("the base image builds for linux/arm64 too (multi-arch, under QEMU)", () => {
-        const index = JSON.parse(sh("curl", ["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json", `http://${BASE_IMAGE.replace(/\/.*$/, "")}/v2/${BASE_IMAGE.replace(/^[^/]+\/|:.*$/g, "")}/manifests/${BASE_IMAGE.replace(/^.*:/, "")}`]));
+        const index = JSON.parse(sh("curl", ["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json", `https://${BASE_IMAGE.replace(/\/.*$/, "")}/v2/${BASE_IMAGE.replace(/^[^/]+\/|:.*$/g, "")}/manifests/${BASE_IMAGE.replace(/^.*:/, "")}`]));
         const arches = index.manifests.map((m: any) => m.platform?.architecture);
         assert.ok(arches.includes("arm64"), `${BASE_IMAGE} has no arm64 variant (tools/cluster/up.sh with GITSPACE_BASE_ARCHES="amd64 arm64")`);
         const ref = `${REGISTRY}:base-e2e-multiarch`;
@@ -320,7 +320,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
             "-f", path.join(REPO, "images/base/Dockerfile"), "-t", ref, "--push", REPO]);
         timings.push(`base image for linux/amd64 + linux/arm64: ${((Date.now() - start) / 1000).toFixed(0)} s`);
         const pushed = JSON.parse(sh("curl", ["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json",
-            `http://${REGISTRY.replace(/\/.*$/, "")}/v2/${REGISTRY.replace(/^[^/]+\//, "")}/manifests/base-e2e-multiarch`]));
+            `https://${REGISTRY.replace(/\/.*$/, "")}/v2/${REGISTRY.replace(/^[^/]+\//, "")}/manifests/base-e2e-multiarch`]));
         const platforms = pushed.manifests.map((m: any) => `${m.platform?.os}/${m.platform?.architecture}`);
         assert.ok(platforms.includes("linux/amd64") && platforms.includes("linux/arm64"), JSON.stringify(platforms));
     });

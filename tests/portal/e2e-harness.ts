@@ -134,13 +134,14 @@ export function e2eTeamValues(team: string, developers: unknown[], environment =
 /** Fails clearly unless the runtime image of `flavor` is in the local registry (pods cannot start without it). */
 export async function requireImage(registry: string, flavor: string, tag: string): Promise<void> {
     const [host, ...repo] = registry.split("/");
-    // The local registry serves HTTPS with a certificate of the local CA, which up.sh adds to the system trust store
-    // (curl reads it; Node's fetch keeps its own CA list).
+    // HTTPS with the local cluster's CA (tools/cluster/README.md, "TLS"): curl reads the system trust store that
+    // up.sh adds it to; Node's fetch would not (it has its own CA list)
     const url = `https://${host}/v2/${repo.join("/")}/manifests/${flavor}-${tag}`;
     const accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-    const r = spawnSync("curl", ["-s", "-I", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", `accept: ${accept}`, url], { encoding: "utf8" });
-    if (r.status !== 0) {
-        throw new Error(`the local registry ${host} does not answer over HTTPS (curl exit ${r.status}): \`bash tools/cluster/up.sh\``);
+    const r = spawnSync("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-I", "-H", `accept: ${accept}`, url], { encoding: "utf8" });
+    const status = Number(r.stdout);
+    if (r.status !== 0 || !status) {
+        throw new Error(`the local registry ${host} does not answer (${r.stderr.trim() || r.error?.message}): \`bash tools/cluster/up.sh\``);
     }
     if (r.stdout.trim() !== "200") {
         throw new Error(`image ${registry}:${flavor}-${tag} is not in the registry (HTTP ${r.stdout.trim()}): build and push the runtime images (tests/images/build-images.sh or \`pulumi up\` with images.build: true)`);

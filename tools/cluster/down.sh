@@ -23,7 +23,9 @@ GO_DIR=$(go_bin_dir)
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kubernetes daemons"
-stop_daemon provisioner
+stop_daemon local-path-provisioner
+stop_daemon provisioner # the former home-made provisioner, on a cluster started by an older up.sh
+stop_daemon kube-network-policies
 stop_daemon coredns
 stop_daemon kube-proxy
 stop_daemon kube-scheduler
@@ -110,6 +112,11 @@ for ipt in iptables ip6tables; do
     fi
   done
 done
+# kube-network-policies' table (it only removes it on SIGINT; without the agent, its queue would drop packets)
+if command -v nft >/dev/null && nft list table inet "$KNP_TABLE" >/dev/null 2>&1; then
+  nft delete table inet "$KNP_TABLE"
+  log "deleted nftables table inet $KNP_TABLE"
+fi
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link delete "$BRIDGE"
   log "deleted bridge $BRIDGE"
@@ -135,7 +142,7 @@ for pid in $(ps -eo pid=); do
   # our daemons (by executable, with our directories in their arguments; not e.g. a buildkitd that merely reads
   # $STATE/buildkitd.toml), shims of our containerd, and anything left in the kubelet's pod cgroups
   case $exe in
-    etcd | docker-registry | containerd | containerd-shim* | kube-* | kubelet | coredns | provisioner) ours=1 ;;
+    etcd | docker-registry | containerd | containerd-shim* | kube-* | kubelet | coredns | provisioner | local-path-provisioner) ours=1 ;;
     *) ours= ;;
   esac
   if [[ -n $ours && ($args == *"$STATE/"* || $args == *"$RUN/"*) ]] || grep -qs kubepods "/proc/$pid/cgroup"; then
@@ -151,6 +158,20 @@ log "no process of the cluster is running"
 
 if [[ -n $PURGE ]]; then
   part "purge"
+  # the local TLS CA in the system and Docker trust stores (only where it is ours, byte for byte)
+  if [[ -f $LOCAL_CA ]]; then
+    for f in "$SYSTEM_CA_FILE" "/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt" "/etc/docker/certs.d/localhost:${REGISTRY_ADDR##*:}/ca.crt"; do
+      cmp -s "$LOCAL_CA" "$f" || continue
+      rm -f "$f"
+      log "removed $f"
+      if [[ $f == "$SYSTEM_CA_FILE" ]]; then
+        # --fresh: also drops the links to the removed file (it only touches the links it manages)
+        update-ca-certificates --fresh >/dev/null 2>&1 || log "WARNING: update-ca-certificates failed"
+      else
+        rmdir "$(dirname "$f")" 2>/dev/null || true # the certs.d/HOST directory, when empty
+      fi
+    done
+  fi
   rm -rf --one-file-system "${STATE:?}" "${RUN:?}"
   log "removed $STATE and $RUN"
 fi

@@ -37,7 +37,29 @@ ETCD_CLIENT=http://127.0.0.1:2379
 
 NODE_NAME=${GITSPACE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 STORAGE_CLASS=gitspace-local
-PROVISIONER_NAME=gitspace.io/local-volume
+PROVISIONER_NAME=rancher.io/local-path
+PROVISIONER_NS=local-path-storage
+
+# TLS: the DNS domain of the router's wildcard certificate (*.$CLUSTER_DOMAIN). The dev stack's gitspace:domain
+# (Pulumi.dev.yaml) is gitspace.localtest.me; a caller with another stack passes its resolved domain here.
+CLUSTER_DOMAIN=${GITSPACE_CLUSTER_DOMAIN:-gitspace.localtest.me}
+# what the local TLS CA may vouch for (X.509 name constraints)
+LOCAL_CA_PERMITTED="permitted;DNS:$CLUSTER_DOMAIN,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0"
+LOCAL_CA=$STATE/pki/local-ca.crt
+# the local CA in this machine's trust store (update-ca-certificates), for curl, Go programs (docker-build, buildx)
+SYSTEM_CA_FILE=${GITSPACE_SYSTEM_CA_FILE:-/usr/local/share/ca-certificates/gitspace-local-ca.crt}
+
+# NetworkPolicy agent: its nftables table and queue number
+KNP_TABLE=kube-network-policies
+KNP_QUEUE=100
+
+# The router: Traefik in a pod of ROUTER_NS, its entry points published on these host ports (hostPort)
+ROUTER_NS=traefik-system
+ROUTER_HTTPS_PORT=${GITSPACE_ROUTER_HTTPS_PORT:-443}
+ROUTER_HTTP_PORT=${GITSPACE_ROUTER_HTTP_PORT:-80}
+ROUTER_GATEWAY=gitspace
+ROUTER_TLS_SECRET=gitspace-wildcard-tls
+ROUTER_IMAGE=$REGISTRY_ADDR/gitspace-cluster/traefik
 PAUSE_IMAGE=$REGISTRY_ADDR/pause:3.10
 BASE_SUITE=${GITSPACE_BASE_SUITE:-bookworm}
 BASE_IMAGE=$REGISTRY_ADDR/debian:$BASE_SUITE
@@ -223,7 +245,21 @@ write_file() {
 # content_key FILE...: short hash of files' contents (cache keys for our own builds)
 content_key() { cat "$@" | sha256sum | cut -c1-10; }
 
-# go_bin_dir: the cache directory of our Go programs (provisioner, cri-stop), keyed by their sources
+# cluster_tool VAR: the cache directory of a part built by `tools/toolchain.sh cluster` (local-path-provisioner,
+# kube-network-policies, Traefik, Gateway API CRDs), named by a variable of the toolchain's env.sh
+cluster_tool() {
+  local d
+  [[ -f $TOOLS_DIR/env.sh ]] || return 1
+  # shellcheck disable=SC1091
+  d=$(
+    . "$TOOLS_DIR/env.sh" >/dev/null 2>&1
+    printf '%s' "${!1:-}"
+  )
+  [[ -n $d && -f $d/.done ]] || return 1
+  echo "$d"
+}
+
+# go_bin_dir: the cache directory of our Go programs (cri-stop), keyed by their sources
 go_bin_dir() {
   local files
   mapfile -t files < <(find "$CLUSTER_SRC/go" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | sort)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Pushes a one-layer image (per platform) to a plain-HTTP registry with curl, per the registry HTTP API v2:
-# blobs (layer, config) by POST+PUT upload, one OCI image manifest per platform, and an OCI image index at the tag.
+# Pushes an image (one or more layers per platform) to a registry with curl, per the registry HTTP API v2:
+# blobs (layers, config) by POST+PUT upload, one OCI image manifest per platform, and an OCI image index at the tag.
 # Blobs already present are not uploaded again.
 #
 # Usage: oci-push.sh HOST:PORT/NAME:TAG --layer OS/ARCH=LAYER.tar.gz [--layer OS/ARCH=...] [--config JSON]
-#   LAYER.tar.gz  a gzip-compressed tar of the root filesystem (its uncompressed digest is cached in LAYER.tar.gz.diffid)
+#   LAYER.tar.gz  a gzip-compressed tar (its uncompressed digest is cached in LAYER.tar.gz.diffid); several --layer
+#                 of the same platform are stacked in the order given (base first)
 #   --config JSON the image's "config" object, e.g. '{"Cmd":["/bin/bash"],"Env":["PATH=/usr/bin:/bin"]}'
+# Env: GITSPACE_REGISTRY_SCHEME (https, default; http for a plain-HTTP registry),
+#      GITSPACE_REGISTRY_CA (CA file for https, default: the system trust store)
 # Prints the digest of the index.
 set -euo pipefail
 
@@ -35,7 +38,12 @@ rest=${ref#*/}
 name=${rest%:*}
 tag=${rest##*:}
 [[ $rest == *:* && -n $name && -n $tag ]] || die "reference must be HOST:PORT/NAME:TAG: $ref"
-base="http://$host/v2/$name"
+scheme=${GITSPACE_REGISTRY_SCHEME:-https}
+[[ $scheme == http || $scheme == https ]] || die "GITSPACE_REGISTRY_SCHEME must be http or https: $scheme"
+base="$scheme://$host/v2/$name"
+curl_tls=()
+[[ -z ${GITSPACE_REGISTRY_CA:-} ]] || curl_tls=(--cacert "$GITSPACE_REGISTRY_CA")
+curl() { command curl "${curl_tls[@]+"${curl_tls[@]}"}" "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -52,7 +60,7 @@ push_blob() {
   loc=$(curl -fsS -X POST -D - -o /dev/null "$base/blobs/uploads/" |
     awk 'tolower($1) == "location:" { print $2 }' | tr -d '\r')
   [[ -n $loc ]] || die "no upload location from $base/blobs/uploads/"
-  [[ $loc == http* ]] || loc="http://$host$loc"
+  [[ $loc == http* ]] || loc="$scheme://$host$loc"
   sep='?'
   [[ $loc == *\?* ]] && sep='&'
   curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$file" "$loc${sep}digest=$digest" ||
@@ -61,29 +69,41 @@ push_blob() {
   echo "$digest"
 }
 
-manifests='[]'
+# platforms in the order of their first --layer; each platform's layers in the order given
+platforms=()
+declare -A platform_layers=()
 for spec in "${layers[@]}"; do
   platform=${spec%%=*}
-  layer=${spec#*=}
+  [[ -n ${platform_layers[$platform]:-} ]] || platforms+=("$platform")
+  platform_layers[$platform]+="${spec#*=}"$'\n'
+done
+
+manifests='[]'
+for platform in "${platforms[@]}"; do
   os=${platform%%/*}
   arch=${platform#*/}
-  [[ -f $layer ]] || die "layer not found: $layer"
-  if [[ ! -f $layer.diffid || $layer.diffid -ot $layer ]]; then
-    echo "sha256:$(gzip -dc "$layer" | sha256sum | cut -d' ' -f1)" >"$layer.diffid"
-  fi
-  diffid=$(<"$layer.diffid")
-  layer_digest=$(push_blob "$layer")
-  jq -cn --arg os "$os" --arg arch "$arch" --arg diffid "$diffid" --argjson config "$config" '{
+  diffids='[]'
+  descs='[]'
+  while IFS= read -r layer; do
+    [[ -n $layer ]] || continue
+    [[ -f $layer ]] || die "layer not found: $layer"
+    if [[ ! -f $layer.diffid || $layer.diffid -ot $layer ]]; then
+      echo "sha256:$(gzip -dc "$layer" | sha256sum | cut -d' ' -f1)" >"$layer.diffid"
+    fi
+    diffids=$(jq -c --arg d "$(<"$layer.diffid")" '. + [$d]' <<<"$diffids")
+    descs=$(jq -c --arg d "$(push_blob "$layer")" --argjson s "$(stat -c %s "$layer")" \
+      '. + [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $d, size: $s }]' <<<"$descs")
+  done <<<"${platform_layers[$platform]}"
+  jq -cn --arg os "$os" --arg arch "$arch" --argjson diffids "$diffids" --argjson config "$config" '{
       created: "1970-01-01T00:00:00Z", architecture: $arch, os: $os, config: $config,
-      rootfs: { type: "layers", diff_ids: [$diffid] },
-      history: [{ created: "1970-01-01T00:00:00Z", created_by: "gitspace tools/cluster/oci-push.sh" }] }' \
+      rootfs: { type: "layers", diff_ids: $diffids },
+      history: [$diffids[] | { created: "1970-01-01T00:00:00Z", created_by: "gitspace tools/cluster/oci-push.sh" }] }' \
     >"$tmp/config-$arch.json"
   config_digest=$(push_blob "$tmp/config-$arch.json")
-  jq -cn --arg cd "$config_digest" --argjson cs "$(stat -c %s "$tmp/config-$arch.json")" \
-    --arg ld "$layer_digest" --argjson ls "$(stat -c %s "$layer")" '{
+  jq -cn --arg cd "$config_digest" --argjson cs "$(stat -c %s "$tmp/config-$arch.json")" --argjson layers "$descs" '{
       schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
       config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls }] }' \
+      layers: $layers }' \
     >"$tmp/manifest-$arch.json"
   mdigest="sha256:$(sha "$tmp/manifest-$arch.json")"
   curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \

@@ -22,10 +22,29 @@ make_ca() {
   echo "$spec" >"$PKI/ca.spec"
 }
 
-# make_cert NAME SUBJECT USAGE [SANS]: SUBJECT like /O=system:masters/CN=admin; USAGE serverAuth|clientAuth|both
+# The local TLS CA: signs the serving certificates meant for people and tools on this machine (the registry on
+# 127.0.0.1:5000, the router's wildcard certificate for *.$CLUSTER_DOMAIN). Apart from the cluster CA (which also
+# signs system:masters client certificates), and name-constrained to what it serves, so that trusting it system
+# wide (update-ca-certificates) lets it vouch for nothing else.
+make_local_ca() {
+  local spec="CN=gitspace-local-tls-ca|permitted:$LOCAL_CA_PERMITTED"
+  cert_ok local-ca "$spec" && return 0
+  log "pki: new local TLS CA (its certificates are re-issued)"
+  rm -f "$PKI"/local-ca.* "$PKI"/registry.* "$PKI"/router-wildcard.*
+  openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/local-ca.key" 2>/dev/null
+  openssl req -x509 -new -key "$PKI/local-ca.key" -subj "/O=gitspace local cluster/CN=gitspace-local-tls-ca" \
+    -days 3650 -sha256 -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -addext "nameConstraints=critical,$LOCAL_CA_PERMITTED" -out "$PKI/local-ca.crt" 2>/dev/null
+  echo "$spec" >"$PKI/local-ca.spec"
+}
+
+# make_cert NAME SUBJECT USAGE [SANS [CA]]: SUBJECT like /O=system:masters/CN=admin; USAGE serverAuth|clientAuth|both;
+# CA: ca (the cluster CA, default) or local-ca
 make_cert() {
-  local name=$1 subject=$2 usage=$3 sans=${4:-} eku
+  local name=$1 subject=$2 usage=$3 sans=${4:-} ca=${5:-ca} eku
   local spec="$subject|$usage|$sans"
+  [[ $ca == ca ]] || spec+="|$ca"
   cert_ok "$name" "$spec" && return 0
   case $usage in
     serverAuth) eku=serverAuth ;;
@@ -41,7 +60,7 @@ make_cert() {
     [[ -z $sans ]] || echo "subjectAltName=$sans"
   } >"$PKI/$name.ext"
   openssl req -new -key "$PKI/$name.key" -subj "$subject" -out "$PKI/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -set_serial "0x$(openssl rand -hex 16)" \
     -days 825 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
   echo "$spec" >"$PKI/$name.spec"
@@ -90,8 +109,12 @@ make_pki() {
   make_cert kube-proxy "/CN=system:kube-proxy" clientAuth
   make_cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
   make_cert kubelet "/CN=$NODE_NAME" serverAuth "DNS:$NODE_NAME,DNS:localhost,IP:$node_ip,IP:127.0.0.1"
-  make_cert provisioner "/O=system:masters/CN=gitspace-provisioner" clientAuth
+  make_cert local-path-provisioner "/CN=gitspace:local-path-provisioner" clientAuth
+  make_cert network-policies "/CN=gitspace:kube-network-policies" clientAuth
   make_cert coredns "/CN=gitspace-coredns" clientAuth
+  make_local_ca
+  make_cert registry "/CN=localhost" serverAuth "IP:127.0.0.1,DNS:localhost" local-ca
+  make_cert router-wildcard "/CN=*.$CLUSTER_DOMAIN" serverAuth "DNS:*.$CLUSTER_DOMAIN,DNS:$CLUSTER_DOMAIN" local-ca
   if [[ ! -f $PKI/sa.key ]]; then
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -102,6 +125,7 @@ make_pki() {
   write_kubeconfig "$STATE/scheduler.kubeconfig" scheduler
   write_kubeconfig "$STATE/kube-proxy.kubeconfig" kube-proxy
   write_kubeconfig "$STATE/kubelet.kubeconfig" kubelet-client
-  write_kubeconfig "$STATE/provisioner.kubeconfig" provisioner
+  write_kubeconfig "$STATE/local-path-provisioner.kubeconfig" local-path-provisioner
+  write_kubeconfig "$STATE/network-policies.kubeconfig" network-policies
   write_kubeconfig "$STATE/coredns.kubeconfig" coredns
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the local cluster: in a namespace enforcing Pod Security "restricted", a pod from the local Debian
-# base image runs as a non-root user with fsGroup, writes to a PVC of the default StorageClass and completes;
-# then the namespace is deleted and the volume must be reclaimed (directory and PV gone).
+# base image runs as a non-root user with fsGroup, writes to a PVC of the default StorageClass (a `local` PV of
+# local-path-provisioner; the kubelet gives its root the fsGroup) and completes; then the namespace is deleted and
+# the volume must be reclaimed (directory and PV gone). Network policies and the router: smoke-net.sh.
 # Usage: bash tools/cluster/smoke.sh   (after up.sh; GITSPACE_SMOKE_KEEP=1 keeps the namespace)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -94,8 +95,11 @@ log "smoke pod output:"
 while IFS= read -r line; do printf '    %s\n' "$line" >&2; done <<<"$out"
 pv=$(k get pvc home -o jsonpath='{.spec.volumeName}')
 dir=$(kubectl_admin get pv "$pv" -o jsonpath='{.spec.local.path}')
+[[ -n $dir ]] || die "PV $pv is not a local volume: $(kubectl_admin get pv "$pv" -o jsonpath='{.spec}')"
 log "PVC home bound to $pv (local volume $dir: $(stat -c 'mode %a owner %u:%g' "$dir"), file: $(stat -c '%U:%G %a' "$dir/hello" 2>/dev/null || echo -))"
 grep -q '^uid=1000 gid=1000 groups=1000' <<<"$out" || die "unexpected id in the smoke pod"
+# fsGroup applied by the kubelet (local volumes only): group 1000, setgid, group-writable, nothing for others
+grep -q '^volume root: mode 2775 owner 0:1000$' <<<"$out" || die "fsGroup not applied to the volume root"
 grep -q "reachable" <<<"$out" || die "the kubernetes service was not reachable from the pod"
 if [[ $WANT_DNS == 1 ]]; then
   grep -q "kubernetes.default.svc.cluster.local" <<<"$out" || die "cluster DNS did not answer in the pod"

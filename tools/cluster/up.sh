@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Brings up the local one-node Kubernetes cluster of the gitspace end-to-end tests (like Kubernetes'
-# hack/local-up-cluster.sh): etcd, a plain-HTTP registry on 127.0.0.1:5000, containerd + runc + bridge CNI,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy (iptables), a local-volume
-# provisioner with the default StorageClass "gitspace-local", a locally built pause image and a Debian base image
-# (127.0.0.1:5000/debian:bookworm). All daemons are host processes with pid files and logs under
+# hack/local-up-cluster.sh): etcd, a registry on https://127.0.0.1:5000 (certificate of the local TLS CA, trusted
+# by containerd, BuildKit, Docker and the system store), containerd + runc + bridge CNI, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy (iptables), rancher's local-path-provisioner (local
+# PVs; default StorageClass "gitspace-local"), kube-network-policies (NetworkPolicy enforcement), Traefik (Gateway
+# API and Ingress; a pod in traefik-system on host ports 443/80), a locally built pause image and a Debian base
+# image (127.0.0.1:5000/debian:bookworm). The daemons are host processes with pid files and logs under
 # ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}. Idempotent: a second run checks, starts what is missing and
 # re-runs the smoke test. Stop with tools/cluster/down.sh.
 #
 # Usage: bash tools/cluster/up.sh            (as root)
 # Env:   GITSPACE_CLUSTER_DIR, GITSPACE_TOOLS_DIR, GITSPACE_BASE_ARCHES (default: the host's and those cached;
 #        "amd64 arm64" builds arm64 with qemu-user-static),
-#        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke test), GITSPACE_K8S_WAIT (seconds to wait for a running
-#        Kubernetes build, default 5400)
+#        GITSPACE_CLUSTER_SMOKE=0 (skip the smoke tests), GITSPACE_K8S_WAIT (seconds to wait for a running
+#        Kubernetes build, default 5400), GITSPACE_CLUSTER_DOMAIN (the router's wildcard certificate; default
+#        gitspace.localtest.me), GITSPACE_ROUTER_HTTPS_PORT / GITSPACE_ROUTER_HTTP_PORT (host ports, 443 / 80: the URLs in the outputs open as they are)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -37,6 +40,9 @@ need_pkg jq jq
 need_pkg iptables iptables
 need_pkg conntrack conntrack
 need_pkg ipset ipset # kube-proxy --cleanup (down.sh) wants it
+need_pkg nft nftables # kube-network-policies' table (down.sh removes it; `nft list table inet kube-network-policies`)
+need_pkg update-ca-certificates ca-certificates
+need_pkg patch patch # tools/toolchain.sh cluster patches kube-network-policies
 need_pkg debootstrap debootstrap
 need_pkg gcc gcc
 need_pkg /usr/include/stdio.h libc6-dev
@@ -59,6 +65,19 @@ log "cgroup v$CGROUP_VERSION (cgroupfs driver), ip_forward=$(</proc/sys/net/ipv4
 # ---------------------------------------------------------------------------------------------------------------
 part "certificates"
 make_pki "$NODE_IP"
+# the local TLS CA, trusted on this machine: the system store (curl, Go programs such as the docker-build
+# provider and buildx), Docker; containerd and BuildKit get it in their own configs below
+if ! cmp -s "$LOCAL_CA" "$SYSTEM_CA_FILE"; then
+  mkdir -p "$(dirname "$SYSTEM_CA_FILE")"
+  install -m 644 "$LOCAL_CA" "$SYSTEM_CA_FILE"
+  update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
+  log "local TLS CA added to the system trust store ($SYSTEM_CA_FILE)"
+fi
+for reg in "$REGISTRY_ADDR" "localhost:${REGISTRY_ADDR##*:}"; do
+  mkdir -p "/etc/docker/certs.d/$reg"
+  cmp -s "$LOCAL_CA" "/etc/docker/certs.d/$reg/ca.crt" || install -m 644 "$LOCAL_CA" "/etc/docker/certs.d/$reg/ca.crt"
+done
+export GITSPACE_REGISTRY_CA=$LOCAL_CA # oci-push.sh
 
 # ---------------------------------------------------------------------------------------------------------------
 part "etcd"
@@ -75,7 +94,7 @@ wait_for "etcd health" 60 curl -fsS "$ETCD_CLIENT/health"
 part "registry"
 mkdir -p "$STATE/registry/data"
 write_file "$STATE/registry/config.yml" <<EOF
-# written by tools/cluster/up.sh: plain HTTP on $REGISTRY_ADDR, no auth (local tests only)
+# written by tools/cluster/up.sh: HTTPS on $REGISTRY_ADDR (certificate of the local TLS CA), no auth (local tests only)
 version: 0.1
 log:
   level: warn
@@ -88,20 +107,24 @@ storage:
     blobdescriptor: inmemory
 http:
   addr: $REGISTRY_ADDR
+  tls:
+    certificate: $PKI/registry.crt
+    key: $PKI/registry.key
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-RESTART_ON="$STATE/registry/config.yml" start_daemon registry docker-registry serve "$STATE/registry/config.yml"
-wait_for "registry on $REGISTRY_ADDR" 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
+RESTART_ON="$STATE/registry/config.yml $PKI/registry.crt" start_daemon registry docker-registry serve "$STATE/registry/config.yml"
+wait_for "registry on https://$REGISTRY_ADDR" 30 curl -fsS --cacert "$LOCAL_CA" "https://$REGISTRY_ADDR/v2/"
 # BuildKit (buildkitd --config FILE) trusts the registry with this:
 write_file "$STATE/buildkitd.toml" <<EOF
-# written by tools/cluster/up.sh: lets buildkitd push to and pull from the local plain-HTTP registry
+# written by tools/cluster/up.sh: lets buildkitd push to and pull from the local registry (HTTPS, local TLS CA;
+# http = false: BuildKit assumes plain HTTP for a localhost registry unless told)
 [registry."$REGISTRY_ADDR"]
-  http = true
-  insecure = true
+  http = false
+  ca = ["$LOCAL_CA"]
 [registry."localhost:${REGISTRY_ADDR##*:}"]
-  http = true
-  insecure = true
+  http = false
+  ca = ["$LOCAL_CA"]
 EOF
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,7 +146,10 @@ part "debian base image"
 # Extra CA certificates this machine's egress needs (e.g. a TLS-inspecting proxy): baked into the base image so
 # that builds FROM it (apt's ca-certificates picks up /usr/local/share/ca-certificates) reach HTTPS registries.
 EXTRA_CA_DIR=${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
-extra_ca_hash=$(find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' -type f -print0 2>/dev/null | sort -z | xargs -0r cat | sha256sum | cut -c1-12)
+# (not the cluster's own local TLS CA, which is in the same directory: images do not need it, and a new CA would
+# rebuild the rootfs)
+extra_ca_find() { find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' ! -name "$(basename "$SYSTEM_CA_FILE")" -type f "$@" 2>/dev/null; }
+extra_ca_hash=$(extra_ca_find -print0 | sort -z | xargs -0r cat | sha256sum | cut -c1-12)
 # build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite, arch and extra CAs
 build_rootfs() {
   local arch=$1 dir="$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$1" host_arch r
@@ -151,7 +177,7 @@ build_rootfs() {
   : >"$r/etc/resolv.conf"
   echo localhost >"$r/etc/hostname"
   mkdir -p "$r/usr/local/share/ca-certificates"
-  find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' -type f -exec cp -t "$r/usr/local/share/ca-certificates/" {} + 2>/dev/null || true
+  extra_ca_find -exec cp -t "$r/usr/local/share/ca-certificates/" {} + || true
   cat >"$r/etc/apt/sources.list" <<EOF
 deb http://deb.debian.org/debian $BASE_SUITE main
 deb http://deb.debian.org/debian $BASE_SUITE-updates main
@@ -184,7 +210,7 @@ bash "$CLUSTER_SRC/oci-push.sh" "$BASE_IMAGE" "${base_layers[@]}" \
   --config '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]}' >/dev/null
 
 # ---------------------------------------------------------------------------------------------------------------
-part "provisioner, cri-stop build"
+part "cri-stop build"
 GO_DIR=$(go_bin_dir)
 if [[ ! -f $GO_DIR/.done ]]; then
   command -v go >/dev/null || die "go is required to build tools/cluster/go (Go >= 1.24)"
@@ -225,15 +251,15 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 part "containerd"
 mkdir -p "$STATE/containerd/root" "$RUN/containerd" "$STATE/cni/ipam"
-# the registry over plain HTTP, also under the name localhost:PORT
+# the registry over HTTPS with the local TLS CA, also under the name localhost:PORT
 for reg in "$REGISTRY_ADDR" "localhost:${REGISTRY_ADDR##*:}"; do
   mkdir -p "$STATE/containerd/certs.d/$reg"
   write_file "$STATE/containerd/certs.d/$reg/hosts.toml" <<EOF
-server = "http://$reg"
+server = "https://$reg"
 
-[host."http://$reg"]
+[host."https://$reg"]
   capabilities = ["pull", "resolve", "push"]
-  skip_verify = true
+  ca = "$LOCAL_CA"
 EOF
 done
 write_file "$STATE/containerd/config.toml" <<EOF
@@ -314,11 +340,17 @@ wait_for "containerd socket" 60 ctr --address "$CONTAINERD_SOCK" version
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kubernetes binaries"
-# k8s_build_running: a tools/toolchain.sh run is building Kubernetes into the cache (directory without .done)
+# k8s_build_running: a tools/toolchain.sh run is building Kubernetes into the cache (directory without .done), or
+# will (a run of all groups or of "kubernetes", still at an earlier tool)
 k8s_build_running() {
-  local d
+  local d pid args
   pgrep -f 'tools/toolchain.sh' >/dev/null 2>&1 || return 1
   for d in "$TOOLS_DIR"/kubernetes-v1.3[123].*; do [[ -d $d && ! -f $d/.done ]] && return 0; done
+  for pid in $(pgrep -f 'tools/toolchain.sh'); do
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    args=" ${args#*toolchain.sh} "
+    [[ -z ${args// /} || $args == *" all "* || $args == *" kubernetes "* ]] && return 0
+  done
   return 1
 }
 if ! K8S_BIN=$(k8s_bin_dir); then
@@ -340,6 +372,16 @@ if ! K8S_BIN=$(k8s_bin_dir); then
 fi
 K8S_VERSION=$("$K8S_BIN/kube-apiserver" --version | awk '{print $2}')
 log "Kubernetes $K8S_VERSION from $K8S_BIN"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "cluster parts (tools/toolchain.sh cluster)"
+# local-path-provisioner, kube-network-policies, Traefik, Gateway API CRDs: built once into the tools cache
+# (seconds when cached; waits for another run building them)
+bash "$REPO/tools/toolchain.sh" cluster
+LPP_DIR=$(cluster_tool GITSPACE_LOCAL_PATH_PROVISIONER) || die "local-path-provisioner not built (tools/toolchain.sh cluster)"
+KNP_DIR=$(cluster_tool GITSPACE_KUBE_NETWORK_POLICIES) || die "kube-network-policies not built (tools/toolchain.sh cluster)"
+TRAEFIK_DIR=$(cluster_tool GITSPACE_TRAEFIK) || die "traefik not built (tools/toolchain.sh cluster)"
+GATEWAY_CRDS_DIR=$(cluster_tool GITSPACE_GATEWAY_API_CRDS) || die "Gateway API CRDs missing (tools/toolchain.sh cluster)"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kube-apiserver"
@@ -511,14 +553,155 @@ EOF
 RESTART_ON="$STATE/kube-proxy-config.yaml $STATE/kube-proxy.kubeconfig" start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config="$STATE/kube-proxy-config.yaml"
 
 # ---------------------------------------------------------------------------------------------------------------
-part "storage class, provisioner"
+part "network policies: kube-network-policies"
+# kube-network-policies (what kind runs), a host process with its own kubeconfig: for pods selected by a
+# NetworkPolicy, the first packet of each connection goes to NFQUEUE $KNP_QUEUE (table inet kube-network-policies,
+# postrouting hook) and the agent accepts or drops it by the policies. Fail closed: without the agent, such
+# packets are dropped. Traffic from root-owned sockets of the host itself (kubelet probes) is not evaluated, which
+# is why the router runs as a pod, not on the host. --judge-host-traffic (our patch): connections from pods to the
+# node itself (the API server behind 10.96.0.1, CoreDNS on the bridge) are judged too, on the input hook.
 kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: gitspace:kube-network-policies
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: gitspace:kube-network-policies
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitspace:kube-network-policies}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: gitspace:kube-network-policies}
+EOF
+# its DNS workaround (netfilter bug 1766) is for kernels before 6.12
+kernel=$(uname -r)
+kminor=${kernel#*.}
+if ((${kernel%%.*} * 100 + ${kminor%%.*} >= 612)); then knp_dns_fix=false; else knp_dns_fix=true; fi
+RESTART_ON="$STATE/network-policies.kubeconfig" start_daemon kube-network-policies \
+  "$KNP_DIR/bin/kube-network-policies" --kubeconfig="$STATE/network-policies.kubeconfig" \
+  --hostname-override="$NODE_NAME" --nfqueue-id="$KNP_QUEUE" --disable-nri --judge-host-traffic \
+  --netfilter-bug-1766-fix="$knp_dns_fix" \
+  --metrics-bind-address=127.0.0.1:9080
+wait_for "kube-network-policies' nftables table" 60 nft list table inet "$KNP_TABLE"
+
+# ---------------------------------------------------------------------------------------------------------------
+part "storage: local-path-provisioner"
+# rancher's local-path-provisioner (what kind and k3s run) as a host process with its own kubeconfig; volumes are
+# directories under $VOLUMES made and removed by its helper pod (the Debian base image) in namespace
+# $PROVISIONER_NS, which may use hostPath (Pod Security "privileged"; no other pod runs there). The StorageClass
+# annotation defaultVolumeType=local makes them `local` PVs (not hostPath) so that the kubelet applies fsGroup.
+mkdir -p "$VOLUMES"
+write_file "$STATE/local-path-provisioner.yaml" <<EOF
+# written by tools/cluster/up.sh
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $PROVISIONER_NS
+  labels:
+    app.kubernetes.io/managed-by: gitspace-cluster
+    pod-security.kubernetes.io/enforce: privileged
+    pod-security.kubernetes.io/warn: baseline
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: local-path-helper
+  namespace: $PROVISIONER_NS
+automountServiceAccountToken: false
+---
+# the provisioner (user gitspace:local-path-provisioner of its client certificate): upstream's rules
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: gitspace:local-path-provisioner
+rules:
+- apiGroups: [""]
+  resources: [nodes, persistentvolumeclaims, configmaps, pods, pods/log]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: gitspace:local-path-provisioner
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitspace:local-path-provisioner}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: gitspace:local-path-provisioner}
+---
+# its helper pods, in its own namespace only
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: gitspace:local-path-provisioner
+  namespace: $PROVISIONER_NS
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, patch, update, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: gitspace:local-path-provisioner
+  namespace: $PROVISIONER_NS
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: gitspace:local-path-provisioner}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: gitspace:local-path-provisioner}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: local-path-config
+  namespace: $PROVISIONER_NS
+data:
+  config.json: |-
+    {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": ["$VOLUMES"]}]}
+  # the volume root is 0755 root:root; the kubelet gives it the pod's fsGroup (2775 root:GID), no 0777 anywhere
+  setup: |-
+    #!/bin/sh
+    set -eu
+    mkdir -m 0755 -p "\$VOL_DIR"
+  teardown: |-
+    #!/bin/sh
+    set -eu
+    rm -rf "\$VOL_DIR"
+  helperPod.yaml: |-
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: helper-pod
+    spec:
+      priorityClassName: system-node-critical
+      tolerations:
+      - {key: node.kubernetes.io/disk-pressure, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: helper-pod
+        image: $BASE_IMAGE
+        imagePullPolicy: IfNotPresent
+---
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: $STORAGE_CLASS
   annotations:
     storageclass.kubernetes.io/is-default-class: "true"
+    defaultVolumeType: local
   labels:
     app.kubernetes.io/managed-by: gitspace-cluster
 provisioner: $PROVISIONER_NAME
@@ -531,6 +714,8 @@ apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: $STORAGE_CLASS-retain
+  annotations:
+    defaultVolumeType: local
   labels:
     app.kubernetes.io/managed-by: gitspace-cluster
 provisioner: $PROVISIONER_NAME
@@ -538,8 +723,20 @@ reclaimPolicy: Retain
 volumeBindingMode: WaitForFirstConsumer
 allowVolumeExpansion: false
 EOF
-RESTART_ON="$STATE/provisioner.kubeconfig" start_daemon provisioner "$GO_DIR/bin/provisioner" --kubeconfig="$STATE/provisioner.kubeconfig" \
-  --provisioner="$PROVISIONER_NAME" --node="$NODE_NAME" --root="$VOLUMES"
+# a StorageClass's provisioner cannot change: replace the classes of the former home-made provisioner
+for sc in "$STORAGE_CLASS" "$STORAGE_CLASS-retain"; do
+  p=$(kubectl_admin get storageclass "$sc" -o jsonpath='{.provisioner}' 2>/dev/null || true)
+  if [[ -n $p && $p != "$PROVISIONER_NAME" ]]; then
+    kubectl_admin delete storageclass "$sc" >/dev/null
+    log "StorageClass $sc of provisioner $p replaced"
+  fi
+done
+kubectl_admin apply -f "$STATE/local-path-provisioner.yaml" >/dev/null
+stop_daemon provisioner # the former home-made provisioner, on a cluster started by an older up.sh
+RESTART_ON="$STATE/local-path-provisioner.kubeconfig $STATE/local-path-provisioner.yaml" start_daemon local-path-provisioner \
+  "$LPP_DIR/bin/local-path-provisioner" start --kubeconfig="$STATE/local-path-provisioner.kubeconfig" \
+  --provisioner-name="$PROVISIONER_NAME" --namespace="$PROVISIONER_NS" --configmap-name=local-path-config \
+  --service-account-name=local-path-helper --helper-image="$BASE_IMAGE"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "node ready"
@@ -550,14 +747,230 @@ wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "n
 wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 
 # ---------------------------------------------------------------------------------------------------------------
+part "router: Traefik"
+# Traefik (Gateway API and Ingress providers) runs as a pod in $ROUTER_NS, not on the host: NetworkPolicies must
+# see its pod IP and namespace (a host process reaches pods from the node's address, which no namespaceSelector
+# matches, and as root it is not even evaluated). Its image is the Debian base layer plus the static binary.
+# Entry points web :8000 and websecure :8443 are published on host ports $ROUTER_HTTP_PORT and $ROUTER_HTTPS_PORT
+# (hostPort, so Pod Security "privileged" in $ROUTER_NS; the pod itself is non-root, read-only, no capabilities).
+arch=$(dpkg --print-architecture)
+TRAEFIK_VERSION=$("$TRAEFIK_DIR/bin/traefik" version | awk '$1 == "Version:" { print $2 }')
+TRAEFIK_LAYER_DIR=$TOOLS_DIR/gitspace-traefik-layer-$(basename "$TRAEFIK_DIR")
+if [[ ! -f $TRAEFIK_LAYER_DIR/.done ]]; then
+  rm -rf "$TRAEFIK_LAYER_DIR"
+  mkdir -p "$TRAEFIK_LAYER_DIR/root/usr/local/bin"
+  cp "$TRAEFIK_DIR/bin/traefik" "$TRAEFIK_LAYER_DIR/root/usr/local/bin/"
+  tar --owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name -C "$TRAEFIK_LAYER_DIR/root" -cf - usr |
+    "${NICE[@]}" gzip -6n >"$TRAEFIK_LAYER_DIR/layer.tar.gz"
+  rm -rf "$TRAEFIK_LAYER_DIR/root"
+  date -u +%FT%TZ >"$TRAEFIK_LAYER_DIR/.done"
+fi
+traefik_digest=$(bash "$CLUSTER_SRC/oci-push.sh" "$ROUTER_IMAGE:$TRAEFIK_VERSION" \
+  --layer "linux/$arch=$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$arch/layer.tar.gz" \
+  --layer "linux/$arch=$TRAEFIK_LAYER_DIR/layer.tar.gz" \
+  --config '{"Entrypoint":["/usr/local/bin/traefik"],"User":"65532:65532","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}')
+# Gateway API CRDs (standard channel) of the version Traefik is built against; server-side: they are large
+kubectl_admin apply --server-side --force-conflicts -f "$GATEWAY_CRDS_DIR/crd/" >/dev/null
+mapfile -t gateway_crds < <(grep -l '^kind: CustomResourceDefinition' "$GATEWAY_CRDS_DIR"/crd/*.yaml)
+for f in "${gateway_crds[@]}"; do
+  kubectl_admin wait --for=condition=Established --timeout=60s -f "$f" >/dev/null
+done
+kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $ROUTER_NS
+  labels:
+    app.kubernetes.io/managed-by: gitspace-cluster
+    pod-security.kubernetes.io/enforce: privileged
+EOF
+kubectl_admin -n "$ROUTER_NS" create secret tls "$ROUTER_TLS_SECRET" --cert="$PKI/router-wildcard.crt" \
+  --key="$PKI/router-wildcard.key" --dry-run=client -o yaml | kubectl_admin apply -f - >/dev/null
+write_file "$STATE/traefik.yaml" <<EOF
+# written by tools/cluster/up.sh
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: traefik
+  namespace: $ROUTER_NS
+---
+# upstream's rules for the kubernetesGateway and kubernetesIngress providers (the Ingress provider watches nodes too)
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: gitspace:traefik
+rules:
+- apiGroups: [""]
+  resources: [namespaces, nodes]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [services, secrets, configmaps]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses, ingressclasses]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses/status]
+  verbs: [update]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gatewayclasses, gateways, httproutes, grpcroutes, tcproutes, tlsroutes, referencegrants, backendtlspolicies]
+  verbs: [get, list, watch]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gatewayclasses/status, gateways/status, httproutes/status, grpcroutes/status, tcproutes/status, tlsroutes/status, referencegrants/status, backendtlspolicies/status]
+  verbs: [update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: gitspace:traefik
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitspace:traefik}
+subjects:
+- {kind: ServiceAccount, name: traefik, namespace: $ROUTER_NS}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: traefik
+spec:
+  controller: traefik.io/ingress-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: traefik
+spec:
+  controllerName: traefik.io/gateway-controller
+---
+# the dev domain's Gateway: HTTPS (wildcard certificate of the local TLS CA) and HTTP, routes from every namespace
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: $ROUTER_GATEWAY
+  namespace: $ROUTER_NS
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: 8443
+    hostname: "*.$CLUSTER_DOMAIN"
+    tls:
+      mode: Terminate
+      certificateRefs: [{kind: Secret, name: $ROUTER_TLS_SECRET}]
+    allowedRoutes: {namespaces: {from: All}}
+  - name: http
+    protocol: HTTP
+    port: 8000
+    hostname: "*.$CLUSTER_DOMAIN"
+    allowedRoutes: {namespaces: {from: All}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: traefik
+  namespace: $ROUTER_NS
+  labels: {app.kubernetes.io/name: traefik}
+spec:
+  replicas: 1
+  strategy: {type: Recreate} # host ports: the old pod must go first
+  selector:
+    matchLabels: {app.kubernetes.io/name: traefik}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: traefik}
+    spec:
+      serviceAccountName: traefik
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        runAsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: traefik
+        image: $ROUTER_IMAGE:$TRAEFIK_VERSION@$traefik_digest
+        args:
+        - --global.checkNewVersion=false
+        - --global.sendAnonymousUsage=false
+        - --log.level=INFO
+        - --log.noColor=true
+        - --entryPoints.web.address=:8000
+        - --entryPoints.websecure.address=:8443
+        - --entryPoints.traefik.address=:9000
+        - --ping=true
+        - --ping.entryPoint=traefik
+        - --providers.kubernetesGateway=true
+        - --providers.kubernetesGateway.statusAddress.ip=$NODE_IP
+        - --providers.kubernetesIngress=true
+        - --providers.kubernetesIngress.ingressClass=traefik
+        - --entryPoints.websecure.http.tls=true
+        - --providers.file.filename=/etc/traefik/dynamic/tls.yaml
+        ports:
+        - {name: web, containerPort: 8000, hostPort: $ROUTER_HTTP_PORT}
+        - {name: websecure, containerPort: 8443, hostPort: $ROUTER_HTTPS_PORT}
+        - {name: traefik, containerPort: 9000}
+        readinessProbe:
+          httpGet: {path: /ping, port: 9000}
+          periodSeconds: 2
+        livenessProbe:
+          httpGet: {path: /ping, port: 9000}
+          periodSeconds: 10
+        resources:
+          requests: {cpu: 50m, memory: 64Mi}
+          limits: {memory: 512Mi}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+        volumeMounts:
+        - {name: dynamic, mountPath: /etc/traefik/dynamic, readOnly: true}
+        - {name: wildcard, mountPath: /etc/traefik/certs, readOnly: true}
+      volumes:
+      - name: dynamic
+        configMap: {name: traefik-dynamic}
+      - name: wildcard
+        secret: {secretName: $ROUTER_TLS_SECRET}
+---
+# the wildcard certificate is also the default one (Ingresses with TLS but no secret of their own, unknown names)
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: traefik-dynamic
+  namespace: $ROUTER_NS
+data:
+  tls.yaml: |
+    tls:
+      stores:
+        default:
+          defaultCertificate:
+            certFile: /etc/traefik/certs/tls.crt
+            keyFile: /etc/traefik/certs/tls.key
+EOF
+kubectl_admin apply -f "$STATE/traefik.yaml" >/dev/null
+kubectl_admin -n "$ROUTER_NS" rollout status deployment/traefik --timeout=180s >/dev/null ||
+  die "Traefik did not become ready (kubectl -n $ROUTER_NS logs deploy/traefik)"
+wait_for "Gateway $ROUTER_NS/$ROUTER_GATEWAY programmed" 60 kubectl_admin -n "$ROUTER_NS" wait \
+  --for=condition=Programmed "gateway/$ROUTER_GATEWAY" --timeout=5s
+# the router answers over TLS with the wildcard certificate (404: no route for this name)
+probe_host=router-probe.$CLUSTER_DOMAIN
+wait_for "router on https://$probe_host:$ROUTER_HTTPS_PORT" 60 bash -c \
+  "[[ \$(curl -sS -o /dev/null -w '%{http_code}' --cacert '$LOCAL_CA' --resolve '$probe_host:$ROUTER_HTTPS_PORT:127.0.0.1' 'https://$probe_host:$ROUTER_HTTPS_PORT/') == 404 ]]"
+
+# ---------------------------------------------------------------------------------------------------------------
 if [[ ${GITSPACE_CLUSTER_SMOKE:-1} != 0 ]]; then
   part "smoke test"
   bash "$CLUSTER_SRC/smoke.sh"
+  part "network smoke test"
+  bash "$CLUSTER_SRC/smoke-net.sh"
 fi
 
 print_timings
 log "cluster up in $(_secs "$T_START" "$(_now)")s (Kubernetes $K8S_VERSION, node $NODE_NAME)"
-log "registry: http://$REGISTRY_ADDR  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
+log "registry: https://$REGISTRY_ADDR (CA: $LOCAL_CA, also in the system trust store)  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
 log "BuildKit: buildkitd --config $STATE/buildkitd.toml trusts the registry"
+log "router: Traefik, Gateway $ROUTER_NS/$ROUTER_GATEWAY (GatewayClass traefik), IngressClass traefik; https on port $ROUTER_HTTPS_PORT, http on $ROUTER_HTTP_PORT"
+log "  try: curl --cacert $LOCAL_CA --resolve NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT:127.0.0.1 https://NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT/"
 log "kubectl: $K8S_BIN/kubectl (or: source $TOOLS_DIR/env.sh)"
 echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
