@@ -150,6 +150,20 @@ EXTRA_CA_DIR=${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
 # rebuild the rootfs)
 extra_ca_find() { find "$EXTRA_CA_DIR" -maxdepth 1 -name '*.crt' ! -name "$(basename "$SYSTEM_CA_FILE")" -type f "$@" 2>/dev/null; }
 extra_ca_hash=$(extra_ca_find -print0 | sort -z | xargs -0r cat | sha256sum | cut -c1-12)
+# register_binfmt QEMU_ARCH: the kernel runs foreign binaries through qemu-user-static (debootstrap's second stage
+# here, and BuildKit's builds for that platform, also when the rootfs is cached). Debian's package registers
+# it through systemd-binfmt, which does not run in a container: write its binfmt.d line into the kernel ourselves.
+register_binfmt() {
+  local name=qemu-$1 conf
+  need_pkg "/usr/bin/$name-static" qemu-user-static
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [[ -e /proc/sys/fs/binfmt_misc/$name ]] && return 0
+  conf=/usr/lib/binfmt.d/$name.conf
+  [[ -r $conf ]] || die "$conf is missing (Debian package qemu-user-static)"
+  grep -v '^#' "$conf" | head -1 >/proc/sys/fs/binfmt_misc/register || die "could not register $name with binfmt_misc"
+  [[ -e /proc/sys/fs/binfmt_misc/$name ]] || die "$name is not registered with binfmt_misc"
+  log "registered $name with binfmt_misc ($(sed -n 's/^flags: //p' "/proc/sys/fs/binfmt_misc/$name"))"
+}
 # build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite, arch and extra CAs
 build_rootfs() {
   local arch=$1 dir="$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$1" host_arch r
@@ -163,9 +177,6 @@ build_rootfs() {
     "${NICE[@]}" debootstrap --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" >"$dir/debootstrap.log" 2>&1 ||
       { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap failed"; }
   else
-    need_pkg "/usr/bin/qemu-${arch/arm64/aarch64}-static" qemu-user-static
-    [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-    [[ -e /proc/sys/fs/binfmt_misc/qemu-${arch/arm64/aarch64} ]] || update-binfmts --enable >/dev/null 2>&1 || true
     "${NICE[@]}" debootstrap --foreign --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" \
       >"$dir/debootstrap.log" 2>&1 || { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap (foreign) failed"; }
     "${NICE[@]}" chroot "$r" /debootstrap/debootstrap --second-stage >>"$dir/debootstrap.log" 2>&1 ||
@@ -203,6 +214,7 @@ if [[ -z ${GITSPACE_BASE_ARCHES:-} ]]; then
 fi
 base_layers=()
 for arch in $GITSPACE_BASE_ARCHES; do
+  [[ $arch == "$(dpkg --print-architecture)" ]] || register_binfmt "${arch/arm64/aarch64}"
   build_rootfs "$arch"
   base_layers+=(--layer "linux/$arch=$TOOLS_DIR/debian-rootfs-$BASE_SUITE-$arch/layer.tar.gz")
 done
