@@ -21,6 +21,8 @@ export const GITSPACE_COMPONENT_TYPE = TYPE_TOKENS.gitspace;
 export interface EngineRunOptions {
     /** URNs (or globs) to target; with them, their dependents and children too. Undefined: the whole stack. */
     target?: string[];
+    /** `--continue-on-error`: resources that do not depend on a failed one are still updated. */
+    continueOnError?: boolean;
     onEngineEvent: (event: EngineEvent) => void;
 }
 
@@ -41,6 +43,11 @@ export interface StackDriver {
     outputs(): Promise<OutputMap>;
     up(opts: EngineRunOptions): Promise<{ changes: Record<string, number>; outputs: OutputMap }>;
     preview(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /**
+     * Takes the stack's cross-process lock (other portal processes sharing the program directory wait for it) and
+     * returns its release. Optional: an engine of one process needs none.
+     */
+    lock?(): Promise<() => Promise<void>>;
     /** URN of a developer's Gitspace component. */
     componentUrn(developer: string): string;
     /** The URN of the team stack's shared namespace component (layout `shared`): its quota covers every developer. */
@@ -192,6 +199,7 @@ export class AutomationStackDriver implements StackDriver {
     async up(opts: EngineRunOptions) {
         const result = await this.stack.up({
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
+            ...(opts.continueOnError ? { continueOnError: true } : {}),
             onEvent: opts.onEngineEvent,
             color: "never",
             ...(this.parallel ? { parallel: this.parallel } : {}),

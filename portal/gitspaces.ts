@@ -2,21 +2,26 @@
  * GitspacePortal: the operations on a team stack, serialized per stack in-process, retried while another process
  * holds the stack, targeted at the developer's component when that is safe, with progress events.
  */
+import { randomUUID } from "crypto";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { z } from "zod";
-import { DeveloperNotFoundError, PortalError, StackBusyError, UpdateFailedError, ValidationError } from "./errors";
-import { automationDriverFactory, AutomationOptions, isCommandError, StackDriver, StackDriverFactory } from "./driver";
+import { BatchQueue, QueuedItem } from "./batch";
+import {
+    DeveloperNotFoundError, OperationCancelledError, OperationNotFoundError, OperationRunningError, PortalError,
+    StackBusyError, UpdateFailedError, ValidationError,
+} from "./errors";
+import { BatchEvents, ResourceOwners } from "./group";
+import { automationDriverFactory, AutomationOptions, GITSPACE_COMPONENT_TYPE, isCommandError, StackDriver, StackDriverFactory } from "./driver";
 import { EventCollector } from "./events";
 import {
     addDeveloper, deepEqual, developerEntries, isPlainObject, Mutation, RawConfig, redactEntry, removeDeveloper, setRunning,
     updateDeveloper,
 } from "./mutations";
-import { KeyedQueue } from "./queue";
 import { RetryOptions, withBusyRetry } from "./retry";
 import { checkStackRef } from "./stackref";
 import {
-    Gitspace, GitspaceOperations, OperationKind, OperationOptions, OperationResult, PortalEvent, RemoveOptions,
-    StackRef, stackName,
+    Gitspace, GitspaceOperations, OperationKind, OperationOptions, OperationQueue, OperationResult, PortalEvent,
+    QueuedOperation, RemoveOptions, StackRef, stackName,
 } from "./types";
 
 export interface PortalOptions {
@@ -26,6 +31,11 @@ export interface PortalOptions {
     retry?: RetryOptions;
     /** Default targeting for every operation. */
     targeting?: "auto" | "never";
+    /**
+     * Group commit: at most this many requests that waited for a stack are applied by one update. Default 100;
+     * 1 runs every request alone (as before batching).
+     */
+    maxBatch?: number;
 }
 
 const gitspaceOutput = z.object({
@@ -85,8 +95,8 @@ export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
     return [...keys].filter((k) => !deepEqual(a.values[k], b.values[k])).sort();
 }
 
-export class GitspacePortal implements GitspaceOperations {
-    private readonly queue = new KeyedQueue();
+export class GitspacePortal implements GitspaceOperations, OperationQueue {
+    private readonly queue: BatchQueue<Request>;
     private readonly drivers = new Map<string, Promise<StackDriver>>();
     private readonly inflight = new Map<string, Map<string, number>>();
     private readonly lastErrors = new Map<string, Map<string, string>>();
@@ -94,6 +104,8 @@ export class GitspacePortal implements GitspaceOperations {
 
     constructor(private readonly options: PortalOptions = {}) {
         this.factory = options.driver ?? automationDriverFactory(options.automation);
+        this.queue = new BatchQueue<Request>((_stack, items) => this.runBatch(items), options.maxBatch ?? 100,
+            (_stack, items, e) => items.forEach((i) => i.reject(e)));
     }
 
     /** The driver of a stack (cached; a failed lookup is not cached). */
@@ -198,8 +210,8 @@ export class GitspacePortal implements GitspaceOperations {
     }
 
     /**
-     * Runs the steps of one operation in the stack's queue: each step mutates the config (validated) and runs
-     * an update (or a preview with `dryRun`, after which the config is restored).
+     * Queues one operation on its stack. It runs alone (a dry run, a multi-step purge) or together with the other
+     * single-step requests that waited for the stack (group commit, `runBatch`).
      */
     private async operate(
         ref: StackRef, kind: OperationKind, name: string | undefined, opts: OperationOptions, ...steps: Step[]
@@ -209,12 +221,149 @@ export class GitspacePortal implements GitspaceOperations {
         const emit = (e: PortalEvent) => {
             try { opts.onEvent?.(e); } catch { /* a listener's failure is not the operation's */ }
         };
+        const id = opts.operationId ?? randomUUID();
         // "updating" from the moment the request is queued.
         if (name) this.mark(stack, name, +1);
-        return this.queue.run(stack, () => this.runSteps(driver, kind, name, opts, steps, emit),
-            (position) => emit({ type: "queued", stack, position })).finally(() => {
+        return new Promise<OperationResult>((resolve, reject) => {
+            const request: Request = {
+                id, batchable: !opts.dryRun && steps.length === 1, driver, kind, name, opts, steps, emit, resolve, reject,
+                queuedAt: new Date().toISOString(),
+            };
+            this.queue.enqueue(stack, request, (position) => emit({ type: "queued", stack, position, operationId: id }));
+        }).finally(() => {
             if (name) this.mark(stack, name, -1);
         });
+    }
+
+    async operations(ref: StackRef): Promise<QueuedOperation[]> {
+        const driver = await this.driver(ref);
+        return this.queue.list(driver.stackName).map(({ item, state, position }) => describeRequest(item, state, position));
+    }
+
+    async cancel(ref: StackRef, operationId: string): Promise<QueuedOperation> {
+        const driver = await this.driver(ref);
+        const stack = driver.stackName;
+        const position = this.queue.list(stack).find((e) => e.item.id === operationId)?.position ?? 0;
+        const taken = this.queue.cancel(stack, operationId);
+        if (taken === undefined) throw new OperationNotFoundError(stack, operationId);
+        if (taken === "running") throw new OperationRunningError(stack, operationId);
+        taken.reject(new OperationCancelledError(stack, operationId));
+        return describeRequest(taken, "queued", position);
+    }
+
+    /**
+     * One turn of the stack's line, under the stack's cross-process lock (another portal process on the same
+     * backend waits for it): a request alone runs its steps as before; several single-step requests are applied by
+     * one update (`runGroup`).
+     */
+    private async runBatch(items: Request[]): Promise<void> {
+        const driver = items[0].driver;
+        let release: (() => Promise<void>) | undefined;
+        try {
+            release = await driver.lock?.();
+        } catch (e) {
+            items.forEach((i) => i.reject(e));
+            return;
+        }
+        try {
+            if (items.length === 1) {
+                const r = items[0];
+                await this.runSteps(driver, r.kind, r.name, { ...r.opts, operationId: r.id }, r.steps, r.emit).then(r.resolve, r.reject);
+            } else {
+                await this.runGroup(driver, items);
+            }
+        } catch (e) {
+            items.forEach((i) => i.reject(e));
+        } finally {
+            await release?.().catch(() => undefined);
+        }
+    }
+
+    /**
+     * Group commit: each request's change is computed and validated on the config left by the ones before it (in
+     * arrival order, so the last writer wins as before); an invalid one is refused alone. The valid changes are
+     * written in that order and deployed by one update targeted at every developer involved, run with
+     * `--continue-on-error`: a developer whose resources fail fails only its own callers.
+     */
+    private async runGroup(driver: StackDriver, items: Request[]): Promise<void> {
+        const stack = driver.stackName;
+        const started = Date.now();
+        const raw0 = await driver.readConfig();
+        const { members, ops, alone } = planGroup(raw0, stack, items);
+        try {
+            if (members.length > 0) await this.runMembers(driver, raw0, members, ops, started);
+        } finally {
+            // Nothing to change for these (a no-op step): they run on their own, after the batch.
+            for (const r of alone) await this.runSteps(driver, r.kind, r.name, { ...r.opts, operationId: r.id }, r.steps, r.emit).then(r.resolve, r.reject);
+        }
+    }
+
+    private async runMembers(driver: StackDriver, raw0: RawConfig, members: GroupMember[], ops: Mutation["ops"], started: number) {
+        const stack = driver.stackName;
+        const before = await driver.outputs();
+        const reason = await this.fullUpdateReason(driver, raw0, before, members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
+        const developers = [...new Set(members.map((m) => m.mutation.developer))];
+        const target = reason ? undefined
+            : [...developers.map((d) => driver.componentUrn(d)), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
+        const everyone = [...developers, ...developerNames(raw0), ...developerNames(members[members.length - 1].mutation.next)];
+        const events = new BatchEvents(
+            members.map((m) => ({ developer: m.mutation.developer, emit: m.request.emit, onEngineEvent: m.request.opts.onEngineEvent })),
+            new ResourceOwners(everyone, (d) => driver.componentUrn(d), GITSPACE_COMPONENT_TYPE),
+        );
+        for (const { request: r, mutation } of members) {
+            r.emit({
+                type: "started", stack, operation: r.kind, developer: mutation.developer, dryRun: false, targeted: !!target,
+                ...(target ? { targets: target } : { reason }), operationId: r.id, batch: members.length,
+            });
+        }
+        const snapshot = await driver.snapshotConfig();
+        await driver.applyConfig(ops);
+        for (const { request: r, mutation } of members) r.emit({ type: "config", stack, ...opPaths(mutation.ops) });
+        const onRetry = (a: { attempt: number; delayMs: number }) => members.forEach((m) =>
+            m.request.emit({ type: "retry", stack, attempt: a.attempt, delayMs: a.delayMs, reason: "another update is in progress" }));
+        let outputs: OutputMap;
+        let engineError: unknown;
+        try {
+            outputs = (await withBusyRetry(stack, () => driver.up({ target, continueOnError: true, onEngineEvent: events.onEngineEvent }), this.options.retry, onRetry)).outputs;
+        } catch (e) {
+            if (e instanceof StackBusyError) await driver.restoreConfig(snapshot);
+            if (!isCommandError(e)) { members.forEach((m) => m.request.reject(e)); return; }
+            engineError = e;
+            outputs = await driver.outputs();
+        }
+        this.settleGroup(driver, members, events, { raw: await driver.readConfig(), outputs, engineError, targeted: !!target, started });
+    }
+
+    /** Every member's own result: failed when its developer's resources failed or nothing could be attributed. */
+    private settleGroup(
+        driver: StackDriver, members: GroupMember[], events: BatchEvents,
+        run: { raw: RawConfig; outputs: OutputMap; engineError?: unknown; targeted: boolean; started: number },
+    ) {
+        const stack = driver.stackName;
+        const perDeveloper = new Map<string, number>();
+        for (const m of members) perDeveloper.set(m.mutation.developer, (perDeveloper.get(m.mutation.developer) ?? 0) + 1);
+        for (const [i, { request: r, mutation }] of members.entries()) {
+            const developer = mutation.developer;
+            const own = events.failuresOf(i);
+            const explained = events.othersFailed || events.collectors.some((_, j) => events.failuresOf(j).length > 0);
+            if (run.engineError && (own.length > 0 || events.shared.length > 0 || !explained)) {
+                const failures = own.length > 0 ? own : events.shared;
+                const stderr = (run.engineError as { commandResult?: { stderr?: string } }).commandResult?.stderr;
+                const failure = new UpdateFailedError(stack, failures, stderr);
+                this.setError(stack, developer, failure.message);
+                r.reject(failure);
+                continue;
+            }
+            this.setError(stack, developer, undefined);
+            const state = this.state(stack);
+            if ((this.inflight.get(stack)?.get(developer) ?? 0) <= (perDeveloper.get(developer) ?? 0)) state.inflight.delete(developer);
+            const gitspace = r.kind === "remove" ? undefined : gitspacesOf(run.raw, run.outputs, state).find((g) => g.name === developer);
+            r.resolve({
+                operation: r.kind, stack, developer, dryRun: false, targeted: run.targeted,
+                changes: events.counts[i], steps: events.collectors[i].steps, durationMs: Date.now() - run.started,
+                ...(gitspace ? { gitspace } : {}),
+            });
+        }
     }
 
     /**
@@ -274,7 +423,7 @@ export class GitspacePortal implements GitspaceOperations {
             run.targeted &&= target !== undefined;
             emit({
                 type: "started", stack, operation: kind, developer: run.developer, dryRun: !!opts.dryRun, targeted: !!target,
-                ...(target ? { targets: target } : { reason }),
+                ...(target ? { targets: target } : { reason }), operationId: opts.operationId ?? "", batch: 1,
             });
             const snapshot = await driver.snapshotConfig();
             if (opts.dryRun) previewSnapshots.push(snapshot);
@@ -331,6 +480,64 @@ interface Step {
     label: string;
     mutate: (raw: RawConfig, stack: string) => Mutation | undefined;
 }
+
+/** A request in a stack's line. */
+interface Request extends QueuedItem {
+    driver: StackDriver;
+    kind: OperationKind;
+    name?: string;
+    opts: OperationOptions;
+    steps: Step[];
+    emit: (e: PortalEvent) => void;
+    resolve: (r: OperationResult) => void;
+    reject: (e: unknown) => void;
+    queuedAt: string;
+}
+
+interface GroupMember {
+    request: Request;
+    mutation: Mutation;
+}
+
+function describeRequest(r: Request, state: "queued" | "running", position: number): QueuedOperation {
+    return {
+        id: r.id, operation: r.kind, ...(r.name !== undefined ? { developer: r.name } : {}), state, position,
+        dryRun: !!r.opts.dryRun, queuedAt: r.queuedAt,
+    };
+}
+
+/**
+ * The changes of a batch, in arrival order, each computed and validated on the config the ones before it leave:
+ * a request whose change is refused (validation, unknown or duplicate developer) is rejected alone.
+ */
+export function planGroup(raw: RawConfig, stack: string, items: Request[]): { members: GroupMember[]; ops: Mutation["ops"]; alone: Request[] } {
+    const members: GroupMember[] = [];
+    const alone: Request[] = [];
+    const ops: Mutation["ops"] = [];
+    let current = raw;
+    for (const request of items) {
+        let mutation: Mutation | undefined;
+        try {
+            mutation = request.steps[0].mutate(current, stack);
+        } catch (e) {
+            request.reject(e);
+            continue;
+        }
+        if (!mutation) { alone.push(request); continue; }
+        current = mutation.next;
+        ops.push(...mutation.ops);
+        members.push({ request, mutation });
+    }
+    return { members, ops, alone };
+}
+
+const developerNames = (raw: RawConfig) =>
+    developerEntries(raw).flatMap((e) => isPlainObject(e) && typeof e.name === "string" ? [e.name] : []);
+
+const opPaths = (ops: Mutation["ops"]) => ({
+    set: ops.filter((o) => o.op === "set").map((o) => o.path),
+    removed: ops.filter((o) => o.op === "remove").map((o) => o.path),
+});
 
 interface RunState {
     developer: string;

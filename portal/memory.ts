@@ -38,7 +38,7 @@ export class MemoryStackDriver implements StackDriver {
     values: Record<string, unknown>;
     /** Config paths stored as secrets. */
     readonly secretPaths = new Set<string>();
-    readonly runs: Array<{ kind: "up" | "preview"; target?: string[] }> = [];
+    readonly runs: Array<{ kind: "up" | "preview"; target?: string[]; continueOnError?: boolean }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
@@ -108,7 +108,7 @@ export class MemoryStackDriver implements StackDriver {
     }
 
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
-        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}) });
+        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}) });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
         const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
         if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {
@@ -132,7 +132,8 @@ export class MemoryStackDriver implements StackDriver {
         for (const dev of team.developers) {
             const entry = JSON.stringify(dev);
             const old = previous[dev.name];
-            if (!targeted(dev.name)) {
+            // Without --continue-on-error the engine stops at the first failure: later developers keep their state.
+            if (!targeted(dev.name) || (failed && !opts.continueOnError)) {
                 if (old) next[dev.name] = old;
                 continue;
             }
