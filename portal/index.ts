@@ -5,6 +5,8 @@
 export * from "./types";
 export * from "./errors";
 export { KeyedQueue } from "./queue";
+export { BatchQueue, QueuedItem, QueueEntry } from "./batch";
+export { ResourceOwners, BatchEvents } from "./group";
 export { withBusyRetry, backoffDelay, isConcurrentUpdateError, RetryOptions, DEFAULT_RETRY } from "./retry";
 export {
     addDeveloper, updateDeveloper, removeDeveloper, setRunning, validate, applyOps, mergePatch, rawConfigFromConfigMap,
