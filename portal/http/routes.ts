@@ -7,7 +7,7 @@ import * as s from "./schemas";
 
 export type RouteId =
     | "listGitspaces" | "addGitspace" | "getGitspace" | "updateGitspace" | "removeGitspace"
-    | "stopGitspace" | "startGitspace" | "openapi" | "webPage" | "health";
+    | "stopGitspace" | "startGitspace" | "listOperations" | "cancelOperation" | "openapi" | "webPage" | "health";
 
 export interface Route {
     id: RouteId;
@@ -25,6 +25,7 @@ export interface Route {
 }
 
 const G = "/teams/{team}/envs/{env}/gitspaces";
+const O = "/teams/{team}/envs/{env}/operations";
 
 export const ROUTES: Route[] = [
     { id: "listGitspaces", method: "GET", path: G, summary: "List the team's gitspaces with status and URLs", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
@@ -34,6 +35,8 @@ export const ROUTES: Route[] = [
     { id: "removeGitspace", method: "DELETE", path: `${G}/{developer}`, summary: "Remove a developer; home data is kept unless `?purge=1`", auth: true, operation: true, success: 200, params: s.developerParams, query: s.removeQuery },
     { id: "stopGitspace", method: "POST", path: `${G}/{developer}/stop`, summary: "Stop (running: false → 0 replicas, everything kept)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
     { id: "startGitspace", method: "POST", path: `${G}/{developer}/start`, summary: "Start (running: true)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "listOperations", method: "GET", path: O, summary: "The requests queued or running on the stack (running first, then in arrival order); an operation's id is the request id of the request that made it (`x-request-id`, and `operationId` in its `queued`/`started` events)", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
+    { id: "cancelOperation", method: "DELETE", path: `${O}/{operationId}`, summary: "Cancel a queued request: it never runs, and its caller gets 409 `cancelled`. 409 `operation_running` once its update started; 404 when it is not queued (finished, or unknown)", auth: true, success: 200, params: s.operationParams, query: s.noQuery },
     { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", auth: false, success: 200, query: s.noQuery },
     { id: "webPage", method: "GET", path: "/", summary: "The web page (the data calls need the token)", auth: false, success: 200, query: z.object({}).catchall(z.string()).describe("`?team=…&env=…` prefill the form") },
     { id: "health", method: "GET", path: "/healthz", summary: "Liveness", auth: false, success: 200, query: s.noQuery },

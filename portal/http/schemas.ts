@@ -33,6 +33,10 @@ const developerParam = z.string().describe("Developer name (a `gitspace:develope
 export const stackParams = z.strictObject({ team: teamNameSchema.describe("Team (a DNS label)"), env: envNameSchema.describe("Environment: lowercase letters and digits, no `-`") });
 export const developerParams = stackParams.extend({ developer: developerParam });
 
+export const operationParams = stackParams.extend({
+    operationId: z.string().min(1).max(100).describe("An operation id (the `x-request-id` of the request that queued it)"),
+});
+
 export const noQuery = z.strictObject({});
 export const getQuery = z.strictObject({ showSecrets: queryBoolean("Include the web IDE password") });
 export const operationQuery = z.strictObject({
@@ -108,6 +112,18 @@ export const operationResultSchema = z.object({
     gitspace: gitspaceSchema.optional(),
 });
 portalSchemas.add(operationResultSchema, { id: "OperationResult" });
+
+export const queuedOperationSchema = z.object({
+    id: z.string(),
+    operation: z.enum(["add", "update", "stop", "start", "remove", "purge"]),
+    developer: z.string().optional(),
+    state: z.enum(["queued", "running"]),
+    position: z.number().int().describe("Requests ahead of it (0: running)"),
+    dryRun: z.boolean(),
+    queuedAt: z.string(),
+});
+portalSchemas.add(queuedOperationSchema, { id: "QueuedOperation" });
+export const operationListSchema = z.object({ stack: z.string(), operations: z.array(queuedOperationSchema) });
 
 const partialSchema = z.object({
     completed: z.array(z.string()).describe("Steps deployed before the failure (never rolled back)"),

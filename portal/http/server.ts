@@ -7,7 +7,7 @@
 import { randomUUID } from "crypto";
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import { ValidationError } from "../errors";
+import { OperationNotFoundError, ValidationError } from "../errors";
 import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef, stackName } from "../types";
 import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
 import { registerOpenApi, routeDocumentation } from "./openapi";
@@ -144,6 +144,11 @@ async function handle(ctx: Context, route: Route, request: FastifyRequest, reply
             return reply.send({ stack: stackName(ref), gitspaces: await ctx.ops.list(ref) });
         case "getGitspace":
             return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
+        case "listOperations":
+            return reply.send({ stack: stackName(ref), operations: ctx.ops.operations ? await ctx.ops.operations(ref) : [] });
+        case "cancelOperation":
+            if (!ctx.ops.cancel) throw new OperationNotFoundError(stackName(ref), params.operationId);
+            return reply.send(await ctx.ops.cancel(ref, params.operationId));
         default:
             return operation(ctx, route, request, reply, { ref, developer: params.developer, query });
     }
@@ -159,6 +164,8 @@ async function operation(
         throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body", "invalid_request");
     }
     const base: RemoveOptions = {
+        // The request id names the operation in the stack's queue (GET …/operations, DELETE …/operations/{id}).
+        operationId: request.id,
         dryRun: query.dryRun === true,
         ...(query.targeting ? { targeting: query.targeting as "auto" | "never" } : {}),
         ...(route.id === "removeGitspace" ? { purge: query.purge === true } : {}),

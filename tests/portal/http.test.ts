@@ -139,7 +139,21 @@ describe("portal: HTTP service (in-memory implementation)", () => {
         ]) assert.ok(documented.includes(expected), expected);
         // Every documented route is served (no 404/405 for its path and method).
         for (const r of ROUTES) {
-            const path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            let path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            if (path.includes("{operationId}")) {
+                // Cancel needs a queued request: one running, one waiting behind it.
+                mem.stack.options.delayMs = 50;
+                const running = mem.portal.stop({ team: "platform", env: "dev" }, "carol");
+                await new Promise((res) => setTimeout(res, 10));
+                const queued = mem.portal.start({ team: "platform", env: "dev" }, "carol", { operationId: "op-queued" }).catch((e) => e);
+                await new Promise((res) => setTimeout(res, 10));
+                path = path.replace("{operationId}", "op-queued");
+                assert.strictEqual((await served.request(r.method, path)).status, 200, `${r.method} ${r.path}`);
+                assert.strictEqual((await queued).code, "cancelled");
+                await running;
+                mem.stack.options.delayMs = 0;
+                continue;
+            }
             const status = (await served.request(r.method, path + (r.operation ? "?dryRun=1" : ""), r.body ? { storage: "11Gi", ...(r.method === "POST" ? { name: "zed" } : {}) } : undefined)).status;
             assert.ok(status < 300, `${r.method} ${r.path} → ${status}`);
         }

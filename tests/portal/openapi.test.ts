@@ -92,6 +92,31 @@ describe("portal: the OpenAPI document agrees with the server", function () {
         return res;
     }
 
+    it("the queue routes: list, cancel (200), cancel too late (409), unknown (404), and the cancelled caller's 409", async () => {
+        const O = "/teams/platform/envs/dev/operations";
+        mem.stack.options.delayMs = 400;
+        const running = served.request("POST", `${G}/carol/start`);
+        await new Promise((r) => setTimeout(r, 20));
+        const queued = served.request("POST", `${G}/alice/stop`);
+        await new Promise((r) => setTimeout(r, 20));
+        const list = await call("GET", O);
+        assert.deepStrictEqual(list.body.operations.map((o: any) => [o.operation, o.developer, o.state]), [["start", "carol", "running"], ["stop", "alice", "queued"]]);
+        const [first, second] = list.body.operations;
+        assert.strictEqual((await call("DELETE", `${O}/${first.id}`)).status, 409);
+        const cancelled = await call("DELETE", `${O}/${second.id}`);
+        assert.strictEqual(cancelled.status, 200);
+        assert.strictEqual(cancelled.body.id, second.id);
+        assert.strictEqual((await call("DELETE", `${O}/${second.id}`)).status, 404);
+        assert.strictEqual((await call("DELETE", `${O}/${"x".repeat(101)}`)).status, 414);
+        const victim = await queued;
+        c.response("POST", `${G}/alice/stop`, victim);
+        assert.strictEqual(victim.status, 409);
+        assert.strictEqual(victim.body.error, "cancelled");
+        assert.strictEqual(victim.headers.get("x-request-id"), second.id);
+        assert.strictEqual((await running).status, 200);
+        assert.deepStrictEqual((await call("GET", O)).body.operations, []);
+    });
+
     it("every real response of every route: status, media type, headers and body match the document", async () => {
         await call("GET", G);
         await call("GET", `${G}/alice?showSecrets=1`);
