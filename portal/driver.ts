@@ -9,10 +9,11 @@ import {
     CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, Stack,
     StackNotFoundError as AutoStackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import * as lockfile from "proper-lockfile";
 import { CONFIG_KEYS } from "../components/config";
 import { TEAM_NAMESPACE_RESOURCE_NAME, gitspaceResourceName } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
-import { StackNotFoundError } from "./errors";
+import { StackBusyError, StackNotFoundError } from "./errors";
 import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
 
 /** The type token of a developer's Gitspace component (defined once in components/tokens.ts). */
@@ -68,6 +69,47 @@ export interface AutomationOptions {
     createStacks?: boolean;
     /** Engine parallelism. */
     parallel?: number;
+    /** The cross-process stack lock (`StackDriver.lock`). */
+    lock?: LockOptions;
+}
+
+export interface LockOptions {
+    /** How long a request waits for another portal process's lock before it fails with 409 `stack_busy`. Default 600 s. */
+    waitMs?: number;
+    /** A lock whose holder stopped refreshing it this long ago (a crashed process) is taken over. Default 30 s. */
+    staleMs?: number;
+    /** Told when a held lock was lost (its file removed or refreshed by someone else); the update in flight goes on. */
+    onCompromised?: (error: Error) => void;
+}
+
+export const DEFAULT_LOCK: Required<Omit<LockOptions, "onCompromised">> = { waitMs: 600_000, staleMs: 30_000 };
+
+/**
+ * The cross-process lock of a stack's config file: a directory `<config file>.portal-lock` made with `mkdir`
+ * (atomic on local file systems and NFS) by proper-lockfile, refreshed every staleMs/3 while held, taken over when
+ * its holder stopped refreshing it (a crashed process). Every portal process that shares the program directory
+ * (`workDir`, where `Pulumi.<stack>.yaml` lives) serialises its read-change-update-restore turns on it.
+ */
+export async function lockConfigFile(configFile: string, opts: LockOptions = {}, stack = path.basename(configFile)): Promise<() => Promise<void>> {
+    const o = { ...DEFAULT_LOCK, ...opts };
+    const deadline = Date.now() + o.waitMs;
+    let attempt = 0;
+    for (;;) {
+        try {
+            return await lockfile.lock(configFile, {
+                realpath: false, lockfilePath: `${configFile}.portal-lock`, stale: o.staleMs, update: Math.max(1000, Math.floor(o.staleMs / 3)),
+                onCompromised: (e) => opts.onCompromised?.(e),
+            });
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
+            attempt++;
+            const left = deadline - Date.now();
+            if (left <= 0) throw new StackBusyError(stack, attempt, e);
+            // 100 ms, doubling to 2 s, ±25 %: a waiting process notices the release quickly without spinning.
+            const delay = Math.min(left, Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() / 2));
+            await new Promise((r) => setTimeout(r, delay));
+        }
+    }
 }
 
 export const REPO_DIR = path.resolve(__dirname, "..");
@@ -94,12 +136,16 @@ export function automationDriverFactory(opts: AutomationOptions = {}): StackDriv
             throw e;
         }
         const project = (await stack.workspace.projectSettings()).name;
-        return new AutomationStackDriver(stack, project, workDir, opts.parallel);
+        return new AutomationStackDriver(stack, project, workDir, opts.parallel, opts.lock);
     };
 }
 
 export class AutomationStackDriver implements StackDriver {
-    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number) {}
+    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number, readonly lockOptions: LockOptions = {}) {}
+
+    lock(): Promise<() => Promise<void>> {
+        return lockConfigFile(this.configFile(), this.lockOptions, this.stackName);
+    }
 
     get stackName() {
         return this.stack.name;

@@ -12,7 +12,7 @@ export {
     addDeveloper, updateDeveloper, removeDeveloper, setRunning, validate, applyOps, mergePatch, rawConfigFromConfigMap,
     ConfigOp, Mutation, RawConfig, SECRET_FIELDS,
 } from "./mutations";
-export { StackDriver, StackDriverFactory, AutomationOptions, AutomationStackDriver, automationDriverFactory, GITSPACE_COMPONENT_TYPE } from "./driver";
+export { StackDriver, StackDriverFactory, AutomationOptions, AutomationStackDriver, automationDriverFactory, GITSPACE_COMPONENT_TYPE, lockConfigFile, LockOptions, DEFAULT_LOCK } from "./driver";
 export { GitspacePortal, PortalOptions, gitspacesOf } from "./gitspaces";
 export { checkStackRef, teamNameSchema, envNameSchema } from "./stackref";
 export { checkUntrustedJson, JSON_LIMITS, FORBIDDEN_KEYS } from "./limits";
