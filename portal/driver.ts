@@ -44,6 +44,10 @@ export interface StackDriver {
     outputs(): Promise<OutputMap>;
     up(opts: EngineRunOptions): Promise<{ changes: Record<string, number>; outputs: OutputMap }>;
     preview(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /** `pulumi destroy`: resources with `retainOnDelete` (kept homes) stay in the cluster. */
+    destroy(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /** `pulumi stack rm` (its config file too); the stack must be empty. */
+    removeStack(): Promise<void>;
     /**
      * Takes the stack's cross-process lock (other portal processes sharing the program directory wait for it) and
      * returns its release. Optional: an engine of one process needs none.
@@ -253,6 +257,17 @@ export class AutomationStackDriver implements StackDriver {
         const changes: Record<string, number> = {};
         for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
         return { changes, outputs: result.outputs };
+    }
+
+    async destroy(opts: EngineRunOptions) {
+        const result = await this.stack.destroy({ onEvent: opts.onEngineEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
+        const changes: Record<string, number> = {};
+        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        return { changes };
+    }
+
+    async removeStack() {
+        await this.ws.removeStack(this.stackName);
     }
 
     async preview(opts: EngineRunOptions) {

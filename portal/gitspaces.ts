@@ -11,6 +11,7 @@ import {
     StackBusyError, UpdateFailedError, ValidationError,
 } from "./errors";
 import { BatchEvents, ResourceOwners } from "./group";
+import { automationCatalog, checkTeamConfig, StackCatalog, teamStacks } from "./stacks";
 import { automationDriverFactory, AutomationOptions, GITSPACE_COMPONENT_TYPE, isCommandError, StackDriver, StackDriverFactory } from "./driver";
 import { EventCollector } from "./events";
 import {
@@ -21,7 +22,7 @@ import { RetryOptions, withBusyRetry } from "./retry";
 import { checkStackRef } from "./stackref";
 import {
     Gitspace, GitspaceOperations, OperationKind, OperationOptions, OperationQueue, OperationResult, PortalEvent,
-    QueuedOperation, RemoveOptions, StackRef, stackName,
+    QueuedOperation, RemoveOptions, StackDeletion, StackRef, stackName, TeamStackInfo, TeamStacks,
 } from "./types";
 
 export interface PortalOptions {
@@ -36,6 +37,8 @@ export interface PortalOptions {
      * 1 runs every request alone (as before batching).
      */
     maxBatch?: number;
+    /** The backend's stacks (list, create). Default: over the Automation API (`automation`); none with a custom `driver`. */
+    catalog?: StackCatalog;
 }
 
 const gitspaceOutput = z.object({
@@ -95,7 +98,8 @@ export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
     return [...keys].filter((k) => !deepEqual(a.values[k], b.values[k])).sort();
 }
 
-export class GitspacePortal implements GitspaceOperations, OperationQueue {
+export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamStacks {
+    private readonly catalog?: StackCatalog;
     private readonly queue: BatchQueue<Request>;
     private readonly drivers = new Map<string, Promise<StackDriver>>();
     private readonly inflight = new Map<string, Map<string, number>>();
@@ -104,6 +108,8 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue {
 
     constructor(private readonly options: PortalOptions = {}) {
         this.factory = options.driver ?? automationDriverFactory(options.automation);
+        this.catalog = options.catalog ?? (options.driver ? undefined
+            : automationCatalog(options.automation, async (name, ops) => (await this.factory(name)).applyConfig(ops)));
         this.queue = new BatchQueue<Request>((_stack, items) => this.runBatch(items), options.maxBatch ?? 100,
             (_stack, items, e) => items.forEach((i) => i.reject(e)));
     }
@@ -164,6 +170,80 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue {
                 return undefined;
             },
         }, remove);
+    }
+
+    async listStacks(): Promise<TeamStackInfo[]> {
+        return teamStacks(await this.requireCatalog().list());
+    }
+
+    async createStack(ref: StackRef, config: unknown): Promise<TeamStackInfo> {
+        checkStackRef(ref);
+        const name = stackName(ref);
+        const { ops } = checkTeamConfig(ref, config);
+        await this.requireCatalog().create(name, ops);
+        this.drivers.delete(name);
+        return { name, ...ref };
+    }
+
+    /**
+     * Deletes a team stack in its queue (after the requests before it): with `purge`, every developer's
+     * `retainHome` is set to false and deployed first; then `pulumi destroy` (kept homes stay in the cluster) and
+     * `pulumi stack rm`. A request queued behind it finds no stack (404).
+     */
+    async deleteStack(ref: StackRef, opts: { purge?: boolean; onEvent?: (e: PortalEvent) => void; operationId?: string } = {}): Promise<StackDeletion> {
+        const driver = await this.driver(ref);
+        const stack = driver.stackName;
+        const emit = (e: PortalEvent) => { try { opts.onEvent?.(e); } catch { /* the listener's problem */ } };
+        const id = opts.operationId ?? randomUUID();
+        return new Promise<StackDeletion>((resolve, reject) => {
+            const request: Request = {
+                id, batchable: false, driver, kind: "deleteStack", opts: {}, steps: [], emit, queuedAt: new Date().toISOString(),
+                resolve: resolve as never, reject,
+                run: () => this.destroyStack(driver, !!opts.purge, emit).then(resolve, reject),
+            };
+            this.queue.enqueue(stack, request, (position) => emit({ type: "queued", stack, position, operationId: id }));
+        });
+    }
+
+    private async destroyStack(driver: StackDriver, purge: boolean, emit: (e: PortalEvent) => void): Promise<StackDeletion> {
+        const stack = driver.stackName;
+        const started = Date.now();
+        const collector = new EventCollector(emit);
+        const onRetry = (r: { attempt: number; delayMs: number }) => emit({ type: "retry", stack, attempt: r.attempt, delayMs: r.delayMs, reason: "another update is in progress" });
+        const engine = { onEngineEvent: collector.onEngineEvent };
+        const changes: Record<string, number> = {};
+        const add = (c: Record<string, number>) => { for (const [k, n] of Object.entries(c)) changes[k] = (changes[k] ?? 0) + n; };
+        try {
+            if (purge) {
+                let raw = await driver.readConfig();
+                const ops: Mutation["ops"] = [];
+                for (const name of developerNames(raw)) {
+                    const entry = developerEntries(raw).find((e) => isPlainObject(e) && e.name === name) as Record<string, unknown>;
+                    if (entry.retainHome === false) continue;
+                    const m = updateDeveloper(raw, stack, name, { retainHome: false });
+                    ops.push(...m.ops);
+                    raw = m.next;
+                }
+                if (ops.length) {
+                    await driver.applyConfig(ops);
+                    emit({ type: "config", stack, ...opPaths(ops) });
+                    add((await withBusyRetry(stack, () => driver.up(engine), this.options.retry, onRetry)).changes);
+                }
+            }
+            add((await withBusyRetry(stack, () => driver.destroy(engine), this.options.retry, onRetry)).changes);
+            await driver.removeStack();
+        } catch (e) {
+            if (isCommandError(e)) throw new UpdateFailedError(stack, collector.failures, (e as unknown as { commandResult?: { stderr?: string } }).commandResult?.stderr);
+            throw e;
+        }
+        this.drivers.delete(stack);
+        this.lastErrors.delete(stack);
+        return { stack, purged: purge, changes, durationMs: Date.now() - started };
+    }
+
+    private requireCatalog(): StackCatalog {
+        if (!this.catalog) throw new Error("this portal has no stack catalog (PortalOptions.catalog)");
+        return this.catalog;
     }
 
     /**
@@ -266,7 +346,9 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue {
             return;
         }
         try {
-            if (items.length === 1) {
+            if (items.length === 1 && items[0].run) {
+                await items[0].run();
+            } else if (items.length === 1) {
                 const r = items[0];
                 await this.runSteps(driver, r.kind, r.name, { ...r.opts, operationId: r.id }, r.steps, r.emit).then(r.resolve, r.reject);
             } else {
@@ -492,6 +574,8 @@ interface Request extends QueuedItem {
     resolve: (r: OperationResult) => void;
     reject: (e: unknown) => void;
     queuedAt: string;
+    /** A request that is not a config change (deleting the stack): runs alone and settles itself. */
+    run?: () => Promise<void>;
 }
 
 interface GroupMember {

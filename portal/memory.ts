@@ -12,6 +12,7 @@ import { TEAM_NAMESPACE_RESOURCE_NAME } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
 import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
 import { StackNotFoundError } from "./errors";
+import { StackExistsError } from "./stacks";
 import { GitspacePortal, PortalOptions } from "./gitspaces";
 import { applyOps, ConfigOp, RawConfig } from "./mutations";
 
@@ -38,7 +39,7 @@ export class MemoryStackDriver implements StackDriver {
     values: Record<string, unknown>;
     /** Config paths stored as secrets. */
     readonly secretPaths = new Set<string>();
-    readonly runs: Array<{ kind: "up" | "preview"; target?: string[]; continueOnError?: boolean }> = [];
+    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
@@ -177,6 +178,40 @@ export class MemoryStackDriver implements StackDriver {
     async preview(opts: EngineRunOptions) {
         return { changes: await this.run("preview", opts) };
     }
+
+    /** Removed by `removeStack` (the in-memory catalog forgets it). */
+    onRemove?: () => void;
+
+    async destroy(opts: EngineRunOptions) {
+        this.runs.push({ kind: "destroy" });
+        if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+        const changes: Record<string, number> = {};
+        for (const name of Object.keys(this.deployed?.devs ?? {})) {
+            const metadata = { op: "delete", urn: this.componentUrn(name), type: GITSPACE_COMPONENT_TYPE, provider: "" } as never;
+            opts.onEngineEvent(this.event({ resourcePreEvent: { metadata } }));
+            opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
+            changes.delete = (changes.delete ?? 0) + 1;
+            // What a real destroy leaves in the cluster: the homes of developers that keep them.
+            if (this.deployed!.devs[name] && JSON.parse(this.deployed!.devs[name].entry).retainHome !== false) this.retainedHomes.push(name);
+        }
+        opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
+        this.deployed = undefined;
+        this.deployedValues = undefined;
+        return { changes };
+    }
+
+    /** Deployed components (for the catalog's listing). */
+    resourceCount(): number {
+        return Object.keys(this.deployed?.devs ?? {}).length;
+    }
+
+    /** Homes a destroy left behind (retainOnDelete). */
+    readonly retainedHomes: string[] = [];
+
+    async removeStack() {
+        if (this.deployed) throw new Error(`stack ${this.stackName} still has resources`);
+        this.onRemove?.();
+    }
 }
 
 /** A valid example team config (`gitspace:` values) for team `team`. */
@@ -199,8 +234,22 @@ export interface InMemoryPortal {
 /** An in-memory GitspaceOperations: real orchestration (queue, retry, mutations, validation), fake engine. */
 export function createInMemoryPortal(opts: Omit<PortalOptions, "driver"> = {}): InMemoryPortal {
     const stacks = new Map<string, MemoryStackDriver>();
+    const addStack = async (name: string, values: Record<string, unknown>, o: MemoryStackOptions & { deploy?: boolean } = {}) => {
+        const driver = new MemoryStackDriver(name, values, o);
+        driver.onRemove = () => { if (stacks.get(name) === driver) stacks.delete(name); };
+        stacks.set(name, driver);
+        if (o.deploy !== false) await driver.up({ onEngineEvent: () => undefined });
+        return driver;
+    };
     const portal = new GitspacePortal({
         retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+        catalog: {
+            list: async () => [...stacks.values()].map((s) => ({ name: s.stackName, resourceCount: s.resourceCount(), updateInProgress: false })),
+            create: async (name, ops) => {
+                if (stacks.has(name)) throw new StackExistsError(name);
+                await (await addStack(name, {}, { deploy: false })).applyConfig(ops);
+            },
+        },
         ...opts,
         driver: async (name) => {
             const s = stacks.get(name);
@@ -208,13 +257,5 @@ export function createInMemoryPortal(opts: Omit<PortalOptions, "driver"> = {}): 
             return s;
         },
     });
-    return {
-        portal, stacks,
-        async addStack(name, values, o = {}) {
-            const driver = new MemoryStackDriver(name, values, o);
-            stacks.set(name, driver);
-            if (o.deploy !== false) await driver.up({ onEngineEvent: () => undefined });
-            return driver;
-        },
-    };
+    return { portal, stacks, addStack };
 }

@@ -41,7 +41,7 @@ export interface Gitspace {
     lastError?: string;
 }
 
-export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "purge";
+export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "purge" | "deleteStack";
 
 /** Progress of an operation, in order. Engine events are condensed into `resource`/`diagnostic`/`summary`. */
 export type PortalEvent =
@@ -132,6 +132,37 @@ export interface GitspaceOperations {
     remove(ref: StackRef, developer: string, opts?: RemoveOptions): Promise<OperationResult>;
     operations?: OperationQueue["operations"];
     cancel?: OperationQueue["cancel"];
+    listStacks?: TeamStacks["listStacks"];
+    createStack?: TeamStacks["createStack"];
+    deleteStack?: TeamStacks["deleteStack"];
+}
+
+/** A team stack as listed: `<team>-<env>`. */
+export interface TeamStackInfo {
+    name: string;
+    team: string;
+    env: string;
+    lastUpdate?: string;
+    resourceCount?: number;
+    updateInProgress?: boolean;
+}
+
+export interface StackDeletion {
+    stack: string;
+    /** The homes (Namespaces, PVCs) were deleted too. */
+    purged: boolean;
+    /** Resource counts of the destroy (and of the purge's update). */
+    changes: Record<string, number>;
+    durationMs: number;
+}
+
+/** Team stacks of the backend. */
+export interface TeamStacks {
+    listStacks(): Promise<TeamStackInfo[]>;
+    /** Creates `<team>-<env>` from a team config (the `gitspace:` values), validated by the program's schema. Not deployed yet. */
+    createStack(ref: StackRef, config: unknown): Promise<TeamStackInfo>;
+    /** `pulumi destroy` and `pulumi stack rm`, in the stack's queue; homes are kept unless `purge`. */
+    deleteStack(ref: StackRef, opts?: { purge?: boolean; onEvent?: (e: PortalEvent) => void; operationId?: string }): Promise<StackDeletion>;
 }
 
 export type { ResourceFailure };

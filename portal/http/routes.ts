@@ -7,7 +7,8 @@ import * as s from "./schemas";
 
 export type RouteId =
     | "listGitspaces" | "addGitspace" | "getGitspace" | "updateGitspace" | "removeGitspace"
-    | "stopGitspace" | "startGitspace" | "listOperations" | "cancelOperation" | "openapi" | "webPage" | "health";
+    | "stopGitspace" | "startGitspace" | "listOperations" | "cancelOperation" | "listStacks" | "createStack" | "deleteStack"
+    | "openapi" | "webPage" | "health";
 
 export interface Route {
     id: RouteId;
@@ -18,7 +19,9 @@ export interface Route {
     auth: boolean;
     /** Mutating operations: `?stream=1` (server-sent events), `?dryRun=1` (preview), `?targeting=never`. */
     operation?: boolean;
-    body?: "Developer" | "DeveloperPatch";
+    body?: "Developer" | "DeveloperPatch" | "TeamConfig";
+    /** Request body limit of this route, when not the service's. */
+    bodyLimit?: number;
     success: number;
     params?: z.ZodType;
     query: z.ZodType;
@@ -26,6 +29,7 @@ export interface Route {
 
 const G = "/teams/{team}/envs/{env}/gitspaces";
 const O = "/teams/{team}/envs/{env}/operations";
+const S = "/teams/{team}/envs/{env}";
 
 export const ROUTES: Route[] = [
     { id: "listGitspaces", method: "GET", path: G, summary: "List the team's gitspaces with status and URLs", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
@@ -37,6 +41,9 @@ export const ROUTES: Route[] = [
     { id: "startGitspace", method: "POST", path: `${G}/{developer}/start`, summary: "Start (running: true)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
     { id: "listOperations", method: "GET", path: O, summary: "The requests queued or running on the stack (running first, then in arrival order); an operation's id is the request id of the request that made it (`x-request-id`, and `operationId` in its `queued`/`started` events)", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
     { id: "cancelOperation", method: "DELETE", path: `${O}/{operationId}`, summary: "Cancel a queued request: it never runs, and its caller gets 409 `cancelled`. 409 `operation_running` once its update started; 404 when it is not queued (finished, or unknown)", auth: true, success: 200, params: s.operationParams, query: s.noQuery },
+    { id: "listStacks", method: "GET", path: "/stacks", summary: "The team stacks of the backend (`<team>-<env>`; other stacks are not listed)", auth: true, success: 200, query: s.noQuery },
+    { id: "createStack", method: "POST", path: S, summary: "Create the team stack `<team>-<env>` from a team config (the `gitspace:` values), validated by the program's schema; the registry password and git tokens are stored as secrets. Nothing is deployed until the first change (or `pulumi up`)", auth: true, body: "TeamConfig", bodyLimit: 2 << 20, success: 201, params: s.stackParams, query: s.noQuery },
+    { id: "deleteStack", method: "DELETE", path: S, summary: "Delete the team stack after the requests queued before it: `pulumi destroy` (homes — Namespaces and PVCs of developers with `retainHome` — stay in the cluster), then `pulumi stack rm`. `?purge=1` deletes the homes too", auth: true, success: 200, params: s.stackParams, query: s.deleteStackQuery },
     { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", auth: false, success: 200, query: s.noQuery },
     { id: "webPage", method: "GET", path: "/", summary: "The web page (the data calls need the token)", auth: false, success: 200, query: z.object({}).catchall(z.string()).describe("`?team=…&env=…` prefill the form") },
     { id: "health", method: "GET", path: "/healthz", summary: "Liveness", auth: false, success: 200, query: s.noQuery },

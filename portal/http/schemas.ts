@@ -5,7 +5,7 @@
  * the library validates them with (after merging them into the stack config, so problems carry config paths).
  */
 import { z } from "zod";
-import { DEVELOPER_ENTRY_SCHEMA } from "../../components/config";
+import { DEVELOPER_ENTRY_SCHEMA, TOP_LEVEL_SCHEMAS } from "../../components/config";
 import { envNameSchema, teamNameSchema } from "../stackref";
 
 /**
@@ -48,6 +48,10 @@ export const removeQuery = operationQuery.extend({
     purge: queryBoolean("Also delete the Namespace and home PVC (sets `retainHome: false` and updates, then removes)"),
 });
 
+export const deleteStackQuery = z.strictObject({
+    purge: queryBoolean("Also delete every developer's home (sets `retainHome: false` for all and updates, then destroys)"),
+});
+
 type Shape = Record<string, z.ZodType>;
 
 /**
@@ -75,6 +79,12 @@ portalSchemas.add(developerBody, {
 portalSchemas.add(developerPatchBody, {
     id: "DeveloperPatch",
     description: "JSON merge patch (RFC 7386) of the developer entry: `null` deletes a field, objects are patched field by field, lists replaced whole. `name` cannot change.",
+});
+
+export const teamConfigBody = z.strictObject({ ...(TOP_LEVEL_SCHEMAS as unknown as Shape) }).partial();
+portalSchemas.add(teamConfigBody, {
+    id: "TeamConfig",
+    description: "The `gitspace:` values of a team stack, as in `Pulumi.<team>-<env>.yaml` without the `gitspace:` prefix. `team` defaults to the path's team and must equal it; `environment`, if given, must equal the path's. Checked by the program's own schema (every bad field by config path). `images.password` and every `developers[i].git.token` are stored as Pulumi secrets.",
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -115,7 +125,7 @@ portalSchemas.add(operationResultSchema, { id: "OperationResult" });
 
 export const queuedOperationSchema = z.object({
     id: z.string(),
-    operation: z.enum(["add", "update", "stop", "start", "remove", "purge"]),
+    operation: z.enum(["add", "update", "stop", "start", "remove", "purge", "deleteStack"]),
     developer: z.string().optional(),
     state: z.enum(["queued", "running"]),
     position: z.number().int().describe("Requests ahead of it (0: running)"),
@@ -124,6 +134,17 @@ export const queuedOperationSchema = z.object({
 });
 portalSchemas.add(queuedOperationSchema, { id: "QueuedOperation" });
 export const operationListSchema = z.object({ stack: z.string(), operations: z.array(queuedOperationSchema) });
+
+export const teamStackSchema = z.object({
+    name: z.string(), team: z.string(), env: z.string(),
+    lastUpdate: z.string().optional(), resourceCount: z.number().int().optional(), updateInProgress: z.boolean().optional(),
+});
+portalSchemas.add(teamStackSchema, { id: "TeamStack" });
+export const teamStackListSchema = z.object({ stacks: z.array(teamStackSchema) });
+export const stackDeletionSchema = z.object({
+    stack: z.string(), purged: z.boolean(), changes: z.record(z.string(), z.number().int()), durationMs: z.number().int(),
+});
+portalSchemas.add(stackDeletionSchema, { id: "StackDeletion" });
 
 const partialSchema = z.object({
     completed: z.array(z.string()).describe("Steps deployed before the failure (never rolled back)"),

@@ -140,6 +140,14 @@ describe("portal: HTTP service (in-memory implementation)", () => {
         // Every documented route is served (no 404/405 for its path and method).
         for (const r of ROUTES) {
             let path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            if (r.id === "createStack" || r.id === "deleteStack") {
+                // A stack of its own: created, then deleted (ROUTES lists create before delete).
+                const scratch = path.replace("/envs/dev", "/envs/scratch");
+                const body = r.id === "createStack" ? { domain: "gitspace.localtest.me", images: { registry: "r.example/x", build: false }, developers: [{ name: "zed" }] } : undefined;
+                const res = await served.request(r.method, scratch, body);
+                assert.ok(res.status < 300, `${r.method} ${r.path} → ${res.status} ${res.text}`);
+                continue;
+            }
             if (path.includes("{operationId}")) {
                 // Cancel needs a queued request: one running, one waiting behind it.
                 mem.stack.options.delayMs = 50;

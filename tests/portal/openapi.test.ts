@@ -92,6 +92,21 @@ describe("portal: the OpenAPI document agrees with the server", function () {
         return res;
     }
 
+    it("the team-stack routes: list, create (201, 409, 400, 413), delete (200, 404)", async () => {
+        const config = { domain: "d.example", images: { registry: "r.example/x", build: false, password: "p", username: "u" }, developers: [{ name: "zed", git: { username: "z", token: "t" } }] };
+        assert.strictEqual((await call("GET", "/stacks")).status, 200);
+        assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 201);
+        assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 409);
+        assert.strictEqual((await call("POST", "/teams/web/envs/qa", { ...config, developers: "none" })).status, 400);
+        assert.strictEqual((await call("POST", "/teams/web/envs/qa", { ...config, domain: "x".repeat(3 << 20) })).status, 413);
+        assert.strictEqual((await call("GET", "/stacks")).body.stacks.length, 2);
+        assert.strictEqual((await call("DELETE", "/teams/web/envs/dev?purge=1")).status, 200);
+        assert.strictEqual((await call("DELETE", "/teams/web/envs/dev")).status, 404);
+        const doc = c.doc.paths["/teams/{team}/envs/{env}"].post.requestBody.content["application/json"].schema;
+        assert.strictEqual(c.valid(doc, config), undefined, "a valid team config matches the documented body");
+        assert.ok(c.valid(doc, { ...config, colour: "blue" }), "an unknown key does not");
+    });
+
     it("the queue routes: list, cancel (200), cancel too late (409), unknown (404), and the cancelled caller's 409", async () => {
         const O = "/teams/platform/envs/dev/operations";
         mem.stack.options.delayMs = 400;
