@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { exampleTeamValues } from "../../portal";
+import { exampleTeamValues, GitspacePortal } from "../../portal";
 import { REPO, requireCli } from "./e2e-harness";
 import { worker } from "./fixtures/run-worker";
 
@@ -51,6 +51,39 @@ describe("portal e2e: two portal processes, one stack, no lost config write", fu
             assert.deepStrictEqual(names.filter((n) => n !== "alice").sort(), applied, "exactly the successful adds are in the config");
             assert.strictEqual(applied.length, 6, "with a 10-minute lock wait, nobody gives up");
             assert.ok(!fs.existsSync(path.join(dir, "Pulumi.platform-dev.yaml.portal-lock")), "lock released");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("team stacks over the real CLI: create (secrets encrypted in Pulumi.<stack>.yaml), list, delete", async () => {
+        requireCli();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-stacks-"));
+        try {
+            fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: gitspace\nruntime: nodejs\nmain: program.js\n");
+            fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
+            fs.mkdirSync(path.join(dir, ".state"));
+            const backendUrl = `file://${path.join(dir, ".state")}`;
+            process.env.PULUMI_CONFIG_PASSPHRASE = "portal-stacks";
+            const portal = new GitspacePortal({ automation: { workDir: dir, backendUrl } });
+            const web = { team: "web", env: "dev" };
+            const values = exampleTeamValues("web", [{ name: "wendy", git: { username: "wendy", token: "tok-wendy-123" } }]);
+            (values.images as Record<string, unknown>).username = "ci";
+            (values.images as Record<string, unknown>).password = "registry-pw-456";
+            await portal.createStack(web, values);
+            const file = fs.readFileSync(path.join(dir, "Pulumi.web-dev.yaml"), "utf8");
+            assert.ok(!file.includes("tok-wendy-123") && !file.includes("registry-pw-456"), file);
+            assert.strictEqual((file.match(/secure:/g) ?? []).length, 2, file);
+            await assert.rejects(portal.createStack(web, values), (e: any) => e.status === 409);
+            assert.deepStrictEqual((await portal.listStacks()).map((x) => x.name), ["web-dev"]);
+            const listed = await portal.list(web);
+            assert.deepStrictEqual(listed.map((g) => [g.name, g.status, (g.config as any).git.token]), [["wendy", "pending", "[secret]"]]);
+            await portal.start(web, "wendy");
+            const del = await portal.deleteStack(web);
+            assert.strictEqual(del.purged, false);
+            assert.deepStrictEqual(await portal.listStacks(), []);
+            assert.ok(!fs.existsSync(path.join(dir, "Pulumi.web-dev.yaml")));
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
