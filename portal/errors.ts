@@ -127,6 +127,16 @@ export class OperationRunningError extends PortalError {
     }
 }
 
+/** The portal has no cluster to watch (no kubeconfig). */
+export class LiveUnavailableError extends PortalError {
+    readonly status = 404;
+    readonly code = "live_unavailable";
+    constructor() {
+        super("live status is not available: the portal has no cluster to watch (set KUBECONFIG or PORTAL_KUBECONFIG)");
+        this.name = "LiveUnavailableError";
+    }
+}
+
 export interface ResourceFailure {
     /** URN of the failed resource; undefined for a failure of the program itself. */
     urn?: string;

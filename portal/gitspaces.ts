@@ -7,11 +7,13 @@ import type { OutputMap } from "@pulumi/pulumi/automation";
 import { z } from "zod";
 import { BatchQueue, QueuedItem } from "./batch";
 import {
-    DeveloperNotFoundError, OperationCancelledError, OperationNotFoundError, OperationRunningError, PortalError,
+    DeveloperNotFoundError, LiveUnavailableError, OperationCancelledError, OperationNotFoundError, OperationRunningError, PortalError,
     StackBusyError, UpdateFailedError, ValidationError,
 } from "./errors";
 import { BatchEvents, ResourceOwners } from "./group";
 import { automationCatalog, checkTeamConfig, StackCatalog, teamStacks } from "./stacks";
+import { LiveBackend, LiveHub } from "./live/watch";
+import type { LiveStatus } from "./live/status";
 import { automationDriverFactory, AutomationOptions, GITSPACE_COMPONENT_TYPE, isCommandError, StackDriver, StackDriverFactory } from "./driver";
 import { EventCollector } from "./events";
 import {
@@ -39,6 +41,10 @@ export interface PortalOptions {
     maxBatch?: number;
     /** The backend's stacks (list, create). Default: over the Automation API (`automation`); none with a custom `driver`. */
     catalog?: StackCatalog;
+    /** The cluster to watch for live status (`kubeLiveBackend()`); without it `watch` is unavailable. */
+    live?: LiveBackend;
+    /** Errors of the live watch (a lost connection; the watch restarts by itself). */
+    onLiveError?: (e: unknown) => void;
 }
 
 const gitspaceOutput = z.object({
@@ -100,6 +106,7 @@ export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
 
 export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamStacks {
     private readonly catalog?: StackCatalog;
+    private readonly hub?: LiveHub;
     private readonly queue: BatchQueue<Request>;
     private readonly drivers = new Map<string, Promise<StackDriver>>();
     private readonly inflight = new Map<string, Map<string, number>>();
@@ -108,6 +115,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
 
     constructor(private readonly options: PortalOptions = {}) {
         this.factory = options.driver ?? automationDriverFactory(options.automation);
+        this.hub = options.live ? new LiveHub(options.live, (ref) => this.desiredState(ref), options.onLiveError) : undefined;
         this.catalog = options.catalog ?? (options.driver ? undefined
             : automationCatalog(options.automation, async (name, ops) => (await this.factory(name)).applyConfig(ops)));
         this.queue = new BatchQueue<Request>((_stack, items) => this.runBatch(items), options.maxBatch ?? 100,
@@ -170,6 +178,25 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
                 return undefined;
             },
         }, remove);
+    }
+
+    async watch(ref: StackRef, listener: (status: LiveStatus) => void): Promise<() => void> {
+        if (!this.hub) throw new LiveUnavailableError();
+        await this.driver(ref);
+        return this.hub.subscribe(ref, listener);
+    }
+
+    /** Stops every live watch. */
+    async close(): Promise<void> {
+        await this.hub?.close();
+    }
+
+    /** What live status compares the cluster with: the gitspaces (running, namespace, URL) and the shared namespace. */
+    private async desiredState(ref: StackRef) {
+        const driver = await this.driver(ref);
+        const [raw, outputs] = await Promise.all([driver.readConfig(), driver.outputs()]);
+        const ns = outputs.namespace?.value;
+        return { gitspaces: gitspacesOf(raw, outputs, {}), ...(typeof ns === "string" ? { sharedNamespace: ns } : {}) };
     }
 
     async listStacks(): Promise<TeamStackInfo[]> {
@@ -312,6 +339,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
             this.queue.enqueue(stack, request, (position) => emit({ type: "queued", stack, position, operationId: id }));
         }).finally(() => {
             if (name) this.mark(stack, name, -1);
+            this.hub?.changed(ref);
         });
     }
 

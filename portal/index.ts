@@ -19,7 +19,9 @@ export { checkUntrustedJson, JSON_LIMITS, FORBIDDEN_KEYS } from "./limits";
 export { EventCollector, parseUrn } from "./events";
 export { StackCatalog, StackExistsError, StackListing, parseStackName, teamStacks, checkTeamConfig, automationCatalog } from "./stacks";
 export { streamOperation, StreamedOperation } from "./stream";
-export { createInMemoryPortal, MemoryStackDriver, exampleTeamValues, InMemoryPortal } from "./memory";
+export { createInMemoryPortal, MemoryStackDriver, exampleTeamValues, InMemoryPortal, MemoryLiveBackend, readyPod } from "./memory";
+export { deriveStatus, cleanText, currentStep, importantLines, StatusInput, INIT_CONTAINER, IDE_CONTAINER } from "./live/status";
+export { kubeLiveBackend, LiveBackend, LiveHub, StackLive, PodWatch } from "./live/watch";
 export {
     createPortalServer, PortalServerOptions, openApiDocument, resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH, COMMON_HEADERS, DEFAULT_MAX_BODY_BYTES,
 } from "./http/server";

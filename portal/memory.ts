@@ -10,7 +10,9 @@ import { ideSpec } from "../components/catalog";
 import { gitspaceUrl, identifier, namespaceName, teamNamespaceName } from "../components/names";
 import { TEAM_NAMESPACE_RESOURCE_NAME } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
+import type { V1Pod } from "@kubernetes/client-node";
 import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
+import type { LiveBackend } from "./live/watch";
 import { StackNotFoundError } from "./errors";
 import { StackExistsError } from "./stacks";
 import { GitspacePortal, PortalOptions } from "./gitspaces";
@@ -170,8 +172,11 @@ export class MemoryStackDriver implements StackDriver {
         return changes;
     }
 
+    /** Called after each `up` (the live mirror). */
+    afterUp?: () => void;
+
     async up(opts: EngineRunOptions) {
-        const changes = await this.run("up", opts);
+        const changes = await this.run("up", opts).finally(() => this.afterUp?.());
         return { changes, outputs: await this.outputs() };
     }
 
@@ -212,6 +217,68 @@ export class MemoryStackDriver implements StackDriver {
         if (this.deployed) throw new Error(`stack ${this.stackName} still has resources`);
         this.onRemove?.();
     }
+}
+
+/**
+ * Pods for live status without a cluster (tests, `--demo`): set them by hand (`setPods`, `setLog`), or mirror a
+ * memory stack (`mirror`): a running deployed developer gets a ready pod, a stopped one none.
+ */
+export class MemoryLiveBackend implements LiveBackend {
+    private pods: V1Pod[] = [];
+    private readonly logs = new Map<string, string>();
+    private readonly watchers = new Set<() => void>();
+    readonly scopes: Array<{ namespace?: string; labelSelector: string }> = [];
+    logReads = 0;
+
+    setPods(pods: V1Pod[]) {
+        this.pods = pods;
+        for (const w of this.watchers) w();
+    }
+
+    setLog(namespace: string, pod: string, text: string) {
+        this.logs.set(`${namespace}/${pod}`, text);
+    }
+
+    /** Keeps the pods in step with a memory stack's deployed developers (after each update). */
+    mirror(stack: MemoryStackDriver) {
+        const sync = async () => {
+            const outputs = await stack.outputs();
+            const gitspaces = (outputs.gitspaces?.value ?? {}) as Record<string, { namespace: string }>;
+            const running = new Set(((stack.values.developers ?? []) as Array<{ name: string; running?: boolean }>).filter((d) => d.running !== false).map((d) => d.name));
+            this.setPods(Object.entries(gitspaces).filter(([name]) => running.has(name)).map(([name, g]) => readyPod(name, g.namespace)));
+        };
+        stack.afterUp = () => void sync();
+        void sync();
+    }
+
+    async watchPods(scope: { namespace?: string; labelSelector: string }, onChange: () => void) {
+        this.scopes.push(scope);
+        this.watchers.add(onChange);
+        const team = /^gitspace\.io\/team=(.+)$/.exec(scope.labelSelector)?.[1];
+        return {
+            pods: () => this.pods.filter((p) => (!scope.namespace || p.metadata?.namespace === scope.namespace) && p.metadata?.labels?.["gitspace.io/team"] === team),
+            stop: async () => { this.watchers.delete(onChange); },
+        };
+    }
+
+    async logTail(namespace: string, pod: string) {
+        this.logReads++;
+        return this.logs.get(`${namespace}/${pod}`);
+    }
+}
+
+/** A ready gitspace pod (the shape the API server returns). */
+export function readyPod(developer: string, namespace: string, team = namespace.split("--")[1] ?? ""): V1Pod {
+    const t = new Date(Date.now() - 60_000).toISOString();
+    return {
+        metadata: { name: `${developer}-demo`, namespace, creationTimestamp: t as never, labels: { "gitspace.io/team": team, "gitspace.io/developer": developer, app: "gitspace" } },
+        status: {
+            phase: "Running",
+            conditions: [{ type: "PodScheduled", status: "True" }, { type: "Ready", status: "True", lastTransitionTime: t as never }],
+            initContainerStatuses: [{ name: "gitspace-init", ready: true, restartCount: 0, image: "", imageID: "", state: { terminated: { exitCode: 0, reason: "Completed" } } }],
+            containerStatuses: [{ name: "ide", ready: true, restartCount: 0, image: "", imageID: "", state: { running: { startedAt: t as never } } }],
+        },
+    } as V1Pod;
 }
 
 /** A valid example team config (`gitspace:` values) for team `team`. */

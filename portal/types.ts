@@ -5,6 +5,9 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { ResourceFailure } from "./errors";
+import type { LiveStatus } from "./live/status";
+
+export type { LiveStatus, LivePhase } from "./live/status";
 
 /** A team stack: `<team>-<env>`. */
 export interface StackRef {
@@ -132,6 +135,11 @@ export interface GitspaceOperations {
     remove(ref: StackRef, developer: string, opts?: RemoveOptions): Promise<OperationResult>;
     operations?: OperationQueue["operations"];
     cancel?: OperationQueue["cancel"];
+    /**
+     * Live status from the cluster: `listener` gets every developer's status, then each change, until the returned
+     * function is called. Absent (or rejecting with LiveUnavailableError) without a cluster.
+     */
+    watch?(ref: StackRef, listener: (status: LiveStatus) => void): Promise<() => void>;
     listStacks?: TeamStacks["listStacks"];
     createStack?: TeamStacks["createStack"];
     deleteStack?: TeamStacks["deleteStack"];

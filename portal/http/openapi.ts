@@ -52,6 +52,7 @@ function successResponses(route: Route): Record<string, unknown> {
         case "listGitspaces": return { 200: { description: "Gitspaces", content: json(s.gitspaceListSchema) } };
         case "getGitspace": return { 200: { description: "Gitspace", content: json(s.gitspaceSchema) } };
         case "listOperations": return { 200: { description: "Queued and running requests", content: json(s.operationListSchema) } };
+        case "watchGitspaces": return { 200: { description: "Server-sent events, one `status` event (data: a LiveStatus) per developer and change; `: keep-alive` comments every 15 s", content: { "text/event-stream": { schema: z.string().describe("event: status / data: LiveStatus (see components.schemas.LiveStatus)") } } } };
         case "listStacks": return { 200: { description: "Team stacks", content: json(s.teamStackListSchema) } };
         case "createStack": return { 201: { description: "Created (not deployed yet)", headers: { location: { type: "string", description: "The new stack's gitspaces" } }, content: json(s.teamStackSchema) } };
         case "deleteStack": return { 200: { description: "Destroyed and removed", content: json(s.stackDeletionSchema) } };

@@ -7,7 +7,7 @@ import * as s from "./schemas";
 
 export type RouteId =
     | "listGitspaces" | "addGitspace" | "getGitspace" | "updateGitspace" | "removeGitspace"
-    | "stopGitspace" | "startGitspace" | "listOperations" | "cancelOperation" | "listStacks" | "createStack" | "deleteStack"
+    | "stopGitspace" | "startGitspace" | "watchGitspaces" | "listOperations" | "cancelOperation" | "listStacks" | "createStack" | "deleteStack"
     | "openapi" | "webPage" | "health";
 
 export interface Route {
@@ -39,6 +39,7 @@ export const ROUTES: Route[] = [
     { id: "removeGitspace", method: "DELETE", path: `${G}/{developer}`, summary: "Remove a developer; home data is kept unless `?purge=1`", auth: true, operation: true, success: 200, params: s.developerParams, query: s.removeQuery },
     { id: "stopGitspace", method: "POST", path: `${G}/{developer}/stop`, summary: "Stop (running: false → 0 replicas, everything kept)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
     { id: "startGitspace", method: "POST", path: `${G}/{developer}/start`, summary: "Start (running: true)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "watchGitspaces", method: "GET", path: `/teams/{team}/envs/{env}/live`, summary: "Live status from the cluster as server-sent events: one `status` event per developer, then one on every change (stopped, pending with a reason, initializing with the init step, starting, ready since when with the URL that works now, failed with the lines that matter). 404 `live_unavailable` when the portal has no cluster", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
     { id: "listOperations", method: "GET", path: O, summary: "The requests queued or running on the stack (running first, then in arrival order); an operation's id is the request id of the request that made it (`x-request-id`, and `operationId` in its `queued`/`started` events)", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
     { id: "cancelOperation", method: "DELETE", path: `${O}/{operationId}`, summary: "Cancel a queued request: it never runs, and its caller gets 409 `cancelled`. 409 `operation_running` once its update started; 404 when it is not queued (finished, or unknown)", auth: true, success: 200, params: s.operationParams, query: s.noQuery },
     { id: "listStacks", method: "GET", path: "/stacks", summary: "The team stacks of the backend (`<team>-<env>`; other stacks are not listed)", auth: true, success: 200, query: s.noQuery },

@@ -135,6 +135,19 @@ export const queuedOperationSchema = z.object({
 portalSchemas.add(queuedOperationSchema, { id: "QueuedOperation" });
 export const operationListSchema = z.object({ stack: z.string(), operations: z.array(queuedOperationSchema) });
 
+export const liveStatusSchema = z.object({
+    developer: z.string(),
+    phase: z.enum(["stopped", "pending", "initializing", "starting", "ready", "failed"]),
+    reason: z.string().optional().describe("`unschedulable`, `pvc-pending`, `image-pull`, `container-creating`, `no-pod`, `CrashLoopBackOff`, `ImagePullBackOff`, `init-failed`, … (a reason the portal does not know is passed on)"),
+    message: z.string().optional().describe("The cluster's words: control characters escaped as \\uXXXX, at most 500 characters"),
+    step: z.string().optional().describe("The init step running (or failed)"),
+    since: z.string().optional(),
+    url: z.string().optional().describe("Only when ready"),
+    lines: z.array(z.string()).optional().describe("The log lines that matter (at most 12)"),
+    pod: z.string().optional(),
+});
+portalSchemas.add(liveStatusSchema, { id: "LiveStatus" });
+
 export const teamStackSchema = z.object({
     name: z.string(), team: z.string(), env: z.string(),
     lastUpdate: z.string().optional(), resourceCount: z.number().int().optional(), updateInProgress: z.boolean().optional(),

@@ -7,7 +7,7 @@
 import { randomUUID } from "crypto";
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import { OperationNotFoundError, StackNotFoundError, ValidationError } from "../errors";
+import { LiveUnavailableError, OperationNotFoundError, StackNotFoundError, ValidationError } from "../errors";
 import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef, stackName } from "../types";
 import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
 import { registerOpenApi, routeDocumentation } from "./openapi";
@@ -147,6 +147,8 @@ async function handle(ctx: Context, route: Route, request: FastifyRequest, reply
             return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
         case "listOperations":
             return reply.send({ stack: stackName(ref), operations: ctx.ops.operations ? await ctx.ops.operations(ref) : [] });
+        case "watchGitspaces":
+            return watchStream(ctx, request, reply, ref);
         case "listStacks":
             return reply.send({ stacks: ctx.ops.listStacks ? await ctx.ops.listStacks() : [] });
         case "createStack":
@@ -201,6 +203,34 @@ async function operation(
         return reply.code(success).send(result);
     }
     return streamOperation(ctx, request, reply, (onEvent) => run({ onEvent }), success, success === 201 ? location : undefined);
+}
+
+/** Live status as server-sent events until the client goes away. */
+async function watchStream(ctx: Context, request: FastifyRequest, reply: FastifyReply, ref: StackRef) {
+    if (!ctx.ops.watch) throw new LiveUnavailableError();
+    const headers = { ...COMMON_HEADERS, "x-request-id": request.id, "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" };
+    if (request.method === "HEAD") return reply.headers(headers).send();
+    const res = reply.raw;
+    const buffered: string[] = [];
+    let open = false;
+    const write = (chunk: string) => { if (!res.destroyed && !res.writableEnded) res.write(chunk); };
+    // Statuses that arrive before the subscription is confirmed are sent right after the headers.
+    const stop = await ctx.ops.watch(ref, (status) => {
+        const chunk = `event: status\ndata: ${JSON.stringify(status)}\n\n`;
+        if (open) write(chunk); else buffered.push(chunk);
+    });
+    reply.hijack();
+    res.writeHead(200, headers);
+    open = true;
+    for (const chunk of buffered) write(chunk);
+    const heartbeat = setInterval(() => write(": keep-alive\n\n"), 15000);
+    await new Promise<void>((resolve) => {
+        res.on("close", () => resolve());
+        res.on("error", () => resolve());
+    });
+    clearInterval(heartbeat);
+    stop();
+    return reply;
 }
 
 /** Create or delete a team stack: audited like every mutation. */

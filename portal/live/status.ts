@@ -34,7 +34,7 @@ export interface StatusInput {
     /** The desired state from the config (`running`). */
     running: boolean;
     /** The developer's pods (any namespace), as listed or watched. */
-    pods: V1Pod[];
+    pods: readonly V1Pod[];
     /** Tail of the init container's log of the chosen pod, if read. */
     initLog?: string;
     /** The gitspace's URL (stack outputs): reported only when ready. */
@@ -97,7 +97,7 @@ const time = (v: unknown): string | undefined => {
 const created = (p: V1Pod) => Date.parse(String(time(p.metadata?.creationTimestamp) ?? "")) || 0;
 
 /** The pod that tells the status: the newest one not being deleted, else the newest. */
-export function currentPod(pods: unknown[]): V1Pod | undefined {
+export function currentPod(pods: readonly unknown[]): V1Pod | undefined {
     const valid = pods.filter((p): p is V1Pod => isObject(p) && isObject((p as V1Pod).metadata));
     const live = valid.filter((p) => !p.metadata?.deletionTimestamp);
     const pool = live.length ? live : valid;

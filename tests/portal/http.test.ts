@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import {
-    createPortalServer, DeveloperNotFoundError, GitspaceOperations, openApiDocument, ROUTES, StackBusyError,
+    createPortalServer, DeveloperNotFoundError, GitspaceOperations, MemoryLiveBackend, openApiDocument, ROUTES, StackBusyError,
 } from "../../portal";
 import { memoryPortal, parseSse, serve, Served, TOKEN } from "./helpers";
 
@@ -10,7 +10,7 @@ describe("portal: HTTP service (in-memory implementation)", () => {
     let served: Served;
     let mem: Awaited<ReturnType<typeof memoryPortal>>;
     beforeEach(async () => {
-        mem = await memoryPortal();
+        mem = await memoryPortal({ live: new MemoryLiveBackend() });
         served = await serve(mem.portal);
     });
     afterEach(() => served.close());
@@ -140,6 +140,16 @@ describe("portal: HTTP service (in-memory implementation)", () => {
         // Every documented route is served (no 404/405 for its path and method).
         for (const r of ROUTES) {
             let path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            if (r.id === "watchGitspaces") {
+                // An event stream that never ends: the status and the first event, then hang up.
+                const ac = new AbortController();
+                const res = await fetch(served.url + path, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+                assert.strictEqual(res.status, 200, `${r.method} ${r.path}`);
+                const first = new TextDecoder().decode((await res.body!.getReader().read()).value);
+                assert.match(first, /^event: status\ndata: \{"developer":"alice"/);
+                ac.abort();
+                continue;
+            }
             if (r.id === "createStack" || r.id === "deleteStack") {
                 // A stack of its own: created, then deleted (ROUTES lists create before delete).
                 const scratch = path.replace("/envs/dev", "/envs/scratch");

@@ -95,6 +95,7 @@ describe("portal: the OpenAPI document agrees with the server", function () {
     it("the team-stack routes: list, create (201, 409, 400, 413), delete (200, 404)", async () => {
         const config = { domain: "d.example", images: { registry: "r.example/x", build: false, password: "p", username: "u" }, developers: [{ name: "zed", git: { username: "z", token: "t" } }] };
         assert.strictEqual((await call("GET", "/stacks")).status, 200);
+        assert.strictEqual((await call("GET", "/teams/platform/envs/dev/live")).status, 404, "no cluster: live_unavailable, as documented");
         assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 201);
         assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 409);
         assert.strictEqual((await call("POST", "/teams/web/envs/qa", { ...config, developers: "none" })).status, 400);
