@@ -7,6 +7,15 @@ import { memoryPortal, SSH_KEY } from "./helpers";
 
 const ref = { team: "platform", env: "dev" };
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the stack's line has a running batch (so the next requests queue behind it), however loaded the machine. */
+async function running(portal: { operations(r: typeof ref): Promise<Array<{ state: string }>> }) {
+    for (let i = 0; i < 500; i++) {
+        if ((await portal.operations(ref)).some((o) => o.state === "running")) return;
+        await tick(2);
+    }
+    throw new Error("no batch started");
+}
 const devs = (n: number, running = false) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running }));
 
 /** A team of `n` stopped developers over the in-memory engine; each engine run takes `delayMs`. */
@@ -51,7 +60,7 @@ describe("portal: group commit (batched updates)", () => {
         stack.options.delayMs = 30;
         const events: Record<string, PortalEvent[]> = { alice: [], bob: [], carol: [], dave: [] };
         const first = portal.update(ref, "alice", { storage: "20Gi" }, { onEvent: (e) => events.alice.push(e) });
-        await tick(5); // the first update runs; the next three wait and run together
+        await running(portal);
         const [a, b, c, d] = await Promise.all([
             first,
             portal.stop(ref, "bob", { onEvent: (e) => events.bob.push(e) }),
@@ -83,7 +92,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
         const first = portal.stop(ref, "alice");
-        await tick(5);
+        await running(portal);
         const settled = await Promise.allSettled([
             portal.update(ref, "bob", { ide: "vscod" }),                   // 400: unknown IDE
             portal.add(ref, { name: "carol" }),                             // 409: exists
@@ -108,7 +117,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
         const first = portal.stop(ref, "bob");
-        await tick(5);
+        await running(portal);
         const rs = await Promise.all([
             portal.stop(ref, "alice"), portal.update(ref, "alice", { storage: "30Gi" }), portal.start(ref, "alice"),
             portal.update(ref, "alice", { storage: "40Gi" }), portal.stop(ref, "alice"),
@@ -126,7 +135,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
         const first = portal.stop(ref, "carol");
-        await tick(5);
+        await running(portal);
         stack.options.failDeveloper = { name: "alice", message: "Deployment: 0/1 replicas available: ImagePullBackOff" };
         const settled = await Promise.allSettled([
             portal.update(ref, "alice", { storage: "20Gi" }), portal.stop(ref, "bob"), portal.start(ref, "carol"),
@@ -149,7 +158,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
         const first = portal.stop(ref, "carol");
-        await tick(5);
+        await running(portal);
         const up = stack.up.bind(stack);
         stack.up = async (o) => {
             o.onEngineEvent({ sequence: 1, timestamp: 0, diagnosticEvent: { message: "program crashed: TypeError", color: "never", severity: "error" } });
@@ -169,7 +178,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
         const first = portal.stop(ref, "carol");
-        await tick(5);
+        await running(portal);
         const before = structuredClone(stack.values);
         (before.developers as Array<Record<string, unknown>>)[2].running = false; // what `first` deploys
         stack.options.busyAfterUps = stack.ups + 1;
@@ -183,7 +192,7 @@ describe("portal: group commit (batched updates)", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 20;
         const first = portal.stop(ref, "carol");
-        await tick(5);
+        await running(portal);
         const order: string[] = [];
         const rs = await Promise.all([
             portal.stop(ref, "alice").then((r) => { order.push("stop alice"); return r; }),
@@ -205,7 +214,7 @@ describe("portal: cancel a queued request", () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 40;
         const first = portal.stop(ref, "carol");
-        await tick(5);
+        await running(portal);
         const events: PortalEvent[] = [];
         const victim = portal.stop(ref, "alice", { onEvent: (e) => events.push(e), operationId: "op-alice" });
         const other = portal.stop(ref, "bob");
@@ -227,12 +236,12 @@ describe("portal: cancel a queued request", () => {
     it("a running request cannot be cancelled (409); an unknown id is a 404; ids are unique per stack", async () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 40;
-        const running = portal.stop(ref, "carol", { operationId: "x" });
-        await tick(5);
+        const carol = portal.stop(ref, "carol", { operationId: "x" });
+        await running(portal);
         await assert.rejects(portal.cancel(ref, "x"), OperationRunningError);
         await assert.rejects(portal.cancel(ref, "nope"), OperationNotFoundError);
         await assert.rejects(portal.stop(ref, "alice", { operationId: "x" }), /already queued or running/);
-        await running;
+        await carol;
         assert.deepStrictEqual(await portal.operations(ref), []);
     });
 });

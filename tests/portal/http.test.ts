@@ -162,9 +162,8 @@ describe("portal: HTTP service (in-memory implementation)", () => {
                 // Cancel needs a queued request: one running, one waiting behind it.
                 mem.stack.options.delayMs = 50;
                 const running = mem.portal.stop({ team: "platform", env: "dev" }, "carol");
-                await new Promise((res) => setTimeout(res, 10));
+                while (!(await mem.portal.operations({ team: "platform", env: "dev" })).some((o) => o.state === "running")) await new Promise((res) => setTimeout(res, 2));
                 const queued = mem.portal.start({ team: "platform", env: "dev" }, "carol", { operationId: "op-queued" }).catch((e) => e);
-                await new Promise((res) => setTimeout(res, 10));
                 path = path.replace("{operationId}", "op-queued");
                 assert.strictEqual((await served.request(r.method, path)).status, 200, `${r.method} ${r.path}`);
                 assert.strictEqual((await queued).code, "cancelled");

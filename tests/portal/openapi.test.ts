@@ -111,10 +111,11 @@ describe("portal: the OpenAPI document agrees with the server", function () {
     it("the queue routes: list, cancel (200), cancel too late (409), unknown (404), and the cancelled caller's 409", async () => {
         const O = "/teams/platform/envs/dev/operations";
         mem.stack.options.delayMs = 400;
+        const ops = () => mem.portal.operations({ team: "platform", env: "dev" });
         const running = served.request("POST", `${G}/carol/start`);
-        await new Promise((r) => setTimeout(r, 20));
+        while (!(await ops()).some((o) => o.state === "running")) await new Promise((r) => setTimeout(r, 2));
         const queued = served.request("POST", `${G}/alice/stop`);
-        await new Promise((r) => setTimeout(r, 20));
+        while ((await ops()).length < 2) await new Promise((r) => setTimeout(r, 2));
         const list = await call("GET", O);
         assert.deepStrictEqual(list.body.operations.map((o: any) => [o.operation, o.developer, o.state]), [["start", "carol", "running"], ["stop", "alice", "queued"]]);
         const [first, second] = list.body.operations;
