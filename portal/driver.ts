@@ -75,6 +75,23 @@ export interface AutomationOptions {
     parallel?: number;
     /** The cross-process stack lock (`StackDriver.lock`). */
     lock?: LockOptions;
+    /**
+     * Type-check the program on every engine run (the language host's ts-node default). Defaults to false: the
+     * portal runs a program that `npm test` (tsc) already checked, and checking it again costs about 11 s per run
+     * of a 50-developer team here (`tests/portal/transpile.bench.ts`). Sets PULUMI_NODEJS_TRANSPILE_ONLY=true
+     * unless `envVars` sets it.
+     */
+    typeCheck?: boolean;
+}
+
+/** The environment of the portal's CLI runs: the backend, transpile-only unless asked to type-check, the caller's. */
+export function automationEnv(opts: AutomationOptions): Record<string, string> {
+    const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
+    return {
+        ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}),
+        ...(opts.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+        ...opts.envVars,
+    };
 }
 
 export interface LockOptions {
@@ -124,10 +141,9 @@ export const needsStringType = (v: string) => /^(true|false)$/.test(v) || /^[-+]
 export function automationDriverFactory(opts: AutomationOptions = {}): StackDriverFactory {
     const workDir = opts.workDir ?? REPO_DIR;
     return async (stackName: string) => {
-        const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
         const wsOpts: LocalWorkspaceOptions = {
             workDir,
-            envVars: { ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}), ...opts.envVars },
+            envVars: automationEnv(opts),
             ...(opts.pulumiCommand ? { pulumiCommand: opts.pulumiCommand } : {}),
         };
         let stack: Stack;

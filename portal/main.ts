@@ -4,7 +4,8 @@
  * Environment: PORTAL_TOKEN or PORTAL_TOKEN_FILE (required: at least 32 characters after trimming, e.g.
  * `openssl rand -hex 24`), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1), PULUMI_BACKEND_URL (e.g.
  * file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR (the program; default this
- * repository), PORTAL_KUBECONFIG or KUBECONFIG (live status; in a pod, the service account). `--demo`: serve an
+ * repository), PORTAL_KUBECONFIG or KUBECONFIG (live status; in a pod, the service account), PORTAL_TYPECHECK=true
+ * (type-check the program on every engine run; off by default, `npm test` checks it). `--demo`: serve an
  * in-memory team `demo-dev` instead (no engine, no cluster).
  */
 import * as fs from "fs";
@@ -35,7 +36,7 @@ async function main() {
         const live = kubeconfig || inCluster ? await kubeLiveBackend(kubeconfig) : undefined;
         if (!live) console.log("[portal] no kubeconfig: live status (GET …/live) is off");
         ops = new GitspacePortal({
-            automation: { workDir: process.env.PORTAL_WORKDIR || undefined },
+            automation: { workDir: process.env.PORTAL_WORKDIR || undefined, typeCheck: process.env.PORTAL_TYPECHECK === "true" },
             live,
             onLiveError: (e) => console.log(`[portal] live ${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}`),
         });

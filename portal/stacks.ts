@@ -5,7 +5,7 @@
  */
 import { LocalWorkspace, LocalWorkspaceOptions, StackAlreadyExistsError } from "@pulumi/pulumi/automation";
 import { CONFIG_KEYS } from "../components/config";
-import { AutomationOptions, REPO_DIR } from "./driver";
+import { AutomationOptions, automationEnv, REPO_DIR } from "./driver";
 import { PortalError, ValidationError } from "./errors";
 import { checkUntrustedJson, TEAM_JSON_LIMITS } from "./limits";
 import { ConfigOp, isPlainObject, RawConfig, teamConfigOps, validate } from "./mutations";
@@ -84,10 +84,9 @@ export function checkTeamConfig(ref: StackRef, body: unknown): { values: Record<
 export function automationCatalog(opts: AutomationOptions = {}, apply: (stackName: string, ops: ConfigOp[]) => Promise<void>): StackCatalog {
     const workDir = opts.workDir ?? REPO_DIR;
     const wsOpts = (): LocalWorkspaceOptions => {
-        const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
         return {
             workDir,
-            envVars: { ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}), ...opts.envVars },
+            envVars: automationEnv(opts),
             ...(opts.pulumiCommand ? { pulumiCommand: opts.pulumiCommand } : {}),
         };
     };

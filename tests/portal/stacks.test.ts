@@ -144,3 +144,12 @@ describe("portal: team stacks (HTTP)", () => {
         }
     });
 });
+
+describe("portal: the environment of the portal's CLI runs", () => {
+    it("transpile-only unless asked to type-check; the caller's envVars win; the backend URL passed on", async () => {
+        const { automationEnv } = await import("../../portal/driver");
+        assert.deepStrictEqual(automationEnv({ backendUrl: "file:///s" }), { PULUMI_BACKEND_URL: "file:///s", PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
+        assert.deepStrictEqual(automationEnv({ backendUrl: "file:///s", typeCheck: true }), { PULUMI_BACKEND_URL: "file:///s" });
+        assert.strictEqual(automationEnv({ envVars: { PULUMI_NODEJS_TRANSPILE_ONLY: "false" } }).PULUMI_NODEJS_TRANSPILE_ONLY, "false");
+    });
+});
