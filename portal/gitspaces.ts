@@ -8,7 +8,7 @@ import { z } from "zod";
 import { BatchQueue, QueuedItem } from "./batch";
 import {
     DeveloperNotFoundError, LiveUnavailableError, OperationCancelledError, OperationNotFoundError, OperationRunningError, PortalError,
-    StackBusyError, UpdateFailedError, ValidationError,
+    StackBusyError, StackNotFoundError, UpdateFailedError, ValidationError,
 } from "./errors";
 import { BatchEvents, ResourceOwners } from "./group";
 import { automationCatalog, checkTeamConfig, StackCatalog, teamStacks } from "./stacks";
@@ -107,6 +107,8 @@ export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
 export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamStacks {
     private readonly catalog?: StackCatalog;
     private readonly hub?: LiveHub;
+    /** Drivers of stacks this portal deleted: requests that were queued behind the deletion find no stack. */
+    private readonly removed = new WeakSet<StackDriver>();
     private readonly queue: BatchQueue<Request>;
     private readonly drivers = new Map<string, Promise<StackDriver>>();
     private readonly inflight = new Map<string, Map<string, number>>();
@@ -259,6 +261,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
             }
             add((await withBusyRetry(stack, () => driver.destroy(engine), this.options.retry, onRetry)).changes);
             await driver.removeStack();
+            this.removed.add(driver);
         } catch (e) {
             if (isCommandError(e)) throw new UpdateFailedError(stack, collector.failures, (e as unknown as { commandResult?: { stderr?: string } }).commandResult?.stderr);
             throw e;
@@ -366,6 +369,10 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
      */
     private async runBatch(items: Request[]): Promise<void> {
         const driver = items[0].driver;
+        if (this.removed.has(driver)) {
+            items.forEach((i) => i.reject(new StackNotFoundError(driver.stackName)));
+            return;
+        }
         let release: (() => Promise<void>) | undefined;
         try {
             release = await driver.lock?.();

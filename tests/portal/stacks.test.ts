@@ -94,6 +94,17 @@ describe("portal: team stacks (library)", () => {
         assert.deepStrictEqual((await mem.portal.listStacks()).map((s) => s.name), []);
     });
 
+    it("a request queued behind the deletion finds no stack (404); nothing runs on the deleted stack", async () => {
+        const mem = await memoryPortal();
+        mem.stack.options.delayMs = 20;
+        const runs = mem.stack.runs.length;
+        const del = mem.portal.deleteStack(ref);
+        const late = mem.portal.start(ref, "carol").catch((e) => e);
+        await del;
+        assert.ok((await late) instanceof StackNotFoundError, String(await late));
+        assert.deepStrictEqual(mem.stack.runs.slice(runs).map((r) => r.kind), ["destroy"]);
+    });
+
     it("delete with purge: retainHome false for everyone, deployed, then destroyed: no home kept", async () => {
         const mem = await memoryPortal();
         const stack = mem.stack;
