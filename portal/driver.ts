@@ -9,10 +9,11 @@ import {
     CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, Stack,
     StackNotFoundError as AutoStackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import * as lockfile from "proper-lockfile";
 import { CONFIG_KEYS } from "../components/config";
 import { TEAM_NAMESPACE_RESOURCE_NAME, gitspaceResourceName } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
-import { StackNotFoundError } from "./errors";
+import { StackBusyError, StackNotFoundError } from "./errors";
 import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
 
 /** The type token of a developer's Gitspace component (defined once in components/tokens.ts). */
@@ -21,6 +22,8 @@ export const GITSPACE_COMPONENT_TYPE = TYPE_TOKENS.gitspace;
 export interface EngineRunOptions {
     /** URNs (or globs) to target; with them, their dependents and children too. Undefined: the whole stack. */
     target?: string[];
+    /** `--continue-on-error`: resources that do not depend on a failed one are still updated. */
+    continueOnError?: boolean;
     onEngineEvent: (event: EngineEvent) => void;
 }
 
@@ -41,6 +44,15 @@ export interface StackDriver {
     outputs(): Promise<OutputMap>;
     up(opts: EngineRunOptions): Promise<{ changes: Record<string, number>; outputs: OutputMap }>;
     preview(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /** `pulumi destroy`: resources with `retainOnDelete` (kept homes) stay in the cluster. */
+    destroy(opts: EngineRunOptions): Promise<{ changes: Record<string, number> }>;
+    /** `pulumi stack rm` (its config file too); the stack must be empty. */
+    removeStack(): Promise<void>;
+    /**
+     * Takes the stack's cross-process lock (other portal processes sharing the program directory wait for it) and
+     * returns its release. Optional: an engine of one process needs none.
+     */
+    lock?(): Promise<() => Promise<void>>;
     /** URN of a developer's Gitspace component. */
     componentUrn(developer: string): string;
     /** The URN of the team stack's shared namespace component (layout `shared`): its quota covers every developer. */
@@ -61,6 +73,64 @@ export interface AutomationOptions {
     createStacks?: boolean;
     /** Engine parallelism. */
     parallel?: number;
+    /** The cross-process stack lock (`StackDriver.lock`). */
+    lock?: LockOptions;
+    /**
+     * Type-check the program on every engine run (the language host's ts-node default). Defaults to false: the
+     * portal runs a program that `npm test` (tsc) already checked, and checking it again costs about 11 s per run
+     * of a 50-developer team here (`tests/portal/transpile.bench.ts`). Sets PULUMI_NODEJS_TRANSPILE_ONLY=true
+     * unless `envVars` sets it.
+     */
+    typeCheck?: boolean;
+}
+
+/** The environment of the portal's CLI runs: the backend, transpile-only unless asked to type-check, the caller's. */
+export function automationEnv(opts: AutomationOptions): Record<string, string> {
+    const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
+    return {
+        ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}),
+        ...(opts.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+        ...opts.envVars,
+    };
+}
+
+export interface LockOptions {
+    /** How long a request waits for another portal process's lock before it fails with 409 `stack_busy`. Default 600 s. */
+    waitMs?: number;
+    /** A lock whose holder stopped refreshing it this long ago (a crashed process) is taken over. Default 30 s. */
+    staleMs?: number;
+    /** Told when a held lock was lost (its file removed or refreshed by someone else); the update in flight goes on. */
+    onCompromised?: (error: Error) => void;
+}
+
+export const DEFAULT_LOCK: Required<Omit<LockOptions, "onCompromised">> = { waitMs: 600_000, staleMs: 30_000 };
+
+/**
+ * The cross-process lock of a stack's config file: a directory `<config file>.portal-lock` made with `mkdir`
+ * (atomic on local file systems and NFS) by proper-lockfile, refreshed every staleMs/3 while held, taken over when
+ * its holder stopped refreshing it (a crashed process). Every portal process that shares the program directory
+ * (`workDir`, where `Pulumi.<stack>.yaml` lives) serialises its read-change-update-restore turns on it.
+ */
+export async function lockConfigFile(configFile: string, opts: LockOptions = {}, stack = path.basename(configFile)): Promise<() => Promise<void>> {
+    const o = { ...DEFAULT_LOCK, ...opts };
+    const deadline = Date.now() + o.waitMs;
+    let attempt = 0;
+    for (;;) {
+        try {
+            return await lockfile.lock(configFile, {
+                realpath: false, lockfilePath: `${configFile}.portal-lock`, stale: o.staleMs, update: Math.max(1000, Math.floor(o.staleMs / 3)),
+                onCompromised: (e) => opts.onCompromised?.(e),
+            });
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
+            attempt++;
+            const left = deadline - Date.now();
+            if (left <= 0) throw new StackBusyError(stack, attempt, e);
+            // 100 ms, doubling to 2 s, ±25 %: a waiting process notices the release quickly without spinning.
+            const delay = Math.min(left, Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() / 2));
+            await new Promise((r) => setTimeout(r, delay));
+        }
+    }
 }
 
 export const REPO_DIR = path.resolve(__dirname, "..");
@@ -71,10 +141,9 @@ export const needsStringType = (v: string) => /^(true|false)$/.test(v) || /^[-+]
 export function automationDriverFactory(opts: AutomationOptions = {}): StackDriverFactory {
     const workDir = opts.workDir ?? REPO_DIR;
     return async (stackName: string) => {
-        const backendUrl = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL;
         const wsOpts: LocalWorkspaceOptions = {
             workDir,
-            envVars: { ...(backendUrl ? { PULUMI_BACKEND_URL: backendUrl } : {}), ...opts.envVars },
+            envVars: automationEnv(opts),
             ...(opts.pulumiCommand ? { pulumiCommand: opts.pulumiCommand } : {}),
         };
         let stack: Stack;
@@ -87,12 +156,16 @@ export function automationDriverFactory(opts: AutomationOptions = {}): StackDriv
             throw e;
         }
         const project = (await stack.workspace.projectSettings()).name;
-        return new AutomationStackDriver(stack, project, workDir, opts.parallel);
+        return new AutomationStackDriver(stack, project, workDir, opts.parallel, opts.lock);
     };
 }
 
 export class AutomationStackDriver implements StackDriver {
-    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number) {}
+    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number, readonly lockOptions: LockOptions = {}) {}
+
+    lock(): Promise<() => Promise<void>> {
+        return lockConfigFile(this.configFile(), this.lockOptions, this.stackName);
+    }
 
     get stackName() {
         return this.stack.name;
@@ -192,6 +265,7 @@ export class AutomationStackDriver implements StackDriver {
     async up(opts: EngineRunOptions) {
         const result = await this.stack.up({
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
+            ...(opts.continueOnError ? { continueOnError: true } : {}),
             onEvent: opts.onEngineEvent,
             color: "never",
             ...(this.parallel ? { parallel: this.parallel } : {}),
@@ -199,6 +273,17 @@ export class AutomationStackDriver implements StackDriver {
         const changes: Record<string, number> = {};
         for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
         return { changes, outputs: result.outputs };
+    }
+
+    async destroy(opts: EngineRunOptions) {
+        const result = await this.stack.destroy({ onEvent: opts.onEngineEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
+        const changes: Record<string, number> = {};
+        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        return { changes };
+    }
+
+    async removeStack() {
+        await this.ws.removeStack(this.stackName);
     }
 
     async preview(opts: EngineRunOptions) {

@@ -97,6 +97,46 @@ export class StackBusyError extends PortalError {
     }
 }
 
+/** The request was cancelled while it waited in the stack's queue: nothing of it ran. */
+export class OperationCancelledError extends PortalError {
+    readonly status = 409;
+    readonly code = "cancelled";
+    constructor(readonly stack: string, readonly operationId: string) {
+        super(`operation ${operationId} on stack "${stack}" was cancelled before it ran; nothing was changed`);
+        this.name = "OperationCancelledError";
+    }
+}
+
+/** No such queued or running operation (it may have finished already). */
+export class OperationNotFoundError extends PortalError {
+    readonly status = 404;
+    readonly code = "operation_not_found";
+    constructor(readonly stack: string, readonly operationId: string) {
+        super(`no queued or running operation ${JSON.stringify(truncate(operationId, 80))} on stack "${stack}" (finished operations cannot be cancelled)`);
+        this.name = "OperationNotFoundError";
+    }
+}
+
+/** The operation's update already started: it can no longer be cancelled. */
+export class OperationRunningError extends PortalError {
+    readonly status = 409;
+    readonly code = "operation_running";
+    constructor(readonly stack: string, readonly operationId: string) {
+        super(`operation ${operationId} on stack "${stack}" is already running and cannot be cancelled`);
+        this.name = "OperationRunningError";
+    }
+}
+
+/** The portal has no cluster to watch (no kubeconfig). */
+export class LiveUnavailableError extends PortalError {
+    readonly status = 404;
+    readonly code = "live_unavailable";
+    constructor() {
+        super("live status is not available: the portal has no cluster to watch (set KUBECONFIG or PORTAL_KUBECONFIG)");
+        this.name = "LiveUnavailableError";
+    }
+}
+
 export interface ResourceFailure {
     /** URN of the failed resource; undefined for a failure of the program itself. */
     urn?: string;

@@ -5,6 +5,9 @@
  */
 import { ValidationError } from "./errors";
 
+/** A whole team config (team stacks): room for 1,000 developers. */
+export const TEAM_JSON_LIMITS = { maxDepth: 16, maxNodes: 200_000, maxStringLength: 16384 };
+
 export const JSON_LIMITS = {
     /** Nesting depth (a developer entry needs 4: resources.requests.cpu). */
     maxDepth: 16,
@@ -26,7 +29,7 @@ function childPath(base: string, key: string | number): string {
  * Checks that `value` is plain JSON data within JSON_LIMITS, without recursion (an iterative walk that stops at
  * the first problem). Throws a ValidationError naming the path of the offending value under `path`.
  */
-export function checkUntrustedJson(value: unknown, path: string): void {
+export function checkUntrustedJson(value: unknown, path: string, limits: typeof JSON_LIMITS = JSON_LIMITS): void {
     const fail = (at: string, message: string): never => {
         throw new ValidationError([{ path: at, message }], "invalid request body", "invalid_request");
     };
@@ -34,28 +37,28 @@ export function checkUntrustedJson(value: unknown, path: string): void {
     let nodes = 0;
     while (stack.length > 0) {
         const { v, path: at, depth } = stack.pop()!;
-        if (++nodes > JSON_LIMITS.maxNodes) fail(path, `too many values (more than ${JSON_LIMITS.maxNodes})`);
-        if (depth > JSON_LIMITS.maxDepth) fail(at, `nested deeper than ${JSON_LIMITS.maxDepth} levels`);
+        if (++nodes > limits.maxNodes) fail(path, `too many values (more than ${limits.maxNodes})`);
+        if (depth > limits.maxDepth) fail(at, `nested deeper than ${limits.maxDepth} levels`);
         if (v === null || v === undefined || typeof v === "boolean") continue;
         if (typeof v === "number") {
             if (!Number.isFinite(v)) fail(at, "must be a finite number");
             continue;
         }
         if (typeof v === "string") {
-            if (v.length > JSON_LIMITS.maxStringLength) fail(at, `string longer than ${JSON_LIMITS.maxStringLength} characters`);
+            if (v.length > limits.maxStringLength) fail(at, `string longer than ${limits.maxStringLength} characters`);
             continue;
         }
         if (Array.isArray(v)) {
-            if (v.length > JSON_LIMITS.maxNodes) fail(at, `too many values (more than ${JSON_LIMITS.maxNodes})`);
+            if (v.length > limits.maxNodes) fail(at, `too many values (more than ${limits.maxNodes})`);
             for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: childPath(at, i), depth: depth + 1 });
             continue;
         }
         if (typeof v === "object" && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
             const keys = Object.keys(v);
-            if (keys.length > JSON_LIMITS.maxNodes) fail(at, `too many values (more than ${JSON_LIMITS.maxNodes})`);
+            if (keys.length > limits.maxNodes) fail(at, `too many values (more than ${limits.maxNodes})`);
             for (let i = keys.length - 1; i >= 0; i--) {
                 const k = keys[i];
-                if (k.length > JSON_LIMITS.maxStringLength) fail(at, `key longer than ${JSON_LIMITS.maxStringLength} characters`);
+                if (k.length > limits.maxStringLength) fail(at, `key longer than ${limits.maxStringLength} characters`);
                 if (FORBIDDEN_KEYS.has(k)) fail(childPath(at, k), `the key ${JSON.stringify(k)} is not allowed`);
                 stack.push({ v: (v as Record<string, unknown>)[k], path: childPath(at, k), depth: depth + 1 });
             }

@@ -4,12 +4,15 @@
  * Environment: PORTAL_TOKEN or PORTAL_TOKEN_FILE (required: at least 32 characters after trimming, e.g.
  * `openssl rand -hex 24`), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1), PULUMI_BACKEND_URL (e.g.
  * file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR (the program; default this
- * repository). `--demo`: serve an in-memory team `demo-dev` instead (no engine).
+ * repository), PORTAL_KUBECONFIG or KUBECONFIG (live status; in a pod, the service account), PORTAL_TYPECHECK=true
+ * (type-check the program on every engine run; off by default, `npm test` checks it). `--demo`: serve an
+ * in-memory team `demo-dev` instead (no engine, no cluster).
  */
 import * as fs from "fs";
 import { GitspacePortal } from "./gitspaces";
 import { createPortalServer, portalTokenFromEnv } from "./http/server";
-import { createInMemoryPortal, exampleTeamValues } from "./memory";
+import { kubeLiveBackend } from "./live/watch";
+import { createInMemoryPortal, exampleTeamValues, MemoryLiveBackend } from "./memory";
 import { GitspaceOperations } from "./types";
 
 async function main() {
@@ -22,11 +25,21 @@ async function main() {
     }
     let ops: GitspaceOperations;
     if (process.argv.includes("--demo")) {
-        const mem = createInMemoryPortal();
-        await mem.addStack("demo-dev", exampleTeamValues("demo", [{ name: "alice" }, { name: "bob", running: false }]));
+        const live = new MemoryLiveBackend();
+        const mem = createInMemoryPortal({ live });
+        live.mirror(await mem.addStack("demo-dev", exampleTeamValues("demo", [{ name: "alice" }, { name: "bob", running: false }])));
         ops = mem.portal;
     } else {
-        ops = new GitspacePortal({ automation: { workDir: process.env.PORTAL_WORKDIR || undefined } });
+        // Live status needs a cluster: PORTAL_KUBECONFIG, else KUBECONFIG, else the in-cluster service account.
+        const kubeconfig = process.env.PORTAL_KUBECONFIG || process.env.KUBECONFIG || undefined;
+        const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
+        const live = kubeconfig || inCluster ? await kubeLiveBackend(kubeconfig) : undefined;
+        if (!live) console.log("[portal] no kubeconfig: live status (GET …/live) is off");
+        ops = new GitspacePortal({
+            automation: { workDir: process.env.PORTAL_WORKDIR || undefined, typeCheck: process.env.PORTAL_TYPECHECK === "true" },
+            live,
+            onLiveError: (e) => console.log(`[portal] live ${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}`),
+        });
     }
     const app = createPortalServer({ ops, token, log: (l) => console.log(`[portal] ${l}`) });
     const port = Number(process.env.PORTAL_PORT ?? 8080);

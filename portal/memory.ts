@@ -10,8 +10,11 @@ import { ideSpec } from "../components/catalog";
 import { gitspaceUrl, identifier, namespaceName, teamNamespaceName } from "../components/names";
 import { TEAM_NAMESPACE_RESOURCE_NAME } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
+import type { V1Pod } from "@kubernetes/client-node";
 import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
+import type { LiveBackend } from "./live/watch";
 import { StackNotFoundError } from "./errors";
+import { StackExistsError } from "./stacks";
 import { GitspacePortal, PortalOptions } from "./gitspaces";
 import { applyOps, ConfigOp, RawConfig } from "./mutations";
 
@@ -38,7 +41,7 @@ export class MemoryStackDriver implements StackDriver {
     values: Record<string, unknown>;
     /** Config paths stored as secrets. */
     readonly secretPaths = new Set<string>();
-    readonly runs: Array<{ kind: "up" | "preview"; target?: string[] }> = [];
+    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
@@ -108,7 +111,7 @@ export class MemoryStackDriver implements StackDriver {
     }
 
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
-        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}) });
+        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}) });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
         const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
         if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {
@@ -132,7 +135,8 @@ export class MemoryStackDriver implements StackDriver {
         for (const dev of team.developers) {
             const entry = JSON.stringify(dev);
             const old = previous[dev.name];
-            if (!targeted(dev.name)) {
+            // Without --continue-on-error the engine stops at the first failure: later developers keep their state.
+            if (!targeted(dev.name) || (failed && !opts.continueOnError)) {
                 if (old) next[dev.name] = old;
                 continue;
             }
@@ -168,14 +172,113 @@ export class MemoryStackDriver implements StackDriver {
         return changes;
     }
 
+    /** Called after each `up` (the live mirror). */
+    afterUp?: () => void;
+
     async up(opts: EngineRunOptions) {
-        const changes = await this.run("up", opts);
+        const changes = await this.run("up", opts).finally(() => this.afterUp?.());
         return { changes, outputs: await this.outputs() };
     }
 
     async preview(opts: EngineRunOptions) {
         return { changes: await this.run("preview", opts) };
     }
+
+    /** Removed by `removeStack` (the in-memory catalog forgets it). */
+    onRemove?: () => void;
+
+    async destroy(opts: EngineRunOptions) {
+        this.runs.push({ kind: "destroy" });
+        if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+        const changes: Record<string, number> = {};
+        for (const name of Object.keys(this.deployed?.devs ?? {})) {
+            const metadata = { op: "delete", urn: this.componentUrn(name), type: GITSPACE_COMPONENT_TYPE, provider: "" } as never;
+            opts.onEngineEvent(this.event({ resourcePreEvent: { metadata } }));
+            opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
+            changes.delete = (changes.delete ?? 0) + 1;
+            // What a real destroy leaves in the cluster: the homes of developers that keep them.
+            if (this.deployed!.devs[name] && JSON.parse(this.deployed!.devs[name].entry).retainHome !== false) this.retainedHomes.push(name);
+        }
+        opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
+        this.deployed = undefined;
+        this.deployedValues = undefined;
+        return { changes };
+    }
+
+    /** Deployed components (for the catalog's listing). */
+    resourceCount(): number {
+        return Object.keys(this.deployed?.devs ?? {}).length;
+    }
+
+    /** Homes a destroy left behind (retainOnDelete). */
+    readonly retainedHomes: string[] = [];
+
+    async removeStack() {
+        if (this.deployed) throw new Error(`stack ${this.stackName} still has resources`);
+        this.onRemove?.();
+    }
+}
+
+/**
+ * Pods for live status without a cluster (tests, `--demo`): set them by hand (`setPods`, `setLog`), or mirror a
+ * memory stack (`mirror`): a running deployed developer gets a ready pod, a stopped one none.
+ */
+export class MemoryLiveBackend implements LiveBackend {
+    private pods: V1Pod[] = [];
+    private readonly logs = new Map<string, string>();
+    private readonly watchers = new Set<() => void>();
+    readonly scopes: Array<{ namespace?: string; labelSelector: string }> = [];
+    logReads = 0;
+
+    setPods(pods: V1Pod[]) {
+        this.pods = pods;
+        for (const w of this.watchers) w();
+    }
+
+    setLog(namespace: string, pod: string, text: string) {
+        this.logs.set(`${namespace}/${pod}`, text);
+    }
+
+    /** Keeps the pods in step with a memory stack's deployed developers (after each update). */
+    mirror(stack: MemoryStackDriver) {
+        const sync = async () => {
+            const outputs = await stack.outputs();
+            const gitspaces = (outputs.gitspaces?.value ?? {}) as Record<string, { namespace: string }>;
+            const running = new Set(((stack.values.developers ?? []) as Array<{ name: string; running?: boolean }>).filter((d) => d.running !== false).map((d) => d.name));
+            this.setPods(Object.entries(gitspaces).filter(([name]) => running.has(name)).map(([name, g]) => readyPod(name, g.namespace)));
+        };
+        stack.afterUp = () => void sync();
+        void sync();
+    }
+
+    async watchPods(scope: { namespace?: string; labelSelector: string }, onChange: () => void) {
+        this.scopes.push(scope);
+        this.watchers.add(onChange);
+        const team = /^gitspace\.io\/team=(.+)$/.exec(scope.labelSelector)?.[1];
+        return {
+            pods: () => this.pods.filter((p) => (!scope.namespace || p.metadata?.namespace === scope.namespace) && p.metadata?.labels?.["gitspace.io/team"] === team),
+            stop: async () => { this.watchers.delete(onChange); },
+        };
+    }
+
+    async logTail(namespace: string, pod: string) {
+        this.logReads++;
+        return this.logs.get(`${namespace}/${pod}`);
+    }
+}
+
+/** A ready gitspace pod (the shape the API server returns). */
+export function readyPod(developer: string, namespace: string, team = namespace.split("--")[1] ?? ""): V1Pod {
+    const t = new Date(Date.now() - 60_000).toISOString();
+    return {
+        metadata: { name: `${developer}-demo`, namespace, creationTimestamp: t as never, labels: { "gitspace.io/team": team, "gitspace.io/developer": developer, app: "gitspace" } },
+        status: {
+            phase: "Running",
+            conditions: [{ type: "PodScheduled", status: "True" }, { type: "Ready", status: "True", lastTransitionTime: t as never }],
+            initContainerStatuses: [{ name: "gitspace-init", ready: true, restartCount: 0, image: "", imageID: "", state: { terminated: { exitCode: 0, reason: "Completed" } } }],
+            containerStatuses: [{ name: "ide", ready: true, restartCount: 0, image: "", imageID: "", state: { running: { startedAt: t as never } } }],
+        },
+    } as V1Pod;
 }
 
 /** A valid example team config (`gitspace:` values) for team `team`. */
@@ -198,8 +301,22 @@ export interface InMemoryPortal {
 /** An in-memory GitspaceOperations: real orchestration (queue, retry, mutations, validation), fake engine. */
 export function createInMemoryPortal(opts: Omit<PortalOptions, "driver"> = {}): InMemoryPortal {
     const stacks = new Map<string, MemoryStackDriver>();
+    const addStack = async (name: string, values: Record<string, unknown>, o: MemoryStackOptions & { deploy?: boolean } = {}) => {
+        const driver = new MemoryStackDriver(name, values, o);
+        driver.onRemove = () => { if (stacks.get(name) === driver) stacks.delete(name); };
+        stacks.set(name, driver);
+        if (o.deploy !== false) await driver.up({ onEngineEvent: () => undefined });
+        return driver;
+    };
     const portal = new GitspacePortal({
         retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+        catalog: {
+            list: async () => [...stacks.values()].map((s) => ({ name: s.stackName, resourceCount: s.resourceCount(), updateInProgress: false })),
+            create: async (name, ops) => {
+                if (stacks.has(name)) throw new StackExistsError(name);
+                await (await addStack(name, {}, { deploy: false })).applyConfig(ops);
+            },
+        },
         ...opts,
         driver: async (name) => {
             const s = stacks.get(name);
@@ -207,13 +324,5 @@ export function createInMemoryPortal(opts: Omit<PortalOptions, "driver"> = {}): 
             return s;
         },
     });
-    return {
-        portal, stacks,
-        async addStack(name, values, o = {}) {
-            const driver = new MemoryStackDriver(name, values, o);
-            stacks.set(name, driver);
-            if (o.deploy !== false) await driver.up({ onEngineEvent: () => undefined });
-            return driver;
-        },
-    };
+    return { portal, stacks, addStack };
 }

@@ -74,6 +74,29 @@ function requireObject(body: unknown, path: string): asserts body is Record<stri
     }
 }
 
+/** Team-level fields stored as Pulumi secrets (relative to the `gitspace:` values). */
+export const TEAM_SECRET_FIELDS: ReadonlyArray<ReadonlyArray<string>> = [["images", "password"]];
+
+/**
+ * The config ops that write a whole team config (`gitspace:` values) into a new stack: every leaf by path,
+ * the registry password and every developer's git token as secrets.
+ */
+export function teamConfigOps(values: Record<string, unknown>): ConfigOp[] {
+    const ops: ConfigOp[] = [];
+    for (const [key, value] of Object.entries(values)) {
+        if (key === "developers" && Array.isArray(value)) {
+            value.forEach((entry, i) => ops.push(...setOps(devPath(i), entry, [])));
+            continue;
+        }
+        for (const op of setOps(`${CONFIG_NAMESPACE}:${key}`, value, ["\0"])) {
+            const rel = parseConfigPath(op.path);
+            const secret = TEAM_SECRET_FIELDS.some((f) => f.length === rel.length && f.every((p, j) => p === rel[j]));
+            ops.push(op.op === "set" ? { ...op, secret } : op);
+        }
+    }
+    return ops;
+}
+
 /** Appends a developer. */
 export function addDeveloper(raw: RawConfig, stack: string, entry: unknown): Mutation {
     const index = developerEntries(raw).length;

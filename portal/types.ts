@@ -5,6 +5,9 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { ResourceFailure } from "./errors";
+import type { LiveStatus } from "./live/status";
+
+export type { LiveStatus, LivePhase } from "./live/status";
 
 /** A team stack: `<team>-<env>`. */
 export interface StackRef {
@@ -41,12 +44,17 @@ export interface Gitspace {
     lastError?: string;
 }
 
-export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "purge";
+export type OperationKind = "add" | "update" | "stop" | "start" | "remove" | "purge" | "deleteStack";
 
 /** Progress of an operation, in order. Engine events are condensed into `resource`/`diagnostic`/`summary`. */
 export type PortalEvent =
-    | { type: "queued"; stack: string; position: number }
-    | { type: "started"; stack: string; operation: OperationKind; developer: string; dryRun: boolean; targeted: boolean; targets?: string[]; reason?: string }
+    | { type: "queued"; stack: string; position: number; operationId: string }
+    | {
+        type: "started"; stack: string; operation: OperationKind; developer: string; dryRun: boolean; targeted: boolean; targets?: string[]; reason?: string;
+        operationId: string;
+        /** How many requests this update applies together (group commit); 1 when it runs alone. */
+        batch: number;
+    }
     | { type: "config"; stack: string; set: string[]; removed: string[] }
     | { type: "retry"; stack: string; attempt: number; delayMs: number; reason: string }
     | { type: "resource"; phase: "started" | "done" | "failed"; op: string; urn: string; resourceType: string; name: string; message?: string }
@@ -62,6 +70,8 @@ export interface OperationOptions {
     dryRun?: boolean;
     /** `auto` (default): a targeted update of the developer's component when safe; `never`: a full update. */
     targeting?: "auto" | "never";
+    /** The id to queue this operation under (for `cancel`); default a random UUID. The HTTP service uses the request id. */
+    operationId?: string;
 }
 
 export interface RemoveOptions extends OperationOptions {
@@ -93,6 +103,26 @@ export interface OperationResult {
     gitspace?: Gitspace;
 }
 
+/** A request queued or running on a stack. */
+export interface QueuedOperation {
+    id: string;
+    operation: OperationKind;
+    /** The developer named by the request (an `add` names it in its body). */
+    developer?: string;
+    state: "queued" | "running";
+    /** Requests ahead of it (0 when running). */
+    position: number;
+    dryRun: boolean;
+    queuedAt: string;
+}
+
+/** Queue management: a library that batches requests offers these (the HTTP service answers 404 without them). */
+export interface OperationQueue {
+    operations(ref: StackRef): Promise<QueuedOperation[]>;
+    /** Takes a queued request out of the line; it never runs and its caller gets OperationCancelledError. */
+    cancel(ref: StackRef, operationId: string): Promise<QueuedOperation>;
+}
+
 export interface GitspaceOperations {
     list(ref: StackRef): Promise<Gitspace[]>;
     get(ref: StackRef, developer: string, opts?: { showSecrets?: boolean }): Promise<Gitspace>;
@@ -103,6 +133,44 @@ export interface GitspaceOperations {
     stop(ref: StackRef, developer: string, opts?: OperationOptions): Promise<OperationResult>;
     start(ref: StackRef, developer: string, opts?: OperationOptions): Promise<OperationResult>;
     remove(ref: StackRef, developer: string, opts?: RemoveOptions): Promise<OperationResult>;
+    operations?: OperationQueue["operations"];
+    cancel?: OperationQueue["cancel"];
+    /**
+     * Live status from the cluster: `listener` gets every developer's status, then each change, until the returned
+     * function is called. Absent (or rejecting with LiveUnavailableError) without a cluster.
+     */
+    watch?(ref: StackRef, listener: (status: LiveStatus) => void): Promise<() => void>;
+    listStacks?: TeamStacks["listStacks"];
+    createStack?: TeamStacks["createStack"];
+    deleteStack?: TeamStacks["deleteStack"];
+}
+
+/** A team stack as listed: `<team>-<env>`. */
+export interface TeamStackInfo {
+    name: string;
+    team: string;
+    env: string;
+    lastUpdate?: string;
+    resourceCount?: number;
+    updateInProgress?: boolean;
+}
+
+export interface StackDeletion {
+    stack: string;
+    /** The homes (Namespaces, PVCs) were deleted too. */
+    purged: boolean;
+    /** Resource counts of the destroy (and of the purge's update). */
+    changes: Record<string, number>;
+    durationMs: number;
+}
+
+/** Team stacks of the backend. */
+export interface TeamStacks {
+    listStacks(): Promise<TeamStackInfo[]>;
+    /** Creates `<team>-<env>` from a team config (the `gitspace:` values), validated by the program's schema. Not deployed yet. */
+    createStack(ref: StackRef, config: unknown): Promise<TeamStackInfo>;
+    /** `pulumi destroy` and `pulumi stack rm`, in the stack's queue; homes are kept unless `purge`. */
+    deleteStack(ref: StackRef, opts?: { purge?: boolean; onEvent?: (e: PortalEvent) => void; operationId?: string }): Promise<StackDeletion>;
 }
 
 export type { ResourceFailure };

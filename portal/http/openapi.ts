@@ -15,10 +15,11 @@ const json = (schema: z.ZodType) => ({ "application/json": { schema } });
 const ERROR_STATUSES: Record<number, { description: string; schema: z.ZodType }> = {
     400: { description: "Invalid request: bad path or query parameter, malformed URL or JSON, or a body the stack's schema refuses (every bad field by config path)", schema: s.validationErrorSchema },
     401: { description: "Missing or wrong bearer token", schema: s.errorSchema },
-    404: { description: "Unknown stack or developer", schema: s.errorSchema },
+    404: { description: "Unknown stack, developer or queued operation", schema: s.errorSchema },
     405: { description: "Method not allowed on this path (`Allow` lists the methods)", schema: s.errorSchema },
-    409: { description: "Developer exists (add), or the stack stayed busy through every retry (another update held its lock)", schema: s.errorSchema },
-    413: { description: "Request body over the limit (128 KiB by default)", schema: s.errorSchema },
+    409: { description: "Developer or stack exists (add, create); the stack stayed busy through every retry (another update held its lock, `stack_busy`); the request was cancelled while queued (`cancelled`); cancel: the operation already runs (`operation_running`)", schema: s.errorSchema },
+    413: { description: "Request body over the limit (128 KiB by default; 2 MiB for a team config)", schema: s.errorSchema },
+    414: { description: "A path parameter over 100 characters (Fastify's `maxParamLength`)", schema: s.errorSchema },
     415: { description: "Request body not JSON", schema: s.errorSchema },
     431: { description: "Request headers too large", schema: s.errorSchema },
     500: { description: "Internal error: a generic message and the request id; the detail is in the service log", schema: s.errorSchema },
@@ -35,8 +36,11 @@ const headerDocs = {
 export function routeStatuses(route: Route): number[] {
     const codes = [400, 405, 431, 500];
     if (route.auth) codes.push(401, 404);
+    if (route.params) codes.push(414);
     if (route.method !== "GET") codes.push(413, 415);
     if (route.operation) codes.push(409, 502);
+    if (route.id === "cancelOperation" || route.id === "createStack" || route.id === "deleteStack") codes.push(409);
+    if (route.id === "deleteStack") codes.push(502);
     return codes.sort();
 }
 
@@ -47,6 +51,12 @@ function successResponses(route: Route): Record<string, unknown> {
         case "health": return { 200: { description: "ok", content: json(s.healthSchema) } };
         case "listGitspaces": return { 200: { description: "Gitspaces", content: json(s.gitspaceListSchema) } };
         case "getGitspace": return { 200: { description: "Gitspace", content: json(s.gitspaceSchema) } };
+        case "listOperations": return { 200: { description: "Queued and running requests", content: json(s.operationListSchema) } };
+        case "watchGitspaces": return { 200: { description: "Server-sent events, one `status` event (data: a LiveStatus) per developer and change; `: keep-alive` comments every 15 s", content: { "text/event-stream": { schema: z.string().describe("event: status / data: LiveStatus (see components.schemas.LiveStatus)") } } } };
+        case "listStacks": return { 200: { description: "Team stacks", content: json(s.teamStackListSchema) } };
+        case "createStack": return { 201: { description: "Created (not deployed yet)", headers: { location: { type: "string", description: "The new stack's gitspaces" } }, content: json(s.teamStackSchema) } };
+        case "deleteStack": return { 200: { description: "Destroyed and removed", content: json(s.stackDeletionSchema) } };
+        case "cancelOperation": return { 200: { description: "Cancelled: the request as it was queued", content: json(s.queuedOperationSchema) } };
         default: break;
     }
     const stream = {
@@ -80,7 +90,7 @@ export function routeDocumentation(route: Route) {
         ...(route.auth ? {} : { security: [] }),
         ...(route.params ? { params: route.params } : {}),
         querystring: route.query,
-        ...(route.body ? { body: route.body === "Developer" ? s.developerBody : s.developerPatchBody } : {}),
+        ...(route.body ? { body: { Developer: s.developerBody, DeveloperPatch: s.developerPatchBody, TeamConfig: s.teamConfigBody }[route.body] } : {}),
         response,
     };
 }

@@ -7,7 +7,8 @@ import * as s from "./schemas";
 
 export type RouteId =
     | "listGitspaces" | "addGitspace" | "getGitspace" | "updateGitspace" | "removeGitspace"
-    | "stopGitspace" | "startGitspace" | "openapi" | "webPage" | "health";
+    | "stopGitspace" | "startGitspace" | "watchGitspaces" | "listOperations" | "cancelOperation" | "listStacks" | "createStack" | "deleteStack"
+    | "openapi" | "webPage" | "health";
 
 export interface Route {
     id: RouteId;
@@ -18,13 +19,17 @@ export interface Route {
     auth: boolean;
     /** Mutating operations: `?stream=1` (server-sent events), `?dryRun=1` (preview), `?targeting=never`. */
     operation?: boolean;
-    body?: "Developer" | "DeveloperPatch";
+    body?: "Developer" | "DeveloperPatch" | "TeamConfig";
+    /** Request body limit of this route, when not the service's. */
+    bodyLimit?: number;
     success: number;
     params?: z.ZodType;
     query: z.ZodType;
 }
 
 const G = "/teams/{team}/envs/{env}/gitspaces";
+const O = "/teams/{team}/envs/{env}/operations";
+const S = "/teams/{team}/envs/{env}";
 
 export const ROUTES: Route[] = [
     { id: "listGitspaces", method: "GET", path: G, summary: "List the team's gitspaces with status and URLs", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
@@ -34,6 +39,12 @@ export const ROUTES: Route[] = [
     { id: "removeGitspace", method: "DELETE", path: `${G}/{developer}`, summary: "Remove a developer; home data is kept unless `?purge=1`", auth: true, operation: true, success: 200, params: s.developerParams, query: s.removeQuery },
     { id: "stopGitspace", method: "POST", path: `${G}/{developer}/stop`, summary: "Stop (running: false → 0 replicas, everything kept)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
     { id: "startGitspace", method: "POST", path: `${G}/{developer}/start`, summary: "Start (running: true)", auth: true, operation: true, success: 200, params: s.developerParams, query: s.operationQuery },
+    { id: "watchGitspaces", method: "GET", path: `/teams/{team}/envs/{env}/live`, summary: "Live status from the cluster as server-sent events: one `status` event per developer, then one on every change (stopped, pending with a reason, initializing with the init step, starting, ready since when with the URL that works now, failed with the lines that matter). 404 `live_unavailable` when the portal has no cluster", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
+    { id: "listOperations", method: "GET", path: O, summary: "The requests queued or running on the stack (running first, then in arrival order); an operation's id is the request id of the request that made it (`x-request-id`, and `operationId` in its `queued`/`started` events)", auth: true, success: 200, params: s.stackParams, query: s.noQuery },
+    { id: "cancelOperation", method: "DELETE", path: `${O}/{operationId}`, summary: "Cancel a queued request: it never runs, and its caller gets 409 `cancelled`. 409 `operation_running` once its update started; 404 when it is not queued (finished, or unknown)", auth: true, success: 200, params: s.operationParams, query: s.noQuery },
+    { id: "listStacks", method: "GET", path: "/stacks", summary: "The team stacks of the backend (`<team>-<env>`; other stacks are not listed)", auth: true, success: 200, query: s.noQuery },
+    { id: "createStack", method: "POST", path: S, summary: "Create the team stack `<team>-<env>` from a team config (the `gitspace:` values), validated by the program's schema; the registry password and git tokens are stored as secrets. Nothing is deployed until the first change (or `pulumi up`)", auth: true, body: "TeamConfig", bodyLimit: 2 << 20, success: 201, params: s.stackParams, query: s.noQuery },
+    { id: "deleteStack", method: "DELETE", path: S, summary: "Delete the team stack after the requests queued before it: `pulumi destroy` (homes — Namespaces and PVCs of developers with `retainHome` — stay in the cluster), then `pulumi stack rm`. `?purge=1` deletes the homes too", auth: true, success: 200, params: s.stackParams, query: s.deleteStackQuery },
     { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", auth: false, success: 200, query: s.noQuery },
     { id: "webPage", method: "GET", path: "/", summary: "The web page (the data calls need the token)", auth: false, success: 200, query: z.object({}).catchall(z.string()).describe("`?team=…&env=…` prefill the form") },
     { id: "health", method: "GET", path: "/healthz", summary: "Liveness", auth: false, success: 200, query: s.noQuery },

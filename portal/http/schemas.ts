@@ -5,7 +5,7 @@
  * the library validates them with (after merging them into the stack config, so problems carry config paths).
  */
 import { z } from "zod";
-import { DEVELOPER_ENTRY_SCHEMA } from "../../components/config";
+import { DEVELOPER_ENTRY_SCHEMA, TOP_LEVEL_SCHEMAS } from "../../components/config";
 import { envNameSchema, teamNameSchema } from "../stackref";
 
 /**
@@ -33,6 +33,10 @@ const developerParam = z.string().describe("Developer name (a `gitspace:develope
 export const stackParams = z.strictObject({ team: teamNameSchema.describe("Team (a DNS label)"), env: envNameSchema.describe("Environment: lowercase letters and digits, no `-`") });
 export const developerParams = stackParams.extend({ developer: developerParam });
 
+export const operationParams = stackParams.extend({
+    operationId: z.string().min(1).max(100).describe("An operation id (the `x-request-id` of the request that queued it)"),
+});
+
 export const noQuery = z.strictObject({});
 export const getQuery = z.strictObject({ showSecrets: queryBoolean("Include the web IDE password") });
 export const operationQuery = z.strictObject({
@@ -42,6 +46,10 @@ export const operationQuery = z.strictObject({
 });
 export const removeQuery = operationQuery.extend({
     purge: queryBoolean("Also delete the Namespace and home PVC (sets `retainHome: false` and updates, then removes)"),
+});
+
+export const deleteStackQuery = z.strictObject({
+    purge: queryBoolean("Also delete every developer's home (sets `retainHome: false` for all and updates, then destroys)"),
 });
 
 type Shape = Record<string, z.ZodType>;
@@ -71,6 +79,12 @@ portalSchemas.add(developerBody, {
 portalSchemas.add(developerPatchBody, {
     id: "DeveloperPatch",
     description: "JSON merge patch (RFC 7386) of the developer entry: `null` deletes a field, objects are patched field by field, lists replaced whole. `name` cannot change.",
+});
+
+export const teamConfigBody = z.strictObject({ ...(TOP_LEVEL_SCHEMAS as unknown as Shape) }).partial();
+portalSchemas.add(teamConfigBody, {
+    id: "TeamConfig",
+    description: "The `gitspace:` values of a team stack, as in `Pulumi.<team>-<env>.yaml` without the `gitspace:` prefix. `team` defaults to the path's team and must equal it; `environment`, if given, must equal the path's. Checked by the program's own schema (every bad field by config path). `images.password` and every `developers[i].git.token` are stored as Pulumi secrets.",
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -108,6 +122,42 @@ export const operationResultSchema = z.object({
     gitspace: gitspaceSchema.optional(),
 });
 portalSchemas.add(operationResultSchema, { id: "OperationResult" });
+
+export const queuedOperationSchema = z.object({
+    id: z.string(),
+    operation: z.enum(["add", "update", "stop", "start", "remove", "purge", "deleteStack"]),
+    developer: z.string().optional(),
+    state: z.enum(["queued", "running"]),
+    position: z.number().int().describe("Requests ahead of it (0: running)"),
+    dryRun: z.boolean(),
+    queuedAt: z.string(),
+});
+portalSchemas.add(queuedOperationSchema, { id: "QueuedOperation" });
+export const operationListSchema = z.object({ stack: z.string(), operations: z.array(queuedOperationSchema) });
+
+export const liveStatusSchema = z.object({
+    developer: z.string(),
+    phase: z.enum(["stopped", "pending", "initializing", "starting", "ready", "failed"]),
+    reason: z.string().optional().describe("`unschedulable`, `pvc-pending`, `image-pull`, `container-creating`, `no-pod`, `CrashLoopBackOff`, `ImagePullBackOff`, `init-failed`, … (a reason the portal does not know is passed on)"),
+    message: z.string().optional().describe("The cluster's words: control characters escaped as \\uXXXX, at most 500 characters"),
+    step: z.string().optional().describe("The init step running (or failed)"),
+    since: z.string().optional(),
+    url: z.string().optional().describe("Only when ready"),
+    lines: z.array(z.string()).optional().describe("The log lines that matter (at most 12)"),
+    pod: z.string().optional(),
+});
+portalSchemas.add(liveStatusSchema, { id: "LiveStatus" });
+
+export const teamStackSchema = z.object({
+    name: z.string(), team: z.string(), env: z.string(),
+    lastUpdate: z.string().optional(), resourceCount: z.number().int().optional(), updateInProgress: z.boolean().optional(),
+});
+portalSchemas.add(teamStackSchema, { id: "TeamStack" });
+export const teamStackListSchema = z.object({ stacks: z.array(teamStackSchema) });
+export const stackDeletionSchema = z.object({
+    stack: z.string(), purged: z.boolean(), changes: z.record(z.string(), z.number().int()), durationMs: z.number().int(),
+});
+portalSchemas.add(stackDeletionSchema, { id: "StackDeletion" });
 
 const partialSchema = z.object({
     completed: z.array(z.string()).describe("Steps deployed before the failure (never rolled back)"),

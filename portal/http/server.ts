@@ -7,7 +7,7 @@
 import { randomUUID } from "crypto";
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import { ValidationError } from "../errors";
+import { LiveUnavailableError, OperationNotFoundError, StackNotFoundError, ValidationError } from "../errors";
 import { GitspaceOperations, OperationOptions, OperationResult, PortalEvent, RemoveOptions, StackRef, stackName } from "../types";
 import { auditLine, errorReply, lingeringClose, methodNotAllowed, notFound, requestLine, sendError } from "./replies";
 import { registerOpenApi, routeDocumentation } from "./openapi";
@@ -116,6 +116,7 @@ function registerRoutes(scope: FastifyInstance, ctx: Context) {
     for (const route of ROUTES) {
         scope.route({
             method: route.method, url: fastifyPath(route.path), config: { route } satisfies RouteConfig,
+            ...(route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
             schema: routeDocumentation(route),
             handler: async (request, reply) => {
                 try {
@@ -144,6 +145,18 @@ async function handle(ctx: Context, route: Route, request: FastifyRequest, reply
             return reply.send({ stack: stackName(ref), gitspaces: await ctx.ops.list(ref) });
         case "getGitspace":
             return reply.send(await ctx.ops.get(ref, params.developer, { showSecrets: query.showSecrets === true }));
+        case "listOperations":
+            return reply.send({ stack: stackName(ref), operations: ctx.ops.operations ? await ctx.ops.operations(ref) : [] });
+        case "watchGitspaces":
+            return watchStream(ctx, request, reply, ref);
+        case "listStacks":
+            return reply.send({ stacks: ctx.ops.listStacks ? await ctx.ops.listStacks() : [] });
+        case "createStack":
+        case "deleteStack":
+            return stackOperation(ctx, route, request, reply, ref, query);
+        case "cancelOperation":
+            if (!ctx.ops.cancel) throw new OperationNotFoundError(stackName(ref), params.operationId);
+            return reply.send(await ctx.ops.cancel(ref, params.operationId));
         default:
             return operation(ctx, route, request, reply, { ref, developer: params.developer, query });
     }
@@ -159,6 +172,8 @@ async function operation(
         throw new ValidationError([{ path: "body", message: "required (a JSON object)" }], "invalid request body", "invalid_request");
     }
     const base: RemoveOptions = {
+        // The request id names the operation in the stack's queue (GET …/operations, DELETE …/operations/{id}).
+        operationId: request.id,
         dryRun: query.dryRun === true,
         ...(query.targeting ? { targeting: query.targeting as "auto" | "never" } : {}),
         ...(route.id === "removeGitspace" ? { purge: query.purge === true } : {}),
@@ -188,6 +203,57 @@ async function operation(
         return reply.code(success).send(result);
     }
     return streamOperation(ctx, request, reply, (onEvent) => run({ onEvent }), success, success === 201 ? location : undefined);
+}
+
+/** Live status as server-sent events until the client goes away. */
+async function watchStream(ctx: Context, request: FastifyRequest, reply: FastifyReply, ref: StackRef) {
+    if (!ctx.ops.watch) throw new LiveUnavailableError();
+    const headers = { ...COMMON_HEADERS, "x-request-id": request.id, "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" };
+    if (request.method === "HEAD") return reply.headers(headers).send();
+    const res = reply.raw;
+    const buffered: string[] = [];
+    let open = false;
+    const write = (chunk: string) => { if (!res.destroyed && !res.writableEnded) res.write(chunk); };
+    // Statuses that arrive before the subscription is confirmed are sent right after the headers.
+    const stop = await ctx.ops.watch(ref, (status) => {
+        const chunk = `event: status\ndata: ${JSON.stringify(status)}\n\n`;
+        if (open) write(chunk); else buffered.push(chunk);
+    });
+    reply.hijack();
+    res.writeHead(200, headers);
+    open = true;
+    for (const chunk of buffered) write(chunk);
+    const heartbeat = setInterval(() => write(": keep-alive\n\n"), 15000);
+    await new Promise<void>((resolve) => {
+        res.on("close", () => resolve());
+        res.on("error", () => resolve());
+    });
+    clearInterval(heartbeat);
+    stop();
+    return reply;
+}
+
+/** Create or delete a team stack: audited like every mutation. */
+async function stackOperation(ctx: Context, route: Route, request: FastifyRequest, reply: FastifyReply, ref: StackRef, query: Record<string, unknown>) {
+    const started = Date.now();
+    const purge = query.purge === true;
+    const audit = { request, route, ref, opts: { purge }, started, clientGone: false };
+    try {
+        if (!ctx.ops.createStack || !ctx.ops.deleteStack) throw new StackNotFoundError(stackName(ref));
+        if (route.id === "createStack") {
+            if (request.body === undefined) throw new ValidationError([{ path: "body", message: "required (a team config)" }], "invalid request body", "invalid_request");
+            const created = await ctx.ops.createStack(ref, request.body);
+            ctx.log(auditLine({ ...audit, status: 201 }));
+            return reply.code(201).header("location", `/teams/${encodeURIComponent(ref.team)}/envs/${encodeURIComponent(ref.env)}/gitspaces`).send(created);
+        }
+        const deleted = await ctx.ops.deleteStack(ref, { purge, operationId: request.id });
+        ctx.log(auditLine({ ...audit, status: 200 }));
+        return reply.send(deleted);
+    } catch (e) {
+        const { status, body } = errorReply(e, request.id);
+        ctx.log(auditLine({ ...audit, status, error: body }));
+        throw e;
+    }
 }
 
 function dispatch(ops: GitspaceOperations, route: Route, ref: StackRef, developer: string, body: unknown, opts: RemoveOptions): Promise<OperationResult> {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import {
-    createPortalServer, DeveloperNotFoundError, GitspaceOperations, openApiDocument, ROUTES, StackBusyError,
+    createPortalServer, DeveloperNotFoundError, GitspaceOperations, MemoryLiveBackend, openApiDocument, ROUTES, StackBusyError,
 } from "../../portal";
 import { memoryPortal, parseSse, serve, Served, TOKEN } from "./helpers";
 
@@ -10,7 +10,7 @@ describe("portal: HTTP service (in-memory implementation)", () => {
     let served: Served;
     let mem: Awaited<ReturnType<typeof memoryPortal>>;
     beforeEach(async () => {
-        mem = await memoryPortal();
+        mem = await memoryPortal({ live: new MemoryLiveBackend() });
         served = await serve(mem.portal);
     });
     afterEach(() => served.close());
@@ -139,7 +139,38 @@ describe("portal: HTTP service (in-memory implementation)", () => {
         ]) assert.ok(documented.includes(expected), expected);
         // Every documented route is served (no 404/405 for its path and method).
         for (const r of ROUTES) {
-            const path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            let path = r.path.replace("{team}", "platform").replace("{env}", "dev").replace("{developer}", "alice");
+            if (r.id === "watchGitspaces") {
+                // An event stream that never ends: the status and the first event, then hang up.
+                const ac = new AbortController();
+                const res = await fetch(served.url + path, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+                assert.strictEqual(res.status, 200, `${r.method} ${r.path}`);
+                const first = new TextDecoder().decode((await res.body!.getReader().read()).value);
+                assert.match(first, /^event: status\ndata: \{"developer":"alice"/);
+                ac.abort();
+                continue;
+            }
+            if (r.id === "createStack" || r.id === "deleteStack") {
+                // A stack of its own: created, then deleted (ROUTES lists create before delete).
+                const scratch = path.replace("/envs/dev", "/envs/scratch");
+                const body = r.id === "createStack" ? { domain: "gitspace.localtest.me", images: { registry: "r.example/x", build: false }, developers: [{ name: "zed" }] } : undefined;
+                const res = await served.request(r.method, scratch, body);
+                assert.ok(res.status < 300, `${r.method} ${r.path} → ${res.status} ${res.text}`);
+                continue;
+            }
+            if (path.includes("{operationId}")) {
+                // Cancel needs a queued request: one running, one waiting behind it.
+                mem.stack.options.delayMs = 50;
+                const running = mem.portal.stop({ team: "platform", env: "dev" }, "carol");
+                while (!(await mem.portal.operations({ team: "platform", env: "dev" })).some((o) => o.state === "running")) await new Promise((res) => setTimeout(res, 2));
+                const queued = mem.portal.start({ team: "platform", env: "dev" }, "carol", { operationId: "op-queued" }).catch((e) => e);
+                path = path.replace("{operationId}", "op-queued");
+                assert.strictEqual((await served.request(r.method, path)).status, 200, `${r.method} ${r.path}`);
+                assert.strictEqual((await queued).code, "cancelled");
+                await running;
+                mem.stack.options.delayMs = 0;
+                continue;
+            }
             const status = (await served.request(r.method, path + (r.operation ? "?dryRun=1" : ""), r.body ? { storage: "11Gi", ...(r.method === "POST" ? { name: "zed" } : {}) } : undefined)).status;
             assert.ok(status < 300, `${r.method} ${r.path} → ${status}`);
         }

@@ -92,6 +92,48 @@ describe("portal: the OpenAPI document agrees with the server", function () {
         return res;
     }
 
+    it("the team-stack routes: list, create (201, 409, 400, 413), delete (200, 404)", async () => {
+        const config = { domain: "d.example", images: { registry: "r.example/x", build: false, password: "p", username: "u" }, developers: [{ name: "zed", git: { username: "z", token: "t" } }] };
+        assert.strictEqual((await call("GET", "/stacks")).status, 200);
+        assert.strictEqual((await call("GET", "/teams/platform/envs/dev/live")).status, 404, "no cluster: live_unavailable, as documented");
+        assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 201);
+        assert.strictEqual((await call("POST", "/teams/web/envs/dev", config)).status, 409);
+        assert.strictEqual((await call("POST", "/teams/web/envs/qa", { ...config, developers: "none" })).status, 400);
+        assert.strictEqual((await call("POST", "/teams/web/envs/qa", { ...config, domain: "x".repeat(3 << 20) })).status, 413);
+        assert.strictEqual((await call("GET", "/stacks")).body.stacks.length, 2);
+        assert.strictEqual((await call("DELETE", "/teams/web/envs/dev?purge=1")).status, 200);
+        assert.strictEqual((await call("DELETE", "/teams/web/envs/dev")).status, 404);
+        const doc = c.doc.paths["/teams/{team}/envs/{env}"].post.requestBody.content["application/json"].schema;
+        assert.strictEqual(c.valid(doc, config), undefined, "a valid team config matches the documented body");
+        assert.ok(c.valid(doc, { ...config, colour: "blue" }), "an unknown key does not");
+    });
+
+    it("the queue routes: list, cancel (200), cancel too late (409), unknown (404), and the cancelled caller's 409", async () => {
+        const O = "/teams/platform/envs/dev/operations";
+        mem.stack.options.delayMs = 400;
+        const ops = () => mem.portal.operations({ team: "platform", env: "dev" });
+        const running = served.request("POST", `${G}/carol/start`);
+        while (!(await ops()).some((o) => o.state === "running")) await new Promise((r) => setTimeout(r, 2));
+        const queued = served.request("POST", `${G}/alice/stop`);
+        while ((await ops()).length < 2) await new Promise((r) => setTimeout(r, 2));
+        const list = await call("GET", O);
+        assert.deepStrictEqual(list.body.operations.map((o: any) => [o.operation, o.developer, o.state]), [["start", "carol", "running"], ["stop", "alice", "queued"]]);
+        const [first, second] = list.body.operations;
+        assert.strictEqual((await call("DELETE", `${O}/${first.id}`)).status, 409);
+        const cancelled = await call("DELETE", `${O}/${second.id}`);
+        assert.strictEqual(cancelled.status, 200);
+        assert.strictEqual(cancelled.body.id, second.id);
+        assert.strictEqual((await call("DELETE", `${O}/${second.id}`)).status, 404);
+        assert.strictEqual((await call("DELETE", `${O}/${"x".repeat(101)}`)).status, 414);
+        const victim = await queued;
+        c.response("POST", `${G}/alice/stop`, victim);
+        assert.strictEqual(victim.status, 409);
+        assert.strictEqual(victim.body.error, "cancelled");
+        assert.strictEqual(victim.headers.get("x-request-id"), second.id);
+        assert.strictEqual((await running).status, 200);
+        assert.deepStrictEqual((await call("GET", O)).body.operations, []);
+    });
+
     it("every real response of every route: status, media type, headers and body match the document", async () => {
         await call("GET", G);
         await call("GET", `${G}/alice?showSecrets=1`);

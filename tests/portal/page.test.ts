@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { chromium, BrowserContext } from "playwright-core";
+import { MemoryLiveBackend, readyPod } from "../../portal";
 import { memoryPortal, serve, Served, TOKEN } from "./helpers";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -80,5 +81,47 @@ describe("portal: web page in headless Chromium", function () {
         await page.waitForFunction("document.getElementById('message').textContent !== ''");
         assert.strictEqual(await page.textContent("#message"), "missing or wrong bearer token");
         await page.close();
+    });
+
+    it("shows live status as it changes; the cluster's words are shown as text, never as markup, under the CSP", async () => {
+        const live = new MemoryLiveBackend();
+        const m = await memoryPortal({ live });
+        const NS = "gitspace--platform--dev";
+        const alice = readyPod("alice", NS, "platform");
+        live.setPods([alice]);
+        const s = await serve(m.portal);
+        const page = await browser.newPage();
+        const violations: string[] = [];
+        page.on("console", (msg) => { if (/Content Security Policy|Refused to/i.test(msg.text())) violations.push(msg.text()); });
+        let dialogs = 0;
+        page.on("dialog", (d) => { dialogs++; void d.dismiss(); });
+        try {
+            await page.goto(`${s.url}/?team=platform&env=dev#token=${TOKEN}`);
+            await page.waitForSelector("tr[data-name=alice] .live-ready");
+            assert.match((await page.textContent("tr[data-name=alice] .live-text"))!, /^ready since /);
+            assert.strictEqual(await page.getAttribute("tr[data-name=alice] a.live-url", "href"), "https://alice--platform--dev.gitspace.localtest.me");
+            assert.strictEqual(await page.textContent("tr[data-name=carol] .live-text"), "stopped");
+            // bob: an init container failing with hostile output.
+            const evil = "<img src=x onerror=alert(1)>\u0007\u001b[31mred";
+            const bobPod = readyPod("bob", NS, "platform");
+            bobPod.metadata!.name = "bob-x";
+            bobPod.status = { phase: "Pending", initContainerStatuses: [{ name: "gitspace-init", ready: false, restartCount: 1, image: "", imageID: "", state: { terminated: { exitCode: 1 } } }] };
+            live.setLog(NS, "bob-x", `[gitspace] step: clone-repos\nfatal: ${evil}\n[gitspace] step: clone-repos failed (exit 1) after 1s\n`);
+            live.setPods([alice, bobPod]);
+            await page.waitForSelector("tr[data-name=bob] .live-failed");
+            assert.strictEqual(await page.textContent("tr[data-name=bob] .live-text"), "failed: init-failed in clone-repos (gitspace-init exited 1 in step clone-repos)");
+            const lines = await page.textContent("tr[data-name=bob] .live-lines");
+            assert.ok(lines!.includes("fatal: <img src=x onerror=alert(1)>\\u0007red"), lines!);
+            assert.strictEqual(await page.$$eval("img", (imgs) => imgs.length), 0, "no markup from the cluster");
+            // The live stream follows an operation started from the page.
+            await page.click("tr[data-name=carol] button.start");
+            live.setPods([alice, bobPod, readyPod("carol", NS, "platform")]);
+            await page.waitForSelector("tr[data-name=carol] .live-ready");
+            assert.strictEqual(dialogs, 0);
+            assert.deepStrictEqual(violations, [], "the page runs under its CSP without violations");
+        } finally {
+            await page.close();
+            await s.close();
+        }
     });
 });
