@@ -1,6 +1,8 @@
 /**
- * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, with
- * `base` first and every other flavor built FROM base's pushed, digest-pinned ref.
+ * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, plus the
+ * `base-system` image (images/base/Dockerfile, target `system`: packages and user, no scripts). Every flavor but
+ * `base` is built FROM base-system's pushed, digest-pinned ref and copies its own scripts last, so a script change
+ * leaves that parent unchanged and rebuilds only the last layers of each flavor.
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -36,6 +38,12 @@ export interface RuntimeImagesArgs {
 
 export const IMAGE_BUILD_ARGS = { base: "BASE_IMAGE", extensions: "VSCODE_EXTENSIONS" } as const;
 
+/** The parent of the flavors: images/base/Dockerfile's `system` stage, pushed as `<registry>:base-system-<tag>`. */
+export const SYSTEM_IMAGE = { name: "base-system", dockerfileOf: "base", target: "system" } as const;
+
+/** What an Image builds: a flavor, or the flavors' parent. */
+export type ImageKind = Flavor | typeof SYSTEM_IMAGE.name;
+
 type ResolvedImagesArgs = Required<Pick<RuntimeImagesArgs, "registry" | "tag" | "platforms" | "push" | "build" | "vscodeExtensions" | "baseImage" | "contextDir">>
     & Pick<RuntimeImagesArgs, "username" | "password" | "builder">;
 
@@ -54,22 +62,33 @@ export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
     };
 }
 
-/** The docker-build Image inputs of one flavor: pure, so tests and the benchmark use them directly. */
+/** The tag of an image: `<registry>:<flavor>-<tag>`, or `<registry>:base-system-<tag>` for the flavors' parent. */
+export function imageKindTag(registry: string, kind: ImageKind, tag: string): string {
+    return kind === SYSTEM_IMAGE.name ? `${registry}:${kind}-${tag}` : imageTag(registry, kind, tag);
+}
+
+/**
+ * The docker-build Image inputs of one flavor, or of `base-system` (the `system` target of images/base/Dockerfile):
+ * pure, so tests and the benchmark use them directly. `from` is the BASE_IMAGE build arg: the OS image for `base`
+ * and `base-system`, base-system's ref for the other flavors.
+ */
 export function flavorImageArgs(
-    flavor: Flavor,
+    kind: ImageKind,
     rawArgs: RuntimeImagesArgs & { from: pulumi.Input<string> },
 ): dockerbuild.ImageArgs {
     const args = resolveImagesArgs(rawArgs);
     const contextDir = args.contextDir;
-    const tag = imageTag(args.registry, flavor, args.tag);
-    const cacheRef = imageTag(args.registry, flavor, "buildcache");
+    const tag = imageKindTag(args.registry, kind, args.tag);
+    const cacheRef = imageKindTag(args.registry, kind, "buildcache");
     const push = args.push;
     const buildArgs: Record<string, pulumi.Input<string>> = { [IMAGE_BUILD_ARGS.base]: rawArgs.from };
-    if (flavor === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
+    if (kind === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
+    const system = kind === SYSTEM_IMAGE.name;
     return {
         tags: [tag],
         context: { location: contextDir },
-        dockerfile: { location: path.join(contextDir, "images", flavor, "Dockerfile") },
+        dockerfile: { location: path.join(contextDir, "images", system ? SYSTEM_IMAGE.dockerfileOf : kind, "Dockerfile") },
+        target: system ? SYSTEM_IMAGE.target : undefined,
         platforms: args.platforms as dockerbuild.Platform[],
         push,
         buildArgs,
@@ -88,8 +107,8 @@ export function flavorImageArgs(
 export class RuntimeImages extends pulumi.ComponentResource {
     /** Image reference per flavor: digest-pinned when built and pushed here, the tag otherwise. */
     public readonly refs: Record<Flavor, pulumi.Output<string>>;
-    /** The Image resources (empty when `build` is false). */
-    public readonly images: Partial<Record<Flavor, dockerbuild.Image>>;
+    /** The Image resources, `base-system` included (empty when `build` is false). */
+    public readonly images: Partial<Record<ImageKind, dockerbuild.Image>>;
 
     constructor(name: string, rawArgs: RuntimeImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE_TOKENS.runtimeImages, name, {}, opts);
@@ -101,19 +120,16 @@ export class RuntimeImages extends pulumi.ComponentResource {
         if (!build) {
             for (const flavor of FLAVORS) refs[flavor] = pulumi.output(imageTag(args.registry, flavor, tag));
         } else {
-            const refOf = (image: dockerbuild.Image, flavor: Flavor) =>
+            const refOf = (image: dockerbuild.Image, kind: ImageKind) =>
                 // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
-                image.ref.apply((ref) => (push && ref ? ref : imageTag(args.registry, flavor, tag)));
-            const base = new dockerbuild.Image(`${name}-base`,
-                flavorImageArgs("base", { ...args, from: args.baseImage }), { parent: this });
-            this.images.base = base;
-            refs.base = refOf(base, "base");
-            for (const flavor of FLAVORS.filter((f) => f !== "base")) {
-                const image = new dockerbuild.Image(`${name}-${flavor}`,
-                    flavorImageArgs(flavor, { ...args, from: refs.base }), { parent: this });
-                this.images[flavor] = image;
-                refs[flavor] = refOf(image, flavor);
-            }
+                image.ref.apply((ref) => (push && ref ? ref : imageKindTag(args.registry, kind, tag)));
+            const create = (kind: ImageKind, from: pulumi.Input<string>) => {
+                const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from }), { parent: this });
+                this.images[kind] = image;
+                return refOf(image, kind);
+            };
+            const system = create(SYSTEM_IMAGE.name, args.baseImage);
+            for (const flavor of FLAVORS) refs[flavor] = create(flavor, flavor === "base" ? args.baseImage : system);
         }
         this.refs = refs;
         this.registerOutputs({ refs });
