@@ -8,7 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { FLAVORS, Flavor } from "./catalog";
-import { Platform, TEAM_DEFAULTS } from "./config";
+import { ConfigError, ImagesConfig, Platform, TEAM_DEFAULTS, TOP_LEVEL_SCHEMAS, formatConfigPath } from "./config";
 import { imageTag, registryHost } from "./builders";
 import { TYPE_TOKENS } from "./tokens";
 
@@ -23,6 +23,11 @@ export interface RuntimeImagesArgs {
     push?: boolean;
     /** Build the images. Defaults to true; false uses the existing tags and creates no Image resources. */
     build?: boolean;
+    /**
+     * Stack (`org/project/stack`) whose `images` output holds the ref of every flavor: the organisation's images stack
+     * (images/stack) or any gitspace team stack. Set: nothing is built, `build` is ignored. Defaults to none.
+     */
+    fromStack?: string;
     /** VS Code extensions baked into the `vscode` flavor. Defaults to none. */
     vscodeExtensions?: string[];
     /** Image the `base` flavor is built FROM. Defaults to `ubuntu:24.04`. */
@@ -45,7 +50,52 @@ export const SYSTEM_IMAGE = { name: "base-system", dockerfileOf: "base", target:
 export type ImageKind = Flavor | typeof SYSTEM_IMAGE.name;
 
 type ResolvedImagesArgs = Required<Pick<RuntimeImagesArgs, "registry" | "tag" | "platforms" | "push" | "build" | "vscodeExtensions" | "baseImage" | "contextDir">>
-    & Pick<RuntimeImagesArgs, "username" | "password" | "builder">;
+    & Pick<RuntimeImagesArgs, "username" | "password" | "builder" | "fromStack">;
+
+/** An image reference as a stack output may hold it: `host[:port]/path[:tag][@sha256:<64 hex>]`, nothing else. */
+const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+/**
+ * The ref of FLAVOR in the `images` output of another stack, checked: that stack's outputs are input like any other
+ * (a missing flavor, a non-string or anything that is not an image reference fails the update with its name).
+ */
+export function refFromStackOutput(stack: string, images: unknown, flavor: Flavor): string {
+    const value = images !== null && typeof images === "object" ? (images as Record<string, unknown>)[flavor] : undefined;
+    if (typeof value !== "string" || value.length > 512 || !IMAGE_REF.test(value)) {
+        const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
+        throw new Error(`stack ${stack}: output images.${flavor} is not an image reference (${shown})`);
+    }
+    return value;
+}
+
+/** The component args of a validated `gitspace:images` (a team stack's, or the images stack's). */
+export function imagesArgsFromConfig(img: ImagesConfig): RuntimeImagesArgs {
+    return {
+        registry: img.registry,
+        tag: img.tag,
+        platforms: img.platforms,
+        push: img.push,
+        build: img.build,
+        vscodeExtensions: img.vscodeExtensions,
+        baseImage: img.baseImage,
+        fromStack: img.fromStack,
+        builder: img.builder,
+        username: img.username,
+        password: img.password === undefined ? undefined : pulumi.secret(img.password),
+    };
+}
+
+/** `gitspace:images` of the images stack (images/stack), validated by the team stacks' schema; every problem named. */
+export function parseImagesConfig(raw: unknown): ImagesConfig {
+    const parsed = TOP_LEVEL_SCHEMAS.images.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((i) => ({ path: formatConfigPath(["images", ...i.path]), message: i.message })));
+    }
+    if (parsed.data.fromStack !== undefined) {
+        throw new ConfigError([{ path: formatConfigPath(["images", "fromStack"]), message: "the images stack builds the images itself" }]);
+    }
+    return parsed.data as ImagesConfig;
+}
 
 /** The args with every default applied (the defaults are the config schema's, TEAM_DEFAULTS.images). */
 export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
@@ -55,7 +105,7 @@ export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
         tag: args.tag ?? d.tag,
         platforms: args.platforms ?? [...d.platforms],
         push: args.push ?? d.push,
-        build: args.build ?? d.build,
+        build: args.fromStack === undefined ? args.build ?? d.build : false,
         vscodeExtensions: args.vscodeExtensions ?? [...d.vscodeExtensions],
         baseImage: args.baseImage ?? d.baseImage,
         contextDir: args.contextDir ?? path.resolve(__dirname, ".."),
@@ -117,7 +167,12 @@ export class RuntimeImages extends pulumi.ComponentResource {
 
         const refs = {} as Record<Flavor, pulumi.Output<string>>;
         this.images = {};
-        if (!build) {
+        if (args.fromStack !== undefined) {
+            const stack = args.fromStack;
+            const source = new pulumi.StackReference(`${name}-stack`, { name: stack }, { parent: this });
+            const images = source.requireOutput("images");
+            for (const flavor of FLAVORS) refs[flavor] = images.apply((i) => refFromStackOutput(stack, i, flavor));
+        } else if (!build) {
             for (const flavor of FLAVORS) refs[flavor] = pulumi.output(imageTag(args.registry, flavor, tag));
         } else {
             const refOf = (image: dockerbuild.Image, kind: ImageKind) =>
