@@ -248,6 +248,37 @@ describe("runtime image Dockerfiles", () => {
         assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
         assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
     });
+
+    it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
+        const COMPILERS = /\b(build-essential|gcc|g\+\+|python3|libkrb5-dev|pkg-config)\b/;
+        for (const flavor of FLAVORS) {
+            const { dockerfile } = parse(flavor);
+            const froms = dockerfile.getFROMs();
+            const finalStage = dockerfile.getInstructions().slice(dockerfile.getInstructions().indexOf(froms[froms.length - 1]));
+            for (const i of finalStage.filter((x) => keyword(x) === "RUN")) assert.doesNotMatch(args(i), COMPILERS, `${flavor}: ${args(i)}`);
+        }
+        const { dockerfile } = parse("vscode");
+        const copies = dockerfile.getInstructions().filter((i) => keyword(i) === "COPY" && (i as Copy).getFromFlag());
+        assert.deepEqual(copies.map((c) => `${(c as Copy).getFromFlag()?.getValue()} ${args(c)}`), [
+            "build /usr/local/gitspace/node/ /usr/local/gitspace/node/",
+            "build /usr/local/gitspace/code-server/ /usr/local/gitspace/code-server/",
+        ]);
+        assert.match(read(dockerfilePath("vscode")), /prune-code-server\.sh/);
+    });
+
+    it("base: slim-dpkg.sh before the first install, then flattened by FROM scratch + COPY --from=rootfs / /", () => {
+        const { dockerfile } = parse("base");
+        const froms = dockerfile.getFROMs();
+        assert.equal(froms[1].getImage(), "scratch");
+        const system = dockerfile.getInstructions().slice(dockerfile.getInstructions().indexOf(froms[1]), dockerfile.getInstructions().indexOf(froms[2]));
+        const copy = system.find((i) => keyword(i) === "COPY") as Copy;
+        assert.equal(copy.getFromFlag()?.getValue(), "rootfs");
+        assert.equal(args(copy).trim(), "/ /");
+        // what FROM scratch loses: PATH, the locale, the shell of later RUNs
+        const env = system.filter((i) => keyword(i) === "ENV").map(args).join(" ");
+        for (const v of ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"]) assert.ok(env.includes(v), v);
+        assert.ok(system.some((i) => keyword(i) === "SHELL"));
+    });
 });
 
 describe("image build helpers (images/lib)", () => {
@@ -271,7 +302,7 @@ describe("image build helpers (images/lib)", () => {
     it("passes shellcheck (when installed)", function () {
         const probe = spawnSync("shellcheck", ["--version"]);
         if (probe.error) this.skip();
-        const files = [...libScripts(), path.join(REPO, "tests/images/build-images.sh")];
+        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh"].map((f) => path.join(REPO, f))];
         const res = spawnSync("shellcheck", files, { encoding: "utf8" });
         assert.equal(res.status, 0, res.stdout + res.stderr);
     });
