@@ -49,6 +49,8 @@ export interface ImagesConfig {
     vscodeExtensions: string[];
     /** Image the `base` flavor is built FROM. */
     baseImage: string;
+    /** Stack whose `images` output gives the refs (an organisation's images stack); set: nothing is built here. */
+    fromStack?: string;
     /** Existing buildx builder to build with (e.g. a `remote` builder); buildx's current one when unset. */
     builder?: string;
     username?: string;
@@ -133,6 +135,8 @@ const CPU = /^([0-9]+(\.[0-9]+)?)(m)?$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY_REPO = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+/** A Pulumi stack name: `stack`, `project/stack` or `org/project/stack`. */
+const STACK_NAME = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,99}\/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const EXTENSION_ID = /^[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9._-]*(@[0-9A-Za-z.+-]+)?$/;
 
 const required = (what: string) => (iss: { input?: unknown }) =>
@@ -238,6 +242,9 @@ const imagesSchema = z.strictObject({
     build: z.boolean({ error: "must be true or false" }).default(TEAM_DEFAULTS.images.build),
     vscodeExtensions: z.array(z.string().regex(EXTENSION_ID, { error: (iss) => `invalid extension id ${JSON.stringify(iss.input)}; expected publisher.name[@version]` })).default(() => [...TEAM_DEFAULTS.images.vscodeExtensions]),
     baseImage: z.string().min(1, { error: "must not be empty" }).default(TEAM_DEFAULTS.images.baseImage),
+    // The organisation's images stack (images/stack, or another team stack): its `images` output gives the refs and
+    // this stack builds nothing.
+    fromStack: z.string().regex(STACK_NAME, { error: (iss) => `invalid stack name ${JSON.stringify(iss.input)}; expected "org/project/stack"` }).optional(),
     builder: z.string().min(1, { error: "must not be empty" }).optional(),
     username: z.string().min(1, { error: "must not be empty" }).optional(),
     password: z.string().min(1, { error: "must not be empty" }).optional(),

@@ -1,12 +1,14 @@
 /**
- * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, with
- * `base` first and every other flavor built FROM base's pushed, digest-pinned ref.
+ * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, plus the
+ * `base-system` image (images/base/Dockerfile, target `system`: packages and user, no scripts). Every flavor but
+ * `base` is built FROM base-system's pushed, digest-pinned ref and copies its own scripts last, so a script change
+ * leaves that parent unchanged and rebuilds only the last layers of each flavor.
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { FLAVORS, Flavor } from "./catalog";
-import { Platform, TEAM_DEFAULTS } from "./config";
+import { ConfigError, ImagesConfig, Platform, TEAM_DEFAULTS, TOP_LEVEL_SCHEMAS, formatConfigPath } from "./config";
 import { imageTag, registryHost } from "./builders";
 import { TYPE_TOKENS } from "./tokens";
 
@@ -21,6 +23,11 @@ export interface RuntimeImagesArgs {
     push?: boolean;
     /** Build the images. Defaults to true; false uses the existing tags and creates no Image resources. */
     build?: boolean;
+    /**
+     * Stack (`org/project/stack`) whose `images` output holds the ref of every flavor: the organisation's images stack
+     * (images/stack) or any gitspace team stack. Set: nothing is built, `build` is ignored. Defaults to none.
+     */
+    fromStack?: string;
     /** VS Code extensions baked into the `vscode` flavor. Defaults to none. */
     vscodeExtensions?: string[];
     /** Image the `base` flavor is built FROM. Defaults to `ubuntu:24.04`. */
@@ -36,8 +43,59 @@ export interface RuntimeImagesArgs {
 
 export const IMAGE_BUILD_ARGS = { base: "BASE_IMAGE", extensions: "VSCODE_EXTENSIONS" } as const;
 
+/** The parent of the flavors: images/base/Dockerfile's `system` stage, pushed as `<registry>:base-system-<tag>`. */
+export const SYSTEM_IMAGE = { name: "base-system", dockerfileOf: "base", target: "system" } as const;
+
+/** What an Image builds: a flavor, or the flavors' parent. */
+export type ImageKind = Flavor | typeof SYSTEM_IMAGE.name;
+
 type ResolvedImagesArgs = Required<Pick<RuntimeImagesArgs, "registry" | "tag" | "platforms" | "push" | "build" | "vscodeExtensions" | "baseImage" | "contextDir">>
-    & Pick<RuntimeImagesArgs, "username" | "password" | "builder">;
+    & Pick<RuntimeImagesArgs, "username" | "password" | "builder" | "fromStack">;
+
+/** An image reference as a stack output may hold it: `host[:port]/path[:tag][@sha256:<64 hex>]`, nothing else. */
+const IMAGE_REF = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+/**
+ * The ref of FLAVOR in the `images` output of another stack, checked: that stack's outputs are input like any other
+ * (a missing flavor, a non-string or anything that is not an image reference fails the update with its name).
+ */
+export function refFromStackOutput(stack: string, images: unknown, flavor: Flavor): string {
+    const value = images !== null && typeof images === "object" ? (images as Record<string, unknown>)[flavor] : undefined;
+    if (typeof value !== "string" || value.length > 512 || !IMAGE_REF.test(value)) {
+        const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
+        throw new Error(`stack ${stack}: output images.${flavor} is not an image reference (${shown})`);
+    }
+    return value;
+}
+
+/** The component args of a validated `gitspace:images` (a team stack's, or the images stack's). */
+export function imagesArgsFromConfig(img: ImagesConfig): RuntimeImagesArgs {
+    return {
+        registry: img.registry,
+        tag: img.tag,
+        platforms: img.platforms,
+        push: img.push,
+        build: img.build,
+        vscodeExtensions: img.vscodeExtensions,
+        baseImage: img.baseImage,
+        fromStack: img.fromStack,
+        builder: img.builder,
+        username: img.username,
+        password: img.password === undefined ? undefined : pulumi.secret(img.password),
+    };
+}
+
+/** `gitspace:images` of the images stack (images/stack), validated by the team stacks' schema; every problem named. */
+export function parseImagesConfig(raw: unknown): ImagesConfig {
+    const parsed = TOP_LEVEL_SCHEMAS.images.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((i) => ({ path: formatConfigPath(["images", ...i.path]), message: i.message })));
+    }
+    if (parsed.data.fromStack !== undefined) {
+        throw new ConfigError([{ path: formatConfigPath(["images", "fromStack"]), message: "the images stack builds the images itself" }]);
+    }
+    return parsed.data as ImagesConfig;
+}
 
 /** The args with every default applied (the defaults are the config schema's, TEAM_DEFAULTS.images). */
 export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
@@ -47,29 +105,40 @@ export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
         tag: args.tag ?? d.tag,
         platforms: args.platforms ?? [...d.platforms],
         push: args.push ?? d.push,
-        build: args.build ?? d.build,
+        build: args.fromStack === undefined ? args.build ?? d.build : false,
         vscodeExtensions: args.vscodeExtensions ?? [...d.vscodeExtensions],
         baseImage: args.baseImage ?? d.baseImage,
         contextDir: args.contextDir ?? path.resolve(__dirname, ".."),
     };
 }
 
-/** The docker-build Image inputs of one flavor: pure, so tests and the benchmark use them directly. */
+/** The tag of an image: `<registry>:<flavor>-<tag>`, or `<registry>:base-system-<tag>` for the flavors' parent. */
+export function imageKindTag(registry: string, kind: ImageKind, tag: string): string {
+    return kind === SYSTEM_IMAGE.name ? `${registry}:${kind}-${tag}` : imageTag(registry, kind, tag);
+}
+
+/**
+ * The docker-build Image inputs of one flavor, or of `base-system` (the `system` target of images/base/Dockerfile):
+ * pure, so tests and the benchmark use them directly. `from` is the BASE_IMAGE build arg: the OS image for `base`
+ * and `base-system`, base-system's ref for the other flavors.
+ */
 export function flavorImageArgs(
-    flavor: Flavor,
+    kind: ImageKind,
     rawArgs: RuntimeImagesArgs & { from: pulumi.Input<string> },
 ): dockerbuild.ImageArgs {
     const args = resolveImagesArgs(rawArgs);
     const contextDir = args.contextDir;
-    const tag = imageTag(args.registry, flavor, args.tag);
-    const cacheRef = imageTag(args.registry, flavor, "buildcache");
+    const tag = imageKindTag(args.registry, kind, args.tag);
+    const cacheRef = imageKindTag(args.registry, kind, "buildcache");
     const push = args.push;
     const buildArgs: Record<string, pulumi.Input<string>> = { [IMAGE_BUILD_ARGS.base]: rawArgs.from };
-    if (flavor === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
+    if (kind === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
+    const system = kind === SYSTEM_IMAGE.name;
     return {
         tags: [tag],
         context: { location: contextDir },
-        dockerfile: { location: path.join(contextDir, "images", flavor, "Dockerfile") },
+        dockerfile: { location: path.join(contextDir, "images", system ? SYSTEM_IMAGE.dockerfileOf : kind, "Dockerfile") },
+        target: system ? SYSTEM_IMAGE.target : undefined,
         platforms: args.platforms as dockerbuild.Platform[],
         push,
         buildArgs,
@@ -88,8 +157,8 @@ export function flavorImageArgs(
 export class RuntimeImages extends pulumi.ComponentResource {
     /** Image reference per flavor: digest-pinned when built and pushed here, the tag otherwise. */
     public readonly refs: Record<Flavor, pulumi.Output<string>>;
-    /** The Image resources (empty when `build` is false). */
-    public readonly images: Partial<Record<Flavor, dockerbuild.Image>>;
+    /** The Image resources, `base-system` included (empty when `build` is false). */
+    public readonly images: Partial<Record<ImageKind, dockerbuild.Image>>;
 
     constructor(name: string, rawArgs: RuntimeImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE_TOKENS.runtimeImages, name, {}, opts);
@@ -98,22 +167,24 @@ export class RuntimeImages extends pulumi.ComponentResource {
 
         const refs = {} as Record<Flavor, pulumi.Output<string>>;
         this.images = {};
-        if (!build) {
+        if (args.fromStack !== undefined) {
+            const stack = args.fromStack;
+            const source = new pulumi.StackReference(`${name}-stack`, { name: stack }, { parent: this });
+            const images = source.requireOutput("images");
+            for (const flavor of FLAVORS) refs[flavor] = images.apply((i) => refFromStackOutput(stack, i, flavor));
+        } else if (!build) {
             for (const flavor of FLAVORS) refs[flavor] = pulumi.output(imageTag(args.registry, flavor, tag));
         } else {
-            const refOf = (image: dockerbuild.Image, flavor: Flavor) =>
+            const refOf = (image: dockerbuild.Image, kind: ImageKind) =>
                 // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
-                image.ref.apply((ref) => (push && ref ? ref : imageTag(args.registry, flavor, tag)));
-            const base = new dockerbuild.Image(`${name}-base`,
-                flavorImageArgs("base", { ...args, from: args.baseImage }), { parent: this });
-            this.images.base = base;
-            refs.base = refOf(base, "base");
-            for (const flavor of FLAVORS.filter((f) => f !== "base")) {
-                const image = new dockerbuild.Image(`${name}-${flavor}`,
-                    flavorImageArgs(flavor, { ...args, from: refs.base }), { parent: this });
-                this.images[flavor] = image;
-                refs[flavor] = refOf(image, flavor);
-            }
+                image.ref.apply((ref) => (push && ref ? ref : imageKindTag(args.registry, kind, tag)));
+            const create = (kind: ImageKind, from: pulumi.Input<string>) => {
+                const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from }), { parent: this });
+                this.images[kind] = image;
+                return refOf(image, kind);
+            };
+            const system = create(SYSTEM_IMAGE.name, args.baseImage);
+            for (const flavor of FLAVORS) refs[flavor] = create(flavor, flavor === "base" ? args.baseImage : system);
         }
         this.refs = refs;
         this.registerOutputs({ refs });

@@ -8,7 +8,7 @@ import { ideSpec } from "./catalog";
 import { AdoptionPlan, NO_ADOPTION } from "./adoption";
 import { TeamConfig } from "./config";
 import { Gitspace } from "./gitspace";
-import { RuntimeImages } from "./images";
+import { RuntimeImages, imagesArgsFromConfig } from "./images";
 import { teamNamespaceName } from "./names";
 import { TeamNamespace } from "./namespace";
 
@@ -98,17 +98,5 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
 }
 
 function createImages(config: TeamConfig, opts?: pulumi.ComponentResourceOptions): RuntimeImages {
-    const { images: img } = config;
-    return new RuntimeImages("runtime-images", {
-        registry: img.registry,
-        tag: img.tag,
-        platforms: img.platforms,
-        push: img.push,
-        build: img.build,
-        vscodeExtensions: img.vscodeExtensions,
-        baseImage: img.baseImage,
-        builder: img.builder,
-        username: img.username,
-        password: img.password === undefined ? undefined : pulumi.secret(img.password),
-    }, opts);
+    return new RuntimeImages("runtime-images", imagesArgsFromConfig(config.images), opts);
 }

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # the smoke tests pass single-quoted scripts to bash in the containers, on purpose
-# Build the gitspace runtime images with the classic `docker build`, FROM a Debian base made locally with
-# debootstrap (no registry is reachable here), and smoke-test each image.
+# Build the gitspace runtime images, FROM a Debian base made locally (no public registry is reachable here), and
+# smoke-test each image: with the classic `docker build` and `docker run` (default), or with BuildKit alone
+# (GITSPACE_BUILDER=buildkit: buildctl builds and pushes to a registry, the checks run as `RUN --network=none` steps).
 #
 # Usage: tests/images/build-images.sh [flavor ...]
-#   flavors: base vscode-desktop jetbrains cursor vscode (default: all, in that order; base is always built first)
+#   flavors: base vscode-desktop jetbrains cursor vscode (default: all, in that order; base and base-system, the
+#   flavors' parent, are always built first)
 #
 # Environment (all optional):
+#   GITSPACE_BUILDER        docker (default) or buildkit
+#   BUILDKIT_HOST           buildkit: the buildkitd address (buildctl's own variable; default: buildctl's default)
+#   GITSPACE_REGISTRY_REPO  buildkit: where images are pushed, as <repo>/<flavor>:<tag>, plain HTTP
+#                           (required, e.g. 127.0.0.1:5055/gitspace-local)
+#   GITSPACE_BASE_IMAGE     buildkit: the Debian/Ubuntu image base is built FROM (required, e.g.
+#                           127.0.0.1:5055/debian:bookworm; tools/cluster/oci-push.sh makes one from a rootfs)
 #   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
 #   GITSPACE_ARCH           Debian architecture to build for (default: the host's). A foreign one (e.g. arm64 on
 #                           amd64) runs under qemu-user-static with binfmt_misc ('F' flag); its images are tagged
@@ -24,10 +32,11 @@
 #   GITSPACE_BUILD_ARGS     more build args for every flavor, "NAME=VALUE NAME=VALUE" (e.g. JAVA_PACKAGE=...)
 #   GITSPACE_JAVA_MAJOR     Java major version the jetbrains smoke test expects (default: 17)
 #   GITSPACE_NO_CACHE       1: docker build --no-cache
-#   GITSPACE_FLAVOR_PARENT  base (default): the flavors are built FROM the full base, as components/images.ts does;
-#                           system: FROM base's `system` stage (no scripts), each flavor bringing its own scripts
+#   GITSPACE_FLAVOR_PARENT  system (default): the flavors are built FROM base's `system` stage (no scripts, tagged
+#                           base-system), as components/images.ts does, each flavor bringing its own scripts;
+#                           base: FROM the full base (a script change then rebuilds every flavor from scratch)
 #   GITSPACE_SKIP_SMOKE     1: build only
-#   GITSPACE_PUSH_REPO      after its smoke test, push each image as <repo>:<flavor>-<push tag>, the refs the Pulumi
+#   GITSPACE_PUSH_REPO      docker: after its smoke test, push each image as <repo>:<flavor>-<push tag>, the refs the Pulumi
 #                           program uses (components/builders.ts imageTag), e.g. 127.0.0.1:5000/gitspace-runtime
 #   GITSPACE_PUSH_TAG       (default: latest)
 #
@@ -55,6 +64,10 @@ if [[ "$arch" != "$host_arch" ]]; then
 fi
 extra_ca_dir="${GITSPACE_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}"
 local_base="$prefix/debian:$suite$base_suffix"
+builder="${GITSPACE_BUILDER:-docker}"
+if [[ "$builder" == buildkit ]]; then
+    local_base="${GITSPACE_BASE_IMAGE:-}"
+fi
 all_flavors=(base vscode-desktop jetbrains cursor vscode)
 
 default_mirror() {
@@ -118,13 +131,25 @@ ensure_local_base() {
     rm -rf "$ctx"
 }
 
-# build FLAVOR FROM-REF: docker build with the repository as the context.
-# build FLAVOR FROM-REF [TARGET]: docker build with the repository as the context; TARGET (a stage of base) is
-# tagged <prefix>/<flavor>-<target>.
+# image_ref NAME: the ref of a built image (docker: a local tag; buildkit: in GITSPACE_REGISTRY_REPO).
+image_ref() {
+    if [[ "$builder" == buildkit ]]; then
+        printf '%s/%s:%s\n' "$GITSPACE_REGISTRY_REPO" "$1" "$tag"
+    else
+        printf '%s/%s:%s\n' "$prefix" "$1" "$tag"
+    fi
+}
+
+# build FLAVOR FROM-REF [TARGET]: build with the repository as the context; TARGET (a stage of base) is tagged
+# <flavor>-<target>.
 build() {
     local flavor="$1" from="$2" target="${3:-}" image name start elapsed size
     name="$flavor${target:+-$target}"
-    image="$prefix/$name:$tag"
+    image="$(image_ref "$name")"
+    if [[ "$builder" == buildkit ]]; then
+        bk_build "$flavor" "$from" "$target" "$name" "$image"
+        return
+    fi
     local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from")
     [[ -n "$target" ]] && args+=(--target "$target")
     local extra
@@ -143,14 +168,76 @@ build() {
 
 # push FLAVOR: with GITSPACE_PUSH_REPO, tag and push the image under the Pulumi program's ref.
 push() {
-    [[ -n "${GITSPACE_PUSH_REPO:-}" ]] || return 0
+    [[ -n "${GITSPACE_PUSH_REPO:-}" && "$builder" == docker ]] || return 0
     local ref="$GITSPACE_PUSH_REPO:$1-${GITSPACE_PUSH_TAG:-latest}"
     docker tag "$prefix/$1:$tag" "$ref"
     docker push "$ref" >"$log_dir/$1.push.log" 2>&1 || { tail -n 20 "$log_dir/$1.push.log" >&2; die "push of $ref failed"; }
     log "pushed $ref"
 }
 
-run() { docker run --rm --network none "$@"; }
+# bk_build FLAVOR FROM TARGET NAME IMAGE: buildctl build, pushed to IMAGE; prints the compressed (push) size.
+bk_build() {
+    local flavor="$1" from="$2" target="$3" name="$4" image="$5" start elapsed size extra
+    local -a args=(build --frontend dockerfile.v0 --local "context=$context_dir"
+        --local "dockerfile=$context_dir/images/$flavor" --opt "build-arg:BASE_IMAGE=$from" --opt "platform=linux/$arch"
+        --output "type=image,name=$image,push=true,registry.insecure=true" --progress plain)
+    [[ -n "$target" ]] && args+=(--opt "target=$target")
+    for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--opt "build-arg:$extra"); done
+    [[ "$flavor" == vscode ]] && args+=(--opt "build-arg:VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
+    [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
+    log "build $image FROM $from (buildkit)"
+    start=$SECONDS
+    buildctl "${args[@]}" >"$log_dir/$name.log" 2>&1 \
+        || { tail -n 40 "$log_dir/$name.log" >&2; die "build of $name failed (log: $log_dir/$name.log)"; }
+    elapsed=$((SECONDS - start))
+    size="$(GITSPACE_LAYER_DIRS=0 "$script_dir/layers.sh" "$image" "linux/$arch" | awk '$1 == "sum" { print $2 }')"
+    log "built $image in ${elapsed}s, push size $size MB"
+    summary+=("$(printf '%-16s %6ss %8s MB pushed' "$name" "$elapsed" "$size")")
+}
+
+run() {
+    if [[ "$builder" == buildkit ]]; then bk_run "$@"; else docker run --rm --network none "$@"; fi
+}
+
+# bk_run [-e NAME=VALUE]... [-w DIR] [-v HOSTDIR:DIR:ro]... IMAGE COMMAND...: `docker run --rm --network none` done
+# by BuildKit: a throw-away build FROM IMAGE whose one step runs COMMAND (as the image's user, no network but
+# loopback, never cached); prints the command's output, fails when it fails.
+bk_run() {
+    local workdir="" image dir e m n=0 out rc=0 sep=""
+    local -a env=() mounts=() args=()
+    while [[ "$1" == -* ]]; do
+        case "$1" in
+            -e) env+=("$2"); shift 2 ;;
+            -w) workdir="$2"; shift 2 ;;
+            -v) mounts+=("$2"); shift 2 ;;
+            *) die "bk_run: unsupported option $1" ;;
+        esac
+    done
+    image="$1"; shift
+    dir="$(mktemp -d "$log_dir/run.XXXXXX")"
+    args=(build --frontend dockerfile.v0 --local "context=$dir" --local "dockerfile=$dir" --no-cache --progress plain)
+    {
+        printf 'FROM %s\n' "$image"
+        for e in "${env[@]}"; do printf 'ENV %s=%s\n' "${e%%=*}" "$(jq -cn --arg v "${e#*=}" '$v')"; done
+        [[ -z "$workdir" ]] || printf 'WORKDIR %s\n' "$workdir"
+        printf 'RUN --network=none'
+        for m in "${mounts[@]}"; do
+            n=$((n + 1))
+            args+=(--local "mount$n=${m%%:*}" --opt "context:mount$n=local:mount$n")
+            m="${m#*:}"
+            printf ' --mount=type=bind,from=mount%s,target=%s' "$n" "${m%%:*}"
+        done
+        # jq would read "-c" among --args as its own option: one argument at a time.
+        printf ' ['
+        for e in "$@"; do printf '%s%s' "$sep" "$(jq -cn --arg v "$e" '$v')"; sep=","; done
+        printf ']\n'
+    } >"$dir/Dockerfile"
+    out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
+    # The step's own output: the lines "#<step> <seconds> <text>".
+    sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' <<<"$out"
+    ((rc == 0)) || { grep -E '^(ERROR|error):' <<<"$out" | head -n 3 >&2 || true; }
+    return "$rc"
+}
 
 check() {
     local what="$1"; shift
@@ -242,7 +329,8 @@ web_login_ok() {
 }
 
 smoke() {
-    local flavor="$1" image="$prefix/$1:$tag" scripts=/usr/local/gitspace/scripts
+    local flavor="$1" image scripts=/usr/local/gitspace/scripts
+    image="$(image_ref "$1")"
     log "smoke $image"
     check "id is vscode 1000:1000" expect_output "uid=1000(vscode) gid=1000(vscode)" run "$image" id
     check "workdir is /home/vscode" expect_output "/home/vscode" run "$image" pwd
@@ -254,6 +342,11 @@ smoke() {
     check "jsonc-parser parses JSONC" expect_output '"remoteUser":"dev"' run "$image" node -e '
         const j = require("/usr/local/gitspace/lib/node_modules/jsonc-parser");
         console.log(JSON.stringify(j.parse("{ // c\n \"remoteUser\": \"dev\", }")));'
+    check "no documentation, manuals or translations (copyright files stay)" run "$image" bash -euo pipefail -c '
+        [[ -z "$(find /usr/share/man /usr/share/info -type f 2>/dev/null | head -n 1)" ]]
+        [[ -z "$(find /usr/share/doc -type f ! -name copyright | head -n 1)" ]]
+        [[ -z "$(find /usr/share/locale -type f -name "*.mo" | head -n 1)" ]]
+        [[ -f /usr/share/doc/git/copyright ]]'
     check "git credential helper registered system-wide" \
         expect_output "/usr/local/gitspace/scripts/common/" run "$image" git config --system --get-all credential.helper
     case "$flavor" in
@@ -263,6 +356,11 @@ smoke() {
         vscode)
             check "scripts" scripts_ok "$image" common vscode
             check "code-server --version" expect_output "4." run "$image" code-server --version
+            check "one Node (24) on PATH, no npm or compiler in the image" run "$image" bash -euo pipefail -c '
+                [[ $(node --version) == v24.* ]] && ! command -v npm && ! command -v gcc && ! command -v cc && [[ ! -e /usr/bin/node ]]'
+            check "ripgrep (search) of this platform runs" expect_output "ripgrep" run "$image" bash -euo pipefail -c '
+                p=linux-$(node -p process.arch)
+                /usr/local/gitspace/code-server/lib/node_modules/code-server/lib/vscode/node_modules/@vscode/ripgrep-universal/bin/$p/rg --version' 
             check "code-server's native modules load, a pty spawns" expect_output "pty-ok" \
                 run -w /usr/local/gitspace/code-server/lib/node_modules/code-server/lib/vscode "$image" \
                 /usr/local/gitspace/node/bin/node -e '
@@ -299,8 +397,16 @@ smoke() {
 }
 
 main() {
-    need docker "apt-get install docker.io, then start dockerd"
-    docker info >/dev/null 2>&1 || die "dockerd is not running (start it: dockerd >/tmp/dockerd.log 2>&1 &)"
+    if [[ "$builder" == buildkit ]]; then
+        need buildctl "source ~/.cache/gitspace-tools/env.sh (npm run tools)"
+        need jq
+        [[ -n "${GITSPACE_REGISTRY_REPO:-}" ]] || die "GITSPACE_BUILDER=buildkit needs GITSPACE_REGISTRY_REPO"
+        [[ -n "$local_base" ]] || die "GITSPACE_BUILDER=buildkit needs GITSPACE_BASE_IMAGE"
+        [[ "$arch" == "$host_arch" ]] || die "GITSPACE_BUILDER=buildkit builds for the host's architecture only"
+    else
+        need docker "apt-get install docker.io, then start dockerd"
+        docker info >/dev/null 2>&1 || die "dockerd is not running (start it: dockerd >/tmp/dockerd.log 2>&1 &)"
+    fi
     local -a flavors=("$@")
     ((${#flavors[@]})) || flavors=("${all_flavors[@]}")
     local f
@@ -318,13 +424,15 @@ main() {
     log_dir="$(mktemp -d /tmp/gitspace-build.XXXXXX)"
     summary=()
     local total_start=$SECONDS
-    ensure_local_base
+    [[ "$builder" == buildkit ]] || ensure_local_base
     build base "$local_base"
-    local parent="$prefix/base:$tag"
-    if [[ "${GITSPACE_FLAVOR_PARENT:-base}" == system ]]; then
-        build base "$local_base" system
-        parent="$prefix/base-system:$tag"
-    fi
+    build base "$local_base" system
+    local parent
+    case "${GITSPACE_FLAVOR_PARENT:-system}" in
+        system) parent="$(image_ref base-system)" ;;
+        base) parent="$(image_ref base)" ;;
+        *) die "GITSPACE_FLAVOR_PARENT must be system or base" ;;
+    esac
     [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke base
     push base
     for f in "${flavors[@]}"; do

@@ -229,15 +229,24 @@ describe("components under mocks", function () {
         assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
     });
 
-    it("builds five multi-arch images, every flavor FROM base's digest-pinned ref", () => {
+    it("builds five multi-arch images and base-system, every flavor but base FROM base-system's digest-pinned ref", () => {
         const images = byType(resources, TYPES.image);
-        assert.deepEqual(images.map((i) => i.name).sort(), ["base", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
+        assert.deepEqual(images.map((i) => i.name).sort(), ["base", "base-system", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
+        // base-system: images/base/Dockerfile's `system` stage (no scripts), from the same OS image as base.
+        const system = named(resources, TYPES.image, "runtime-images-base-system").inputs;
+        assert.deepEqual(system.tags, [`${REGISTRY}:base-system-2025.11.1`]);
+        assert.equal(system.target, "system");
+        assert.match(system.dockerfile.location, /images\/base\/Dockerfile$/);
+        assert.deepEqual(system.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
+        assert.deepEqual(system.cacheFrom, [{ registry: { ref: `${REGISTRY}:base-system-buildcache` } }]);
+        assert.deepEqual(system.platforms, ["linux/amd64", "linux/arm64"]);
         const base = named(resources, TYPES.image, "runtime-images-base").inputs;
         assert.deepEqual(base.tags, [`${REGISTRY}:base-2025.11.1`]);
         assert.deepEqual(base.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
         assert.deepEqual(base.platforms, ["linux/amd64", "linux/arm64"]);
         assert.equal(base.push, true);
         assert.match(base.dockerfile.location, /images\/base\/Dockerfile$/);
+        assert.equal(base.target, undefined, "base is the Dockerfile's last stage");
         assert.deepEqual(base.cacheFrom, [{ registry: { ref: `${REGISTRY}:base-buildcache` } }]);
         assert.equal(base.cacheTo[0].registry.mode, "max");
         const registries = unwrapSecret(base.registries).value;
@@ -246,7 +255,8 @@ describe("components under mocks", function () {
         assert.ok(unwrapSecret(base.registries).secret || unwrapSecret(registries[0].password).secret, "registry password stays secret");
         for (const flavor of ["vscode", "vscode-desktop", "jetbrains", "cursor"]) {
             const image = named(resources, TYPES.image, `runtime-images-${flavor}`).inputs;
-            assert.equal(image.buildArgs.BASE_IMAGE, `${REGISTRY}:base-2025.11.1@${MOCK_DIGEST}`, flavor);
+            assert.equal(image.buildArgs.BASE_IMAGE, `${REGISTRY}:base-system-2025.11.1@${MOCK_DIGEST}`, flavor);
+            assert.equal(image.target, undefined, flavor);
             assert.equal(image.context.location, base.context.location);
         }
         assert.equal(named(resources, TYPES.image, "runtime-images-vscode").inputs.buildArgs.VSCODE_EXTENSIONS, "ms-python.python");
@@ -287,6 +297,8 @@ describe("components: variants", () => {
         assert.equal(base.cacheFrom, undefined);
         assert.deepEqual(base.platforms, ["linux/amd64"]);
         assert.equal(await valueOf(result.images.vscode), `${REGISTRY}:vscode-latest`);
+        const vscode = named(resources, TYPES.image, "runtime-images-vscode").inputs;
+        assert.equal(vscode.buildArgs.BASE_IMAGE, `${REGISTRY}:base-system-latest`, "without a push: the parent's tag");
     });
 
     it("an authenticating proxy means no generated password", async () => {
@@ -311,7 +323,7 @@ describe("components in preview mode", () => {
     it("registers the same resources with unknown image digests and passwords", async () => {
         const { resources, result } = await runProgram((opts) => provisionTeam(team(), opts), { preview: true });
         assert.equal(byType(resources, TYPES.deployment).length, 4);
-        assert.equal(byType(resources, TYPES.image).length, 5);
+        assert.equal(byType(resources, TYPES.image).length, 6);
         for (const image of byType(resources, TYPES.image)) assert.equal(image.inputs.buildOnPreview, false, "preview never builds");
         assert.equal(await isKnown(result.images.vscode), false, "digest unknown before the build");
         assert.equal(await isKnown(result.gitspaces.alice.password!), false);

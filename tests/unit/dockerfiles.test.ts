@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { DockerfileParser, Instruction } from "dockerfile-ast";
+import { Copy, DockerfileParser, From, Instruction } from "dockerfile-ast";
 import { validate, ValidationSeverity } from "dockerfile-utils";
 import { FLAVORS, IDE_CATALOG, SSH_PORT, WEB_PORT } from "../../components/catalog";
 
@@ -16,6 +16,11 @@ const IMAGES = path.join(REPO, "images");
 const LIB = path.join(IMAGES, "lib");
 const SCRIPT_DIRS = ["common", "vscode", "cursor", "jetbrains"];
 
+/** Stages of each Dockerfile, in order (the last one is the image). */
+const STAGES: Record<string, string[]> = {
+    base: ["rootfs", "system", "base"],
+    vscode: ["build", "vscode"],
+};
 /** The scripts directories each flavor copies (base carries them all). */
 const FLAVOR_SCRIPT_DIRS: Record<string, string[]> = {
     base: SCRIPT_DIRS,
@@ -85,24 +90,26 @@ describe("runtime image Dockerfiles", () => {
                 assert.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${p.message}`), []);
             });
 
-            it("declares ARG BASE_IMAGE before FROM ${BASE_IMAGE}; later stages build on earlier ones only", () => {
+            it("declares ARG BASE_IMAGE before FROM ${BASE_IMAGE}; later stages build on earlier ones, the parent or scratch", () => {
                 const initial = dockerfile.getInitialARGs().map((a) => a.getProperty()?.getName());
                 assert.ok(initial.includes("BASE_IMAGE"), "ARG BASE_IMAGE must come before FROM");
                 const froms = dockerfile.getFROMs();
                 assert.equal(froms[0].getImage(), "${BASE_IMAGE}", "the Pulumi component passes the parent as BASE_IMAGE");
                 froms.slice(1).forEach((from, n) => {
                     const earlier = froms.slice(0, n + 1).map((f) => f.getBuildStage());
-                    assert.ok(earlier.includes(from.getImage() ?? ""), `FROM ${from.getImage()}: not an earlier stage`);
+                    const image = from.getImage() ?? "";
+                    assert.ok(earlier.includes(image) || image === "${BASE_IMAGE}" || image === "scratch",
+                        `FROM ${image}: not an earlier stage, the parent or scratch`);
                 });
+                assert.deepEqual(froms.length > 1 ? froms.map((f) => f.getBuildStage()) : [], STAGES[flavor] ?? []);
+                const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === "BASE_IMAGE");
                 if (flavor === "base") {
-                    const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === "BASE_IMAGE");
                     assert.equal(arg?.getProperty()?.getValue(), "ubuntu:24.04");
-                    // `system`: everything but the scripts, a possible parent for the flavors.
-                    assert.deepEqual(froms.map((f) => f.getBuildStage()), ["system", "base"]);
-                    const systemEnd = instructions.indexOf(froms[1]);
+                    // `rootfs` and `system` (the flavors' parent): everything but the scripts.
+                    const systemEnd = instructions.indexOf(froms[2]);
                     assert.ok(!instructions.slice(0, systemEnd).some((i) => /\bscripts\//.test(args(i))), "scripts in the system stage");
                 } else {
-                    assert.equal(froms.length, 1);
+                    assert.equal(arg?.getProperty()?.getValue(), "gitspace/base-system", "flavors build FROM the system image");
                 }
             });
 
@@ -116,17 +123,29 @@ describe("runtime image Dockerfiles", () => {
             it("installs packages with --no-install-recommends and cleans the apt lists", () => {
                 for (const run of runs) assertAptHygiene(`${flavor} line ${run.getRange().start.line + 1}`, args(run));
                 if (flavor === "base") {
-                    const apt = runs.find((r) => /apt-get\s+(-\S+\s+)*install/.test(args(r)));
-                    assert.ok(apt, "base installs its packages with apt-get");
-                    for (const pkg of ["git", "curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "nodejs"]) {
-                        assert.match(args(apt), new RegExp(`\\s${pkg}(\\s|$)`), `base package ${pkg}`);
+                    const installs = runs.filter((r) => /apt-install\.sh/.test(args(r)));
+                    assert.ok(installs.length, "base installs its packages with images/lib/apt-install.sh");
+                    const packages = installs.map(args).join(" ");
+                    for (const pkg of ["git", "curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "tini", "nodejs"]) {
+                        assert.match(packages, new RegExp(`\\s${pkg}(\\s|$)`), `base package ${pkg}`);
                     }
+                    // No documentation, manuals or translations: the dpkg excludes come before the first install.
+                    assert.match(args(installs[0]), /slim-dpkg\.sh[\s\S]*apt-install\.sh/);
                 }
             });
 
             it("installs packages as root and ends as the non-root user vscode in /home/vscode", () => {
-                let user = flavor === "base" ? "root" : "vscode"; // flavors start FROM base, which ends as vscode
+                // The OS image and scratch start as root; the system image (a flavor's parent) ends as vscode.
+                const stageEndUser = new Map<string, string>();
+                let user = "root";
+                let stage = "";
                 for (const i of instructions) {
+                    if (keyword(i) === "FROM") {
+                        if (stage) stageEndUser.set(stage, user);
+                        const from = (i as From).getImage() ?? "";
+                        stage = (i as From).getBuildStage() ?? "";
+                        user = stageEndUser.get(from) ?? (from === "${BASE_IMAGE}" && flavor !== "base" ? "vscode" : "root");
+                    }
                     if (keyword(i) === "USER") user = args(i).trim();
                     if (keyword(i) === "RUN" && INSTALLS.test(args(i))) {
                         assert.equal(user, "root", `line ${i.getRange().start.line + 1} installs as ${user}`);
@@ -157,10 +176,24 @@ describe("runtime image Dockerfiles", () => {
                 assert.ok(finalize && instructions.indexOf(finalize) > firstScripts, "install-scripts.sh must run after the COPYs");
             });
 
-            it("copies only files that exist in the build context, without BuildKit-only flags", () => {
-                for (const c of instructions.filter((i) => keyword(i) === "COPY" || keyword(i) === "ADD")) {
+            it("copies only files that exist in the build context or an earlier stage, without BuildKit-only flags", () => {
+                const stages: string[] = [];
+                for (const c of instructions.filter((i) => ["COPY", "ADD", "FROM"].includes(keyword(i)))) {
+                    if (keyword(c) === "FROM") {
+                        stages.push((c as From).getBuildStage() ?? "");
+                        continue;
+                    }
                     assert.equal(keyword(c), "COPY", "ADD (URLs, auto-extract) is not used");
                     const parts = args(c).split(/\s+/).filter(Boolean);
+                    // --from=<earlier stage> is the one flag the classic builder has too (multi-stage builds).
+                    const flags = (c as Copy).getFlags();
+                    const from = (c as Copy).getFromFlag();
+                    assert.ok(flags.every((f) => f === from), `COPY flags (--chmod/--link need BuildKit): ${args(c)}`);
+                    if (from) {
+                        assert.ok(stages.slice(0, -1).includes(from.getValue() ?? ""), `COPY --from=${from.getValue()}: not an earlier stage`);
+                        assert.ok(parts.every((p) => p.startsWith("/")), `COPY --from paths are absolute: ${args(c)}`);
+                        continue;
+                    }
                     assert.ok(!parts.some((p) => p.startsWith("--")), `COPY flags (--chmod/--link need BuildKit): ${args(c)}`);
                     for (const src of parts.slice(0, -1)) {
                         assert.ok(/^(images|scripts|node_modules\/jsonc-parser)\//.test(src), `unexpected source ${src}`);
@@ -215,6 +248,37 @@ describe("runtime image Dockerfiles", () => {
         assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
         assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
     });
+
+    it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
+        const COMPILERS = /\b(build-essential|gcc|g\+\+|python3|libkrb5-dev|pkg-config)\b/;
+        for (const flavor of FLAVORS) {
+            const { dockerfile } = parse(flavor);
+            const froms = dockerfile.getFROMs();
+            const finalStage = dockerfile.getInstructions().slice(dockerfile.getInstructions().indexOf(froms[froms.length - 1]));
+            for (const i of finalStage.filter((x) => keyword(x) === "RUN")) assert.doesNotMatch(args(i), COMPILERS, `${flavor}: ${args(i)}`);
+        }
+        const { dockerfile } = parse("vscode");
+        const copies = dockerfile.getInstructions().filter((i) => keyword(i) === "COPY" && (i as Copy).getFromFlag());
+        assert.deepEqual(copies.map((c) => `${(c as Copy).getFromFlag()?.getValue()} ${args(c)}`), [
+            "build /usr/local/gitspace/node/ /usr/local/gitspace/node/",
+            "build /usr/local/gitspace/code-server/ /usr/local/gitspace/code-server/",
+        ]);
+        assert.match(read(dockerfilePath("vscode")), /prune-code-server\.sh/);
+    });
+
+    it("base: slim-dpkg.sh before the first install, then flattened by FROM scratch + COPY --from=rootfs / /", () => {
+        const { dockerfile } = parse("base");
+        const froms = dockerfile.getFROMs();
+        assert.equal(froms[1].getImage(), "scratch");
+        const system = dockerfile.getInstructions().slice(dockerfile.getInstructions().indexOf(froms[1]), dockerfile.getInstructions().indexOf(froms[2]));
+        const copy = system.find((i) => keyword(i) === "COPY") as Copy;
+        assert.equal(copy.getFromFlag()?.getValue(), "rootfs");
+        assert.equal(args(copy).trim(), "/ /");
+        // what FROM scratch loses: PATH, the locale, the shell of later RUNs
+        const env = system.filter((i) => keyword(i) === "ENV").map(args).join(" ");
+        for (const v of ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"]) assert.ok(env.includes(v), v);
+        assert.ok(system.some((i) => keyword(i) === "SHELL"));
+    });
 });
 
 describe("image build helpers (images/lib)", () => {
@@ -238,7 +302,7 @@ describe("image build helpers (images/lib)", () => {
     it("passes shellcheck (when installed)", function () {
         const probe = spawnSync("shellcheck", ["--version"]);
         if (probe.error) this.skip();
-        const files = [...libScripts(), path.join(REPO, "tests/images/build-images.sh")];
+        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh"].map((f) => path.join(REPO, f))];
         const res = spawnSync("shellcheck", files, { encoding: "utf8" });
         assert.equal(res.status, 0, res.stdout + res.stderr);
     });

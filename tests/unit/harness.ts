@@ -19,6 +19,9 @@ export interface Registered {
 
 export const MOCK_DIGEST = "sha256:" + "ab".repeat(32);
 
+/** Outputs of the stacks a StackReference may name, by stack name (tests fill it). */
+export const STACK_OUTPUTS: Record<string, Record<string, unknown>> = {};
+
 /** Runs `program` under mocks; it receives resource options to pass to its top-level resources. */
 export async function runProgram<T>(
     program: (opts: pulumi.ComponentResourceOptions) => T,
@@ -33,6 +36,7 @@ export async function runProgram<T>(
                 state.ref = preview ? undefined : `${args.inputs.tags[0]}@${MOCK_DIGEST}`;
                 state.digest = MOCK_DIGEST;
             }
+            if (args.type === "pulumi:pulumi:StackReference") state.outputs = STACK_OUTPUTS[args.inputs.name] ?? {};
             if (args.type === "random:index/randomPassword:RandomPassword") state.result = preview ? undefined : `pw-${args.name}`;
             // What the API server fills in on a Service: a NodePort when none was asked for, a load balancer's address.
             if (args.type === "kubernetes:core/v1:Service" && !preview && args.inputs.spec?.type && args.inputs.spec.type !== "ClusterIP") {

@@ -1,0 +1,170 @@
+/**
+ * The image build helpers that delete files, run for real on throw-away trees: images/lib/slim-dpkg.sh (docs, manuals,
+ * translations) and images/lib/prune-code-server.sh (npm, headers, other platforms' binaries, build leftovers, source
+ * maps). Each must remove exactly what it documents and keep everything else, including odd file names.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const LIB = path.resolve(__dirname, "../../images/lib");
+
+function tree(root: string, files: Record<string, string>) {
+    for (const [rel, content] of Object.entries(files)) {
+        const file = path.join(root, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, content);
+    }
+}
+
+function listFiles(root: string): string[] {
+    const out: string[] = [];
+    const walk = (dir: string) => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const p = path.join(dir, e.name);
+            if (e.isDirectory()) walk(p);
+            else out.push(path.relative(root, p));
+        }
+    };
+    walk(root);
+    return out.sort();
+}
+
+function run(script: string, args: string[], env: Record<string, string> = {}) {
+    const res = spawnSync("bash", [path.join(LIB, script), ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+    return res;
+}
+
+describe("images/lib/slim-dpkg.sh", () => {
+    let root: string;
+    beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), "gitspace-slim-")); });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("writes the dpkg excludes and removes docs, manuals and translations, keeping copyright files and the rest", () => {
+        tree(root, {
+            "usr/share/doc/git/copyright": "GPL",
+            "usr/share/doc/git/changelog.Debian.gz": "x",
+            "usr/share/doc/git/RelNotes/1.0.txt": "x",
+            "usr/share/doc/with space/copyright": "MIT",
+            "usr/share/doc/with space/README\nnewline": "x",
+            "usr/share/man/man1/git.1.gz": "x",
+            "usr/share/info/dir": "x",
+            "usr/share/locale/de/LC_MESSAGES/git.mo": "x",
+            "usr/share/locale/locale.alias": "alias",
+            "usr/share/lintian/overrides/git": "x",
+            "usr/share/git-core/templates/description": "keep",
+            "usr/share/perl/5.36/strict.pm": "keep",
+            "usr/lib/locale/C.utf8/LC_CTYPE": "keep",
+            "var/cache/debconf/templates.dat-old": "x",
+            "var/cache/debconf/templates.dat": "keep",
+            "var/lib/dpkg/status": "keep",
+            "var/lib/dpkg/status-old": "x",
+        });
+        const res = run("slim-dpkg.sh", [], { GITSPACE_SLIM_ROOT: root });
+        assert.equal(res.status, 0, res.stderr);
+        assert.deepEqual(listFiles(root), [
+            "etc/dpkg/dpkg.cfg.d/gitspace-slim",
+            "usr/lib/locale/C.utf8/LC_CTYPE",
+            "usr/share/doc/git/copyright",
+            "usr/share/doc/with space/copyright",
+            "usr/share/git-core/templates/description",
+            "usr/share/locale/locale.alias",
+            "usr/share/perl/5.36/strict.pm",
+            "var/cache/debconf/templates.dat",
+            "var/lib/dpkg/status",
+        ]);
+        const cfg = fs.readFileSync(path.join(root, "etc/dpkg/dpkg.cfg.d/gitspace-slim"), "utf8");
+        const lines = cfg.split("\n").filter((l) => l && !l.startsWith("#"));
+        // dpkg applies them in order: the include after its exclude.
+        assert.ok(lines.indexOf("path-include=/usr/share/doc/*/copyright") > lines.indexOf("path-exclude=/usr/share/doc/*"));
+        for (const l of lines) assert.match(l, /^path-(exclude|include)=\/usr\/(share|lib\/jvm)\//, l);
+        assert.ok(lines.includes("path-exclude=/usr/lib/jvm/*/lib/ct.sym"));
+    });
+
+    it("is idempotent and works on a root without those directories", () => {
+        assert.equal(run("slim-dpkg.sh", [], { GITSPACE_SLIM_ROOT: root }).status, 0);
+        const first = listFiles(root);
+        const res = run("slim-dpkg.sh", [], { GITSPACE_SLIM_ROOT: root });
+        assert.equal(res.status, 0, res.stderr);
+        assert.deepEqual(listFiles(root), first);
+    });
+});
+
+describe("images/lib/prune-code-server.sh", () => {
+    let root: string;
+    const arch = process.arch; // the node running this test is the one the script asks
+    const other = arch === "x64" ? "arm64" : "x64";
+    const vs = "code-server/lib/node_modules/code-server/lib/vscode/node_modules";
+    beforeEach(() => {
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "gitspace-prune-"));
+        fs.mkdirSync(path.join(root, "node/bin"), { recursive: true });
+        fs.symlinkSync(process.execPath, path.join(root, "node/bin/node"));
+        tree(root, {
+            "node/include/node/node.h": "x",
+            "node/lib/node_modules/npm/package.json": "{}",
+            "node/bin/npm": "x",
+            "node/share/doc/node/README.md": "x",
+            [`${vs}/node-pty/prebuilds/linux-${arch}/pty.node`]: "keep",
+            [`${vs}/node-pty/prebuilds/linux-${other}/pty.node`]: "x",
+            [`${vs}/node-pty/prebuilds/win32-${arch}/conpty.node`]: "x",
+            [`${vs}/node-pty/prebuilds/darwin-${arch}/pty.node`]: "x",
+            [`${vs}/node-pty/lib/index.js`]: "keep",
+            [`${vs}/node-pty/build/Release/pty.node`]: "keep",
+            [`${vs}/@vscode/ripgrep-universal/bin/linux-${arch}/rg`]: "keep",
+            [`${vs}/@vscode/ripgrep-universal/bin/win32-${arch}/rg.exe`]: "x",
+            [`${vs}/@vscode/ripgrep-universal/bin/linux-s390x/rg`]: "x",
+            [`${vs}/@vscode/ripgrep-universal/lib/index.js`]: "keep",
+            [`${vs}/@microsoft/mxc-sdk/bin/${arch}/lxc-exec`]: "keep",
+            [`${vs}/@microsoft/mxc-sdk/bin/${arch}/wxc-exec.exe`]: "x",
+            [`${vs}/@microsoft/mxc-sdk/bin/${other}/lxc-exec`]: "x",
+            [`${vs}/@vscode/sqlite3/build/Release/vscode-sqlite3.node`]: "keep",
+            [`${vs}/@vscode/sqlite3/build/Release/sqlite3.a`]: "x",
+            [`${vs}/@vscode/sqlite3/build/Release/obj/gen/sqlite3.c`]: "x",
+            [`${vs}/some/dist/main.js`]: "keep",
+            [`${vs}/some/dist/main.js.map`]: "x",
+            [`${vs}/some/dist/style.css.map`]: "x",
+            [`${vs}/some/data.map`]: "keep", // not a source map
+            [`${vs}/some/Helper.DLL`]: "x",
+            [`${vs}/linux-${other}/file with space.js`]: "keep", // a directory named like a platform, not under prebuilds
+            "code-server/lib/node_modules/code-server/node_modules/argon2/prebuilds/freebsd-x64/argon2.node": "x",
+            [`code-server/lib/node_modules/code-server/node_modules/argon2/prebuilds/linux-${arch}/argon2.glibc.node`]: "keep",
+            "code-server/lib/node_modules/code-server/out/node/entry.js": "keep",
+            "code-server/bin/code-server": "keep",
+        });
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("keeps this platform's files and removes npm, headers, other platforms, build leftovers and source maps", () => {
+        const res = run("prune-code-server.sh", [path.join(root, "node"), path.join(root, "code-server")]);
+        assert.equal(res.status, 0, res.stderr);
+        assert.match(res.stdout, new RegExp(`pruned code-server and node: .* \\(linux-${arch}\\)`));
+        const kept = listFiles(root);
+        const want = [
+            "node/bin/node",
+            ...Object.entries({
+                [`${vs}/node-pty/prebuilds/linux-${arch}/pty.node`]: 1, [`${vs}/node-pty/lib/index.js`]: 1,
+                [`${vs}/node-pty/build/Release/pty.node`]: 1, [`${vs}/@vscode/ripgrep-universal/bin/linux-${arch}/rg`]: 1,
+                [`${vs}/@vscode/ripgrep-universal/lib/index.js`]: 1, [`${vs}/@microsoft/mxc-sdk/bin/${arch}/lxc-exec`]: 1,
+                [`${vs}/@vscode/sqlite3/build/Release/vscode-sqlite3.node`]: 1, [`${vs}/some/dist/main.js`]: 1,
+                [`${vs}/some/data.map`]: 1, [`${vs}/linux-${other}/file with space.js`]: 1,
+                [`code-server/lib/node_modules/code-server/node_modules/argon2/prebuilds/linux-${arch}/argon2.glibc.node`]: 1,
+                "code-server/lib/node_modules/code-server/out/node/entry.js": 1, "code-server/bin/code-server": 1,
+            }).map(([k]) => k),
+        ].sort();
+        assert.deepEqual(kept, want);
+    });
+
+    it("refuses a prefix without node or without code-server, deleting nothing", () => {
+        const before = listFiles(root);
+        let res = run("prune-code-server.sh", [path.join(root, "missing-node"), path.join(root, "code-server")]);
+        assert.notEqual(res.status, 0);
+        res = run("prune-code-server.sh", [path.join(root, "node"), path.join(root, "node")]);
+        assert.notEqual(res.status, 0);
+        assert.match(res.stderr, /no node .* or no code-server/);
+        res = run("prune-code-server.sh", [path.join(root, "node")]);
+        assert.equal(res.status, 2);
+        assert.deepEqual(listFiles(root), before);
+    });
+});
