@@ -3,7 +3,7 @@
 # builder chosen (an empty BUILDX_CONFIG), no kube context in the environment (KUBECONFIG names a file that does not
 # exist) and no toolchain on PATH, and a team of its own (the one edit a newcomer makes, in Pulumi.dev.yaml) so it
 # cannot collide with the e2e stacks. Then `npm run up`, a check that every running gitspace of the team is Ready,
-# `pulumi destroy`, and removal of the namespaces that destroy keeps (homes are retained by design). Prints how long
+# a `pulumi refresh` without warnings, `pulumi destroy`, and removal of the namespaces that destroy keeps (homes are retained by design). Prints how long
 # each part took. Cleans up only what it created.
 #
 # Usage: bash tests/newcomer/run.sh     Env: GITSPACE_NEWCOMER_TEAM (default newcomer), GITSPACE_CLUSTER_DIR
@@ -59,6 +59,15 @@ check_ready() {
   log "$running running gitspaces Ready"
 }
 
+# `pulumi refresh` is clean on the local default: docker-build verifies the image digests against the local registry
+# over HTTPS (its certificate is from the local CA, which the machine trusts); no warning, no diagnostic.
+refresh_clean() {
+  local out
+  out=$(as_operator pulumi refresh --stack dev --yes --non-interactive --skip-preview 2>&1) || { printf '%s\n' "$out" >&2; die "pulumi refresh failed"; }
+  if grep -iE '^\s*(warning|error):|diagnostics:' <<<"$out" >&2; then die "pulumi refresh printed warnings (above)"; fi
+  log "refresh: no warnings ($(grep -cE 'refreshing|refreshed' <<<"$out") lines of progress)"
+}
+
 remove_kept() {
   as_operator kubectl delete namespace -l "gitspace.io/team=$team" --wait=true --timeout=300s
   local left
@@ -69,6 +78,7 @@ remove_kept() {
 part "fresh clone (team $team)" clone_repo
 part "npm run up" newcomer_up
 part "every running gitspace Ready" check_ready
+part "pulumi refresh is clean" refresh_clean
 part "pulumi destroy" as_operator pulumi destroy --stack dev --yes --non-interactive --skip-preview
 part "remove the kept namespaces" remove_kept
 rm -rf "$work"
