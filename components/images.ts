@@ -179,7 +179,10 @@ export class RuntimeImages extends pulumi.ComponentResource {
                 // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
                 image.ref.apply((ref) => (push && ref ? ref : imageKindTag(args.registry, kind, tag)));
             const create = (kind: ImageKind, from: pulumi.Input<string>) => {
-                const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from }), { parent: this });
+                // Destroying a stack (or dropping a flavor) leaves the pushed image in the registry: other stacks push
+                // the same `<flavor>-<tag>` refs, pods may still run it, and docker-build's delete removes the
+                // manifest by digest, under every tag. The registry's own garbage collection cleans up.
+                const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from }), { parent: this, retainOnDelete: true });
                 this.images[kind] = image;
                 return refOf(image, kind);
             };

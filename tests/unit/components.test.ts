@@ -232,6 +232,8 @@ describe("components under mocks", function () {
     it("builds five multi-arch images and base-system, every flavor but base FROM base-system's digest-pinned ref", () => {
         const images = byType(resources, TYPES.image);
         assert.deepEqual(images.map((i) => i.name).sort(), ["base", "base-system", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
+        // Destroying a stack never deletes pushed images other stacks and running pods may use.
+        for (const image of images) assert.equal(image.opts.retainOnDelete, true, image.name);
         // base-system: images/base/Dockerfile's `system` stage (no scripts), from the same OS image as base.
         const system = named(resources, TYPES.image, "runtime-images-base-system").inputs;
         assert.deepEqual(system.tags, [`${REGISTRY}:base-system-2025.11.1`]);
