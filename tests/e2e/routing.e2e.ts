@@ -17,6 +17,7 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { developerNamespaceName, teamNamespaceName } from "../../components/names";
 import { CADDY_MANAGED_LABEL } from "../../components/routing";
+import { DEFAULT_DENIED_CIDRS } from "../../components/routing-config";
 import {
     E2E_DOMAIN, E2eProject, e2eTeamValues, initStack, kubectl, makeProject, pulumi, randomSuffix, requireCli, requireCluster, requireImage,
 } from "../portal/e2e-harness";
@@ -58,6 +59,14 @@ async function until(url: string, ok: (r: Reply) => boolean, timeoutMs = 120000)
         if (Date.now() - start > timeoutMs) throw new Error(`${url}: still ${reply.status} after ${timeoutMs} ms: ${reply.body.slice(0, 300)}`);
         await sleep(500);
     }
+}
+
+/** The node's address as a /32, unless a default denied range already covers it. */
+function nodeRange(): string[] {
+    const ip = kubectl("get", "nodes", "-o", "jsonpath={.items[0].status.addresses[?(@.type==\"InternalIP\")].address}").trim();
+    const [a, b] = ip.split(".").map(Number);
+    const privateRange = a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
+    return privateRange ? [] : [`${ip}/32`];
 }
 
 function ide(dev: string, command: string): string {
@@ -103,7 +112,9 @@ describe("reachable for real: router, TLS, NetworkPolicies, SSH (real engine, re
             ...values,
             router: { mode: "gateway", namespace: ROUTER_NS, parentRefs: [{ name: "gitspace", namespace: ROUTER_NS }] },
             ssh: { serviceType: "NodePort", host: "127.0.0.1" },
-            egress: { dns: { cidrs: ["10.88.0.1/32"] } },
+            // The local node's address is outside the private ranges denied by default (here a TEST-NET address):
+            // the API server behind 10.96.0.1 is DNATed to it, so it is denied too, as a platform team would.
+            egress: { dns: { cidrs: ["10.88.0.1/32"] }, deniedCidrs: [...DEFAULT_DENIED_CIDRS, ...nodeRange()] },
         });
         stack = await LocalWorkspace.selectStack({ stackName: ENV, workDir: project.dir }, { envVars: project.env });
         const result = await stack.up({ onOutput: (o) => process.stdout.write(o.replace(/^/gm, "      ")) });
