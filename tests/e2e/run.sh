@@ -20,5 +20,6 @@ part buildkit bash tools/buildkit-up.sh
 part suite npx mocha --config tests/e2e/mocharc.json "$@"
 # The portal against the same engine and cluster (it uses the images the suite above pushed).
 part "portal suite" npx mocha --no-config -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
-  tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts
+  tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts tests/portal/live.e2e.ts tests/portal/multiprocess.e2e.ts \
+  tests/portal/owners.e2e.ts
 log "end-to-end suite passed in $((SECONDS - start)) s"
