@@ -4,14 +4,14 @@
  * meets the real stack lock. Fails (never skips) when the CLI is missing.
  */
 import * as assert from "assert";
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
     addDeveloper, applyOps, GitspacePortal, PortalEvent, removeDeveloper, updateDeveloper, UpdateFailedError,
 } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
-import { e2eTeamValues, E2eProject, initStack, makeProject, requireCli } from "./e2e-harness";
+import { e2eTeamValues, E2eProject, initStack, KUBECONFIG, makeProject, pulumi, requireCli } from "./e2e-harness";
 import { serve } from "./helpers";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILBnWtMOv3aGYXbnQQymtuvknoE5TTc20B8fZwt9HcBu bob@laptop";
@@ -31,7 +31,14 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
         initStack(project, STACK, e2eTeamValues("acme", [{ name: "alice", running: false }, { name: "bob", ide: "vs_code", sshPublicKeys: [SSH_KEY], running: false }]));
         portal = new GitspacePortal({ automation: { workDir: project.dir }, retry: { attempts: 10, initialDelayMs: 1000, maxDelayMs: 8000 } });
     });
-    after(() => project?.cleanup());
+    after(() => {
+        // The racing `pulumi up` below deploys the stack: take it down, and the homes destroy keeps, with the project.
+        if (project) {
+            pulumi(project, ["destroy", "--yes", "--skip-preview", "--stack", STACK], { allowFail: true });
+            spawnSync("kubectl", ["--kubeconfig", KUBECONFIG, "delete", "namespace", "-l", "gitspace.io/team=acme,gitspace.io/environment=dev", "--wait=false"]);
+        }
+        project?.cleanup();
+    });
 
     it("config mutations through the CLI give exactly the modelled config; secrets are stored encrypted", async () => {
         driver = (await portal.driver(ref)) as AutomationStackDriver;
