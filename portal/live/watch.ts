@@ -35,14 +35,28 @@ export async function kubeLiveBackend(kubeconfigFile?: string): Promise<LiveBack
                 ? core.listNamespacedPod({ namespace, labelSelector })
                 : core.listPodForAllNamespaces({ labelSelector });
             const informer = k8s.makeInformer<V1Pod>(kc, path, list, labelSelector);
+            let stopped = false;
+            let restart: NodeJS.Timeout | undefined;
             for (const verb of ["add", "update", "delete"] as const) informer.on(verb, () => onChange());
             informer.on("error", (e) => {
+                // stop() aborts the open watch request, which the informer reports as an error: that one is ours.
+                // Restarting then (start() clears the informer's own stopped flag) would open a new watch that
+                // nobody stops, and keep the process alive.
+                if (stopped) return;
                 onError(e);
                 // The informer stops on an error: start it again after a pause (it re-lists).
-                setTimeout(() => informer.start().catch(onError), 5000).unref();
+                restart = setTimeout(() => { if (!stopped) informer.start().catch(onError); }, 5000);
+                restart.unref();
             });
             await informer.start();
-            return { pods: () => informer.list(), stop: () => informer.stop() };
+            return {
+                pods: () => informer.list(),
+                stop: async () => {
+                    stopped = true;
+                    if (restart) clearTimeout(restart);
+                    await informer.stop();
+                },
+            };
         },
         async logTail(namespace, pod, container) {
             try {

@@ -19,8 +19,9 @@ export KUBECONFIG="$kubeconfig"
 part buildkit bash tools/buildkit-up.sh
 part suite npx mocha --config tests/e2e/mocharc.json "$@"
 # The portal against the same engine and cluster (it uses the images the suite above pushed).
-# --exit: the live-status suite's cluster watch (@kubernetes/client-node) keeps a socket open after its last test.
-part "portal suite" npx mocha --no-config --exit -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
+# No --exit: a suite that leaves a socket or timer behind hangs here, and that is a bug to fix (live.e2e.ts checks
+# that a stopped cluster watch leaves no connection open).
+part "portal suite" npx mocha --no-config -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
   tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts tests/portal/live.e2e.ts tests/portal/multiprocess.e2e.ts \
   tests/portal/owners.e2e.ts
 log "end-to-end suite passed in $((SECONDS - start)) s"

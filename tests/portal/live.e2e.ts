@@ -5,6 +5,7 @@
  */
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as net from "net";
 import { kubeLiveBackend, LiveStatus, StackLive } from "../../portal";
 import { KUBECONFIG, kubectl, requireCluster } from "./e2e-harness";
 
@@ -71,5 +72,22 @@ describe("portal e2e: live status from a real cluster", function () {
         } finally {
             await stack.stop();
         }
+    });
+
+    it("a stopped watch leaves no connection open (the stop's own abort does not restart it)", async () => {
+        const server = new URL(JSON.parse(execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, "config", "view", "--minify", "-o", "json"]).toString()).clusters[0].cluster.server);
+        const apiPort = Number(server.port || 443);
+        const openToApi = () => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+            .filter((h) => h instanceof net.Socket && !h.destroyed && h.remotePort === apiPort).length;
+        const before = openToApi();
+        const live = await kubeLiveBackend(KUBECONFIG);
+        const errors: unknown[] = [];
+        const watch = await live.watchPods({ namespace: NS, labelSelector: "gitspace.io/team=scaletest" }, () => undefined, (e) => errors.push(e));
+        assert.ok(openToApi() > before, "the watch holds a connection to the API server while it runs");
+        await watch.stop();
+        // The informer's error-restart waits 5 s: wait past it.
+        await new Promise((r) => setTimeout(r, 6500));
+        assert.strictEqual(openToApi(), before, "connections to the API server left open after stop()");
+        assert.deepStrictEqual(errors, [], "stop() is not reported as an error");
     });
 });
