@@ -238,6 +238,19 @@ describe("portal: web page in headless Chromium", function () {
             await w.page.click("#editor-save");
             assert.strictEqual(await w.page.textContent("#editor-problems"), "Nothing changed.");
 
+            // Preview: the diff in words, nothing changed, the form stays open.
+            const before = JSON.stringify(mem.stack.values);
+            await w.page.fill(field("storage"), "30Gi");
+            await w.page.click("#editor-preview");
+            await opEnded(w, "ok");
+            assert.strictEqual(await opState(w), "Preview, nothing was changed: 1 to update\n• would update Gitspace bob");
+            assert.strictEqual(await w.page.textContent("#operations .op:first-child .title"), "Preview: Edit bob");
+            const preview = w.requests.find((r) => r.method === "PATCH")!;
+            assert.strictEqual(preview.url.search, "?dryRun=1&stream=1");
+            assert.strictEqual(JSON.stringify(mem.stack.values), before, "a preview changes nothing");
+            assert.ok(await w.page.isVisible("#editor"));
+            w.requests.length = 0;
+
             const KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJp0wIlBn1mbq0dmtBm4YcLzRMa6mm3BfN9dHu8AGsq bob@desk";
             await w.page.fill(field("storage"), "30Gi");
             await w.page.fill(field("sshPublicKeys", "textarea"), `${SSH_KEY}\n${KEY2}`);
@@ -315,11 +328,36 @@ describe("portal: web page in headless Chromium", function () {
         const outputs = mem.stack.outputs.bind(mem.stack);
         mem.stack.outputs = async () => {
             const o = await outputs();
-            (o.gitspaces.value as Record<string, { password: string }>).alice.password = `${hostile}pw`;
+            const g = o.gitspaces.value as Record<string, { password: string; url: string }>;
+            g.alice.password = `${hostile}pw`;
+            g.carol.url = "javascript:alert(4)//<img src=x onerror=alert(5)>";
             return o;
         };
+        // A name nobody validated (a hand-edited stack config) reaches the list as it is.
+        mem.stack.options.delayMs = 0;
+        await mem.portal.start(REF, "carol");
+        (mem.stack.values.developers as unknown[]).push({ name: hostile });
         const w = await openPage(browser, pageUrl());
         try {
+            await w.page.waitForSelector("#gitspaces tbody tr:nth-child(4)");
+            assert.strictEqual(await w.page.textContent("#gitspaces tbody tr:nth-child(4) td"),
+                "<img src=x onerror=alert(1)><script>alert(2)</script>\\u202egnp.exe\\u0000\\u001b[31m");
+            assert.strictEqual(await w.page.$("tr[data-name=carol] a"), null, "a javascript: URL never becomes a link");
+            await w.page.click("#gitspaces tbody tr:nth-child(4) button.remove");
+            assert.strictEqual(await w.page.textContent("#remove-title"), "Remove <img src=x onerror=alert(1)><script>alert(2)</script>\\u202egnp.exe\\u0000\\u001b[31m");
+            await w.page.click("#remove-cancel");
+            // Every change is refused while that entry is there: the problem is the other entry's, not the form's.
+            await w.page.click("#add");
+            await w.page.waitForSelector("#editor:not([hidden])");
+            await w.page.fill(field("name"), "erin");
+            await w.page.click("#editor-save");
+            await w.page.waitForSelector("#editor-problems li");
+            assert.strictEqual(await w.page.$$eval("#editor .invalid", (e) => e.length), 0, "no field of the form is blamed");
+            assert.match((await w.page.textContent("#editor-problems"))!, /• Developers › #4 › Name: .*\(gitspace:developers\[3\]\.name\)/);
+            await w.page.click("#editor-cancel");
+            (mem.stack.values.developers as unknown[]).pop();
+            await w.page.click("#load");
+            await w.page.waitForSelector("#gitspaces tbody tr:nth-child(4)", { state: "detached" });
             // A name the schema refuses: the refusal quotes it, next to the name field, as text.
             await w.page.click("#add");
             await w.page.waitForSelector("#editor:not([hidden])");
@@ -351,7 +389,7 @@ describe("portal: web page in headless Chromium", function () {
             assert.strictEqual(await w.page.textContent("tr[data-name=alice] .password"),
                 "<img src=x onerror=alert(1)><script>alert(2)</script>\\u202egnp.exe\\u0000\\u001b[31mpw");
             mem.stack.options.failDeveloper = { name: "carol", message: `${hostile} ${"quota exceeded ".repeat(1400)}` };
-            await w.page.click("tr[data-name=carol] button.start");
+            await w.page.click("tr[data-name=carol] button.stop");
             await opEnded(w, "failed");
             const state = (await opState(w))!;
             assert.ok(state.startsWith("The update failed:\n• Deployment carol-deployment: <img src=x onerror=alert(1)>"), state.slice(0, 300));
@@ -427,6 +465,15 @@ describe("portal: web page in headless Chromium", function () {
             assert.ok(!(await w.page.content()).includes("pw-alice"), "gone from the page");
             const stored = await w.page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }) + document.cookie);
             assert.ok(!stored.includes("pw-alice"), "never stored");
+            // Shown again, then the tab is hidden: gone.
+            await w.page.click("tr[data-name=alice] button.reveal");
+            await w.page.waitForSelector("tr[data-name=alice] .password");
+            await w.page.evaluate(() => {
+                Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+                document.dispatchEvent(new Event("visibilitychange"));
+            });
+            await w.page.waitForSelector("tr[data-name=alice] .password", { state: "detached" });
+            assert.strictEqual(await w.page.textContent("tr[data-name=alice] button.reveal"), "Show password");
             await assertInert(w);
         } finally {
             await w.page.close();
