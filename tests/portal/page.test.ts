@@ -493,6 +493,12 @@ describe("portal: web page in headless Chromium", function () {
             assert.strictEqual(await w.page.$("tr[data-name=alice]"), null);
             assert.strictEqual(new URL(w.page.url()).search, "?team=web&env=staging2");
             assert.strictEqual(await w.page.inputValue("#team"), "web");
+            // Typing another team without Show does not redirect the actions of the stack shown.
+            await w.page.fill("#team", "platform");
+            await w.page.click("tr[data-name=zed] button.stop");
+            await opEnded(w, "ok");
+            assert.ok(w.requests.some((r) => r.method === "POST" && r.url.pathname === "/teams/web/envs/staging2/gitspaces/zed/stop"));
+            assert.strictEqual((await mem.portal.get({ team: "web", env: "staging2" }, "zed")).running, false);
 
             // Create: a config the program refuses, then a good one.
             await w.page.click("#new-stack-open");
