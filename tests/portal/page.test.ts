@@ -316,6 +316,18 @@ describe("portal: web page in headless Chromium", function () {
             assert.ok(!(await w.page.isHidden("#editor")), "the form stays open with what was typed");
             assert.strictEqual(await w.page.inputValue(field("ide", "select")), "intellij");
             assert.strictEqual(JSON.stringify(mem.stack.values), before, "nothing applied");
+
+            // A value the schema does not list (a hand-edited config) is shown as it is and not dropped by an edit.
+            await w.page.click("#editor-cancel");
+            (mem.stack.values.developers as Array<Record<string, unknown>>)[1].ide = "vscod";
+            await w.page.click("tr[data-name=bob] button.edit");
+            await w.page.waitForSelector("#editor:not([hidden])");
+            assert.strictEqual(await w.page.inputValue(field("ide", "select")), "vscod");
+            await w.page.fill(field("storage"), "5Gi");
+            await w.page.click("#editor-save");
+            await w.page.waitForSelector('#editor [data-path="ide"].invalid');
+            assert.match((await w.page.textContent('#editor [data-path="ide"] > .field-error'))!, /^unknown IDE "vscod"; expected one of /);
+            assert.deepStrictEqual(JSON.parse(w.requests.filter((r) => r.method === "PATCH")[2].body!), { storage: "5Gi" });
             await assertInert(w);
         } finally {
             await w.page.close();
@@ -394,6 +406,8 @@ describe("portal: web page in headless Chromium", function () {
             const state = (await opState(w))!;
             assert.ok(state.startsWith("The update failed:\n• Deployment carol-deployment: <img src=x onerror=alert(1)>"), state.slice(0, 300));
             assert.ok(state.includes("\\u202egnp.exe"), "the bidi override is shown, not applied");
+            await w.page.waitForSelector("tr[data-name=carol] .status-failed .last-error");
+            assert.ok((await w.page.textContent("tr[data-name=carol] .last-error"))!.includes("<img src=x onerror=alert(1)><script>alert(2)</script>\\u202egnp.exe"));
             assert.ok((await w.page.textContent("#message"))!.startsWith("carol: The update failed:\n• Deployment carol-deployment: <img"));
             const width = await w.page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
             assert.ok(width[0] <= width[1], `long words wrap instead of widening the page: ${width}`);
