@@ -125,6 +125,7 @@ describe("portal: web page in headless Chromium", function () {
         await page.goto(`${served.url}/?team=platform&env=dev#token=wrong`);
         await page.waitForFunction("document.getElementById('message').textContent !== ''");
         assert.strictEqual(await page.textContent("#message"), "missing or wrong bearer token");
+        assert.ok(await page.isHidden("#gitspaces") && await page.isHidden("#add"));
         await page.close();
     });
 
@@ -513,6 +514,14 @@ describe("portal: web page in headless Chromium", function () {
             await opEnded(w, "ok");
             assert.ok(w.requests.some((r) => r.method === "POST" && r.url.pathname === "/teams/web/envs/staging2/gitspaces/zed/stop"));
             assert.strictEqual((await mem.portal.get({ team: "web", env: "staging2" }, "zed")).running, false);
+
+            // A stack that does not exist: said in words, and the list of the previous one is gone.
+            await w.page.fill("#team", "ghost");
+            await w.page.fill("#env", "dev");
+            await w.page.click("#load");
+            await w.page.waitForSelector("#gitspaces", { state: "hidden" });
+            assert.match((await w.page.textContent("#message"))!, /^Not found: .*ghost-dev/);
+            assert.strictEqual(await w.page.$$eval("#gitspaces tbody tr", (r) => r.length), 0);
 
             // Create: a config the program refuses, then a good one.
             await w.page.click("#new-stack-open");
