@@ -564,7 +564,7 @@ describe("portal: web page in headless Chromium", function () {
         }
     });
 
-    it("shows a queued request's place in line and cancels it; a busy stack's retries are shown in words", async () => {
+    it("shows a queued request's place in line and cancels it, lists everyone's requests in line; a busy stack's retries in words", async () => {
         mem.stack.options.delayMs = 1500;
         const w = await openPage(browser, pageUrl());
         try {
@@ -581,6 +581,24 @@ describe("portal: web page in headless Chromium", function () {
             await running;
             assert.strictEqual((await mem.portal.get(REF, "carol")).running, false, "the cancelled start never ran");
             assert.ok(w.requests.some((r) => r.method === "DELETE" && /^\/teams\/platform\/envs\/dev\/operations\/[-0-9a-f]{36}$/.test(r.url.pathname)));
+
+            // Everyone's requests in line (GET …/operations): a queued one is cancelled from the list.
+            mem.stack.options.delayMs = 1500;
+            const first = mem.portal.stop(REF, "alice");
+            await new Promise((r) => setTimeout(r, 200));
+            const queued = mem.portal.update(REF, "carol", { storage: "9Gi" }, { operationId: "lib-request-1" });
+            const outcome = queued.then(() => "ran", (e: Error) => e.name);
+            await w.page.click("#load");
+            await w.page.waitForSelector("#queue:not([hidden]) li[data-id=lib-request-1] button.cancel");
+            const lines = await w.page.$$eval("#queue-list li", (lis) => lis.map((l) => l.firstChild!.textContent));
+            assert.match(lines[0]!, /^running: stop alice, since /);
+            assert.match(lines[1]!, /^queued, 1 ahead: edit carol, since /);
+            await w.page.click("li[data-id=lib-request-1] button.cancel");
+            assert.strictEqual(await outcome, "OperationCancelledError");
+            await first;
+            assert.strictEqual((mem.stack.values.developers as Array<Record<string, unknown>>)[2].storage, undefined, "the cancelled edit never ran");
+            await w.page.click("#queue-refresh");
+            await w.page.waitForSelector("#queue", { state: "hidden" });
 
             mem.stack.options.delayMs = 50;
             mem.stack.options.busyRuns = 1;
