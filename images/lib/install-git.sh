@@ -22,6 +22,15 @@ debs=("$work"/git_*.deb)
 # apt-install.sh: --no-install-recommends, the lists removed afterwards.
 "$here/apt-install.sh" "$work/git.deb"
 
+# Debian's git ships git, git-shell and scalar twice, as identical files in /usr/bin and /usr/lib/git-core: one
+# inode for both (8 MB). dpkg replaces each file by renaming a new one over it, so an upgrade stays correct.
+for f in /usr/bin/*; do
+    twin="/usr/lib/git-core/${f##*/}"
+    if [[ -f "$f" && ! -L "$f" && -f "$twin" && ! -L "$twin" && ! "$f" -ef "$twin" ]] && cmp -s "$f" "$twin"; then
+        ln -f "$twin" "$f"
+        echo "hard-linked $f to $twin"
+    fi
+done
 git --version
 if ((had_perl == 0)) && dpkg-query -W -f='${Status}' perl 2>/dev/null | grep -q ' installed$'; then
     echo "perl was installed with git anyway: $(apt-cache rdepends --installed perl 2>/dev/null | tr '\n' ' ')" >&2

@@ -13,6 +13,9 @@
 #   BUILDKIT_HOST           buildkit: the buildkitd address (buildctl's own variable; default: buildctl's default)
 #   GITSPACE_REGISTRY_REPO  buildkit: where images are pushed, as <repo>/<flavor>:<tag>, plain HTTP
 #                           (required, e.g. 127.0.0.1:5055/gitspace-local)
+#   GITSPACE_COMPRESSION    buildkit: the pushed layers' compression, gzip (default, BuildKit's level) or
+#                           <gzip|zstd>:<level>, e.g. zstd:9 (every layer recompressed, OCI media types; zstd layers
+#                           need containerd >= 1.5 or Docker >= 23 to pull)
 #   GITSPACE_BASE_IMAGE     buildkit: the Debian/Ubuntu image base is built FROM (required, e.g.
 #                           127.0.0.1:5055/debian:bookworm; tools/cluster/oci-push.sh makes one from a rootfs)
 #   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
@@ -175,12 +178,23 @@ push() {
     log "pushed $ref"
 }
 
+# compression_opts: the image exporter's options for GITSPACE_COMPRESSION (nothing for the default).
+compression_opts() {
+    local c="${GITSPACE_COMPRESSION:-gzip}"
+    case "$c" in
+        gzip) ;;
+        gzip:[0-9] | zstd:[0-9] | zstd:1[0-9] | zstd:2[0-2])
+            printf ',compression=%s,compression-level=%s,force-compression=true,oci-mediatypes=true' "${c%%:*}" "${c#*:}" ;;
+        *) die "GITSPACE_COMPRESSION must be gzip, gzip:<0-9> or zstd:<0-22>, not '$c'" ;;
+    esac
+}
+
 # bk_build FLAVOR FROM TARGET NAME IMAGE: buildctl build, pushed to IMAGE; prints the compressed (push) size.
 bk_build() {
     local flavor="$1" from="$2" target="$3" name="$4" image="$5" start elapsed size extra
     local -a args=(build --frontend dockerfile.v0 --local "context=$context_dir"
         --local "dockerfile=$context_dir/images/$flavor" --opt "build-arg:BASE_IMAGE=$from" --opt "platform=linux/$arch"
-        --output "type=image,name=$image,push=true,registry.insecure=true" --progress plain)
+        --output "type=image,name=$image,push=true,registry.insecure=true$(compression_opts)" --progress plain)
     [[ -n "$target" ]] && args+=(--opt "target=$target")
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--opt "build-arg:$extra"); done
     [[ "$flavor" == vscode ]] && args+=(--opt "build-arg:VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
