@@ -213,17 +213,24 @@ run() {
     if [[ "$builder" == buildkit ]]; then bk_run "$@"; else docker run --rm --network none "$@"; fi
 }
 
-# bk_run [-e NAME=VALUE]... [-w DIR] [-v HOSTDIR:DIR:ro]... IMAGE COMMAND...: `docker run --rm --network none` done
-# by BuildKit: a throw-away build FROM IMAGE whose one step runs COMMAND (as the image's user, no network but
-# loopback, never cached); prints the command's output, fails when it fails.
+# run_online_as_root IMAGE COMMAND...: COMMAND as root with the network (a team's `FROM <flavor>` + `apt-get install`).
+run_online_as_root() {
+    if [[ "$builder" == buildkit ]]; then bk_run --online -u root "$@"; else docker run --rm -u root "$@"; fi
+}
+
+# bk_run [--online] [-u USER] [-e NAME=VALUE]... [-w DIR] [-v HOSTDIR:DIR:ro]... IMAGE COMMAND...: `docker run --rm
+# --network none` done by BuildKit: a throw-away build FROM IMAGE whose one step runs COMMAND (as the image's user or
+# USER, no network but loopback unless --online, never cached); prints the command's output, fails when it fails.
 bk_run() {
-    local workdir="" image dir e m n=0 out rc=0 sep=""
+    local workdir="" user="" network=" --network=none" image dir e m n=0 out rc=0 sep=""
     local -a env=() mounts=() args=()
     while [[ "$1" == -* ]]; do
         case "$1" in
             -e) env+=("$2"); shift 2 ;;
             -w) workdir="$2"; shift 2 ;;
             -v) mounts+=("$2"); shift 2 ;;
+            -u) user="$2"; shift 2 ;;
+            --online) network=""; shift ;;
             *) die "bk_run: unsupported option $1" ;;
         esac
     done
@@ -232,9 +239,10 @@ bk_run() {
     args=(build --frontend dockerfile.v0 --local "context=$dir" --local "dockerfile=$dir" --no-cache --progress plain)
     {
         printf 'FROM %s\n' "$image"
+        [[ -z "$user" ]] || printf 'USER %s\n' "$user"
         for e in "${env[@]}"; do printf 'ENV %s=%s\n' "${e%%=*}" "$(jq -cn --arg v "${e#*=}" '$v')"; done
         [[ -z "$workdir" ]] || printf 'WORKDIR %s\n' "$workdir"
-        printf 'RUN --network=none'
+        printf 'RUN%s' "$network"
         for m in "${mounts[@]}"; do
             n=$((n + 1))
             args+=(--local "mount$n=${m%%:*}" --opt "context:mount$n=local:mount$n")
@@ -289,6 +297,42 @@ sshd_ok() {
         ssh-keygen -q -t ed25519 -N "" -f "$d/host_key"
         /usr/sbin/sshd -t -f /dev/null -o "HostKey=$d/host_key" -o Port=8088 -o "PidFile=$d/sshd.pid" \
             -o UsePAM=no -o "AuthorizedKeysFile=$d/authorized_keys" -o PasswordAuthentication=no'
+}
+
+# git without the full Perl (images/lib/install-git.sh): only perl-base, dpkg and apt consistent (checked as the user,
+# without apt's lock), and git's everyday commands work offline, `add -p` included.
+git_ok() {
+    run "$1" bash -euo pipefail -c '
+        if dpkg-query -W -f="\${Status}" perl 2>/dev/null | grep -q " installed$"; then echo "perl is installed"; exit 1; fi
+        [[ $(dpkg-query -W -f="\${Version}" git) == *~gitspace1 ]] || { echo "not the repacked git"; exit 1; }
+        [[ -z "$(dpkg --audit)" ]] || { dpkg --audit; exit 1; }
+        apt-get -o Debug::NoLocking=true check >/dev/null
+        cd "$(mktemp -d)"
+        git init -q -b main r && cd r
+        git config user.email dev@example.com && git config user.name dev
+        printf "a\n" >f && printf "a\n" >g && git add f g && git commit -qm one
+        git switch -qc topic && printf "b\n" >>f && git commit -qam two && git switch -q main && git merge -q topic
+        printf "c\n" >>g && printf "y\n" | git add -p >/dev/null && [[ $(git diff --cached --numstat) == "1	0	g" ]]
+        git commit -qm three && git clone -q "file://$PWD" ../c && [[ $(git -C ../c rev-list --count HEAD) == 3 ]]
+        [[ $(git -C ../c log --format=%s | tr "\n" " ") == "three two one " ]] && git stash list >/dev/null
+        git rebase -q --onto HEAD~2 HEAD~1 && [[ $(git log --format=%s | tr "\n" " ") == "three one " ]]'
+}
+
+# A team extends the image (FROM it, apt-get install, with the network): a Perl package brings the real perl and
+# keeps the repacked git; git-email (which relies on git's perl dependency) replaces git with the distribution's, perl
+# and liberror-perl included, and `git send-email` runs.
+extend_with_perl_ok() {
+    run_online_as_root "$1" bash -euo pipefail -c '
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends libjson-perl >/dev/null
+        [[ $(dpkg-query -W -f="\${Version}" git) == *~gitspace1 ]]
+        [[ $(perl -MJSON -e "print encode_json([1])") == "[1]" ]]
+        apt-get install -y -qq --no-install-recommends git-email >/dev/null
+        [[ $(dpkg-query -W -f="\${Version}" git) != *~gitspace1 ]]
+        dpkg-query -W -f="\${Status}\n" perl liberror-perl git-email | grep -vq "ok installed" && exit 1
+        git send-email --dump-aliases >/dev/null
+        [[ -z "$(dpkg --audit)" ]] && apt-get check >/dev/null'
 }
 
 # Ubuntu 24.04 ships user and group `ubuntu` with 1000:1000 (seed bug 5). No Ubuntu image is reachable here, so an
@@ -361,11 +405,14 @@ smoke() {
         [[ -z "$(find /usr/share/doc -type f ! -name copyright | head -n 1)" ]]
         [[ -z "$(find /usr/share/locale -type f -name "*.mo" | head -n 1)" ]]
         [[ -f /usr/share/doc/git/copyright ]]'
+    check "git without the full Perl: perl-base only, dpkg consistent, git works (add -p too)" git_ok "$image"
     check "git credential helper registered system-wide" \
         expect_output "/usr/local/gitspace/scripts/common/" run "$image" git config --system --get-all credential.helper
     case "$flavor" in
         base)
             check "scripts" scripts_ok "$image" common vscode cursor jetbrains
+            check "FROM base + apt-get install: a Perl package gets the real perl, git-email Debian's git" \
+                extend_with_perl_ok "$image"
             check "create-user.sh replaces Ubuntu's uid 1000 user, idempotently" ubuntu_user_ok ;;
         vscode)
             check "scripts" scripts_ok "$image" common vscode
