@@ -254,7 +254,15 @@ bk_run() {
         for e in "$@"; do printf '%s%s' "$sep" "$(jq -cn --arg v "$e" '$v')"; sep=","; done
         printf ']\n'
     } >"$dir/Dockerfile"
-    out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
+    # A loaded buildkitd sometimes drops the client session ("context deadline exceeded") before the step starts: that
+    # is no result of the command, so the throw-away build is tried again (twice at most).
+    local try
+    for try in 1 2 3; do
+        rc=0
+        out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
+        if ((rc == 0)) || [[ "$out" != *"error: context deadline exceeded"* ]]; then break; fi
+        log "  buildctl: context deadline exceeded (try $try), again"
+    done
     # The step's own output: the lines "#<step> <seconds> <text>".
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' <<<"$out"
     ((rc == 0)) || { grep -E '^(ERROR|error):' <<<"$out" | head -n 3 >&2 || true; }
