@@ -338,7 +338,7 @@ extend_with_perl_ok() {
         [[ $(perl -MJSON -e "print encode_json([1])") == "[1]" ]]
         apt-get install -y -qq --no-install-recommends git-email >/dev/null
         [[ $(dpkg-query -W -f="\${Version}" git) != *~gitspace1 ]]
-        dpkg-query -W -f="\${Status}\n" perl liberror-perl git-email | grep -vq "ok installed" && exit 1
+        [[ $(dpkg-query -W -f="\${Status}\n" perl liberror-perl git-email | sort -u) == "install ok installed" ]]
         git send-email --dump-aliases >/dev/null
         [[ -z "$(dpkg --audit)" ]] && apt-get check >/dev/null'
 }
