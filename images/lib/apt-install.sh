@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Debian/Ubuntu packages the way every gitspace image does: no recommends, no apt lists or caches left.
+# Install Debian/Ubuntu packages the way every gitspace image does: no recommends, no apt lists, caches or backups
+# left.
 # Usage: apt-install.sh PACKAGE...
 set -euo pipefail
 
@@ -11,3 +12,5 @@ apt-get update
 apt-get install -y --no-install-recommends "$@"
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+# The backups dpkg and debconf write on every run (status-old, templates.dat-old: ~1 MB per image layer).
+rm -f /var/lib/dpkg/*-old /var/cache/debconf/*-old

@@ -13,6 +13,9 @@
 #   BUILDKIT_HOST           buildkit: the buildkitd address (buildctl's own variable; default: buildctl's default)
 #   GITSPACE_REGISTRY_REPO  buildkit: where images are pushed, as <repo>/<flavor>:<tag>, plain HTTP
 #                           (required, e.g. 127.0.0.1:5055/gitspace-local)
+#   GITSPACE_COMPRESSION    buildkit: the pushed layers' compression, gzip (default, BuildKit's level) or
+#                           <gzip|zstd>:<level>, e.g. zstd:9 (every layer recompressed, OCI media types; zstd layers
+#                           need containerd >= 1.5 or Docker >= 23 to pull)
 #   GITSPACE_BASE_IMAGE     buildkit: the Debian/Ubuntu image base is built FROM (required, e.g.
 #                           127.0.0.1:5055/debian:bookworm; tools/cluster/oci-push.sh makes one from a rootfs)
 #   GITSPACE_SUITE          Debian suite of the local base image (default: bookworm)
@@ -175,12 +178,23 @@ push() {
     log "pushed $ref"
 }
 
+# compression_opts: the image exporter's options for GITSPACE_COMPRESSION (nothing for the default).
+compression_opts() {
+    local c="${GITSPACE_COMPRESSION:-gzip}"
+    case "$c" in
+        gzip) ;;
+        gzip:[0-9] | zstd:[0-9] | zstd:1[0-9] | zstd:2[0-2])
+            printf ',compression=%s,compression-level=%s,force-compression=true,oci-mediatypes=true' "${c%%:*}" "${c#*:}" ;;
+        *) die "GITSPACE_COMPRESSION must be gzip, gzip:<0-9> or zstd:<0-22>, not '$c'" ;;
+    esac
+}
+
 # bk_build FLAVOR FROM TARGET NAME IMAGE: buildctl build, pushed to IMAGE; prints the compressed (push) size.
 bk_build() {
     local flavor="$1" from="$2" target="$3" name="$4" image="$5" start elapsed size extra
     local -a args=(build --frontend dockerfile.v0 --local "context=$context_dir"
         --local "dockerfile=$context_dir/images/$flavor" --opt "build-arg:BASE_IMAGE=$from" --opt "platform=linux/$arch"
-        --output "type=image,name=$image,push=true,registry.insecure=true" --progress plain)
+        --output "type=image,name=$image,push=true,registry.insecure=true$(compression_opts)" --progress plain)
     [[ -n "$target" ]] && args+=(--opt "target=$target")
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--opt "build-arg:$extra"); done
     [[ "$flavor" == vscode ]] && args+=(--opt "build-arg:VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
@@ -199,17 +213,24 @@ run() {
     if [[ "$builder" == buildkit ]]; then bk_run "$@"; else docker run --rm --network none "$@"; fi
 }
 
-# bk_run [-e NAME=VALUE]... [-w DIR] [-v HOSTDIR:DIR:ro]... IMAGE COMMAND...: `docker run --rm --network none` done
-# by BuildKit: a throw-away build FROM IMAGE whose one step runs COMMAND (as the image's user, no network but
-# loopback, never cached); prints the command's output, fails when it fails.
+# run_online_as_root IMAGE COMMAND...: COMMAND as root with the network (a team's `FROM <flavor>` + `apt-get install`).
+run_online_as_root() {
+    if [[ "$builder" == buildkit ]]; then bk_run --online -u root "$@"; else docker run --rm -u root "$@"; fi
+}
+
+# bk_run [--online] [-u USER] [-e NAME=VALUE]... [-w DIR] [-v HOSTDIR:DIR:ro]... IMAGE COMMAND...: `docker run --rm
+# --network none` done by BuildKit: a throw-away build FROM IMAGE whose one step runs COMMAND (as the image's user or
+# USER, no network but loopback unless --online, never cached); prints the command's output, fails when it fails.
 bk_run() {
-    local workdir="" image dir e m n=0 out rc=0 sep=""
+    local workdir="" user="" network=" --network=none" image dir e m n=0 out rc=0 sep=""
     local -a env=() mounts=() args=()
     while [[ "$1" == -* ]]; do
         case "$1" in
             -e) env+=("$2"); shift 2 ;;
             -w) workdir="$2"; shift 2 ;;
             -v) mounts+=("$2"); shift 2 ;;
+            -u) user="$2"; shift 2 ;;
+            --online) network=""; shift ;;
             *) die "bk_run: unsupported option $1" ;;
         esac
     done
@@ -218,9 +239,10 @@ bk_run() {
     args=(build --frontend dockerfile.v0 --local "context=$dir" --local "dockerfile=$dir" --no-cache --progress plain)
     {
         printf 'FROM %s\n' "$image"
+        [[ -z "$user" ]] || printf 'USER %s\n' "$user"
         for e in "${env[@]}"; do printf 'ENV %s=%s\n' "${e%%=*}" "$(jq -cn --arg v "${e#*=}" '$v')"; done
         [[ -z "$workdir" ]] || printf 'WORKDIR %s\n' "$workdir"
-        printf 'RUN --network=none'
+        printf 'RUN%s' "$network"
         for m in "${mounts[@]}"; do
             n=$((n + 1))
             args+=(--local "mount$n=${m%%:*}" --opt "context:mount$n=local:mount$n")
@@ -232,7 +254,15 @@ bk_run() {
         for e in "$@"; do printf '%s%s' "$sep" "$(jq -cn --arg v "$e" '$v')"; sep=","; done
         printf ']\n'
     } >"$dir/Dockerfile"
-    out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
+    # A loaded buildkitd sometimes drops the client session ("context deadline exceeded") before the step starts: that
+    # is no result of the command, so the throw-away build is tried again (twice at most).
+    local try
+    for try in 1 2 3; do
+        rc=0
+        out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
+        if ((rc == 0)) || [[ "$out" != *"error: context deadline exceeded"* ]]; then break; fi
+        log "  buildctl: context deadline exceeded (try $try), again"
+    done
     # The step's own output: the lines "#<step> <seconds> <text>".
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' <<<"$out"
     ((rc == 0)) || { grep -E '^(ERROR|error):' <<<"$out" | head -n 3 >&2 || true; }
@@ -275,6 +305,42 @@ sshd_ok() {
         ssh-keygen -q -t ed25519 -N "" -f "$d/host_key"
         /usr/sbin/sshd -t -f /dev/null -o "HostKey=$d/host_key" -o Port=8088 -o "PidFile=$d/sshd.pid" \
             -o UsePAM=no -o "AuthorizedKeysFile=$d/authorized_keys" -o PasswordAuthentication=no'
+}
+
+# git without the full Perl (images/lib/install-git.sh): only perl-base, dpkg and apt consistent (checked as the user,
+# without apt's lock), and git's everyday commands work offline, `add -p` included.
+git_ok() {
+    run "$1" bash -euo pipefail -c '
+        if dpkg-query -W -f="\${Status}" perl 2>/dev/null | grep -q " installed$"; then echo "perl is installed"; exit 1; fi
+        [[ $(dpkg-query -W -f="\${Version}" git) == *~gitspace1 ]] || { echo "not the repacked git"; exit 1; }
+        [[ -z "$(dpkg --audit)" ]] || { dpkg --audit; exit 1; }
+        apt-get -o Debug::NoLocking=true check >/dev/null
+        cd "$(mktemp -d)"
+        git init -q -b main r && cd r
+        git config user.email dev@example.com && git config user.name dev
+        printf "a\n" >f && printf "a\n" >g && git add f g && git commit -qm one
+        git switch -qc topic && printf "b\n" >>f && git commit -qam two && git switch -q main && git merge -q topic
+        printf "c\n" >>g && printf "y\n" | git add -p >/dev/null && [[ $(git diff --cached --numstat) == "1	0	g" ]]
+        git commit -qm three && git clone -q "file://$PWD" ../c && [[ $(git -C ../c rev-list --count HEAD) == 3 ]]
+        [[ $(git -C ../c log --format=%s | tr "\n" " ") == "three two one " ]] && git stash list >/dev/null
+        git rebase -q --onto HEAD~2 HEAD~1 && [[ $(git log --format=%s | tr "\n" " ") == "three one " ]]'
+}
+
+# A team extends the image (FROM it, apt-get install, with the network): a Perl package brings the real perl and
+# keeps the repacked git; git-email (which relies on git's perl dependency) replaces git with the distribution's, perl
+# and liberror-perl included, and `git send-email` runs.
+extend_with_perl_ok() {
+    run_online_as_root "$1" bash -euo pipefail -c '
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends libjson-perl >/dev/null
+        [[ $(dpkg-query -W -f="\${Version}" git) == *~gitspace1 ]]
+        [[ $(perl -MJSON -e "print encode_json([1])") == "[1]" ]]
+        apt-get install -y -qq --no-install-recommends git-email >/dev/null
+        [[ $(dpkg-query -W -f="\${Version}" git) != *~gitspace1 ]]
+        [[ $(dpkg-query -W -f="\${Status}\n" perl liberror-perl git-email | sort -u) == "install ok installed" ]]
+        git send-email --dump-aliases >/dev/null
+        [[ -z "$(dpkg --audit)" ]] && apt-get check >/dev/null'
 }
 
 # Ubuntu 24.04 ships user and group `ubuntu` with 1000:1000 (seed bug 5). No Ubuntu image is reachable here, so an
@@ -347,11 +413,14 @@ smoke() {
         [[ -z "$(find /usr/share/doc -type f ! -name copyright | head -n 1)" ]]
         [[ -z "$(find /usr/share/locale -type f -name "*.mo" | head -n 1)" ]]
         [[ -f /usr/share/doc/git/copyright ]]'
+    check "git without the full Perl: perl-base only, dpkg consistent, git works (add -p too)" git_ok "$image"
     check "git credential helper registered system-wide" \
         expect_output "/usr/local/gitspace/scripts/common/" run "$image" git config --system --get-all credential.helper
     case "$flavor" in
         base)
             check "scripts" scripts_ok "$image" common vscode cursor jetbrains
+            check "FROM base + apt-get install: a Perl package gets the real perl, git-email Debian's git" \
+                extend_with_perl_ok "$image"
             check "create-user.sh replaces Ubuntu's uid 1000 user, idempotently" ubuntu_user_ok ;;
         vscode)
             check "scripts" scripts_ok "$image" common vscode

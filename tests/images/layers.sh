@@ -8,7 +8,8 @@
 #   GITSPACE_REGISTRY_SCHEME  http (default) or https
 #   GITSPACE_LAYER_DIRS       how many directories to list per layer (default: 4; 0: sizes only, no blob download)
 #   GITSPACE_LAYER_DEPTH      path depth of those directories (default: 3, e.g. usr/share/doc)
-# Prints one line per layer, then the totals; sizes in MB (10^6 bytes).
+# Prints one line per layer, then the totals and the layers' compression (gzip, zstd); sizes in MB (10^6 bytes).
+# zstd layers need the zstd command.
 set -euo pipefail
 
 log() { printf '[gitspace] %s\n' "$*" >&2; }
@@ -46,19 +47,22 @@ fi
 config="$(curl -fsS "$api/blobs/$(jq -r '.config.digest' <<<"$manifest")")"
 # The build steps that made a layer (history entries without empty_layer), in order.
 mapfile -t steps < <(jq -r '.history[] | select(.empty_layer != true) | .created_by // "" | gsub("\\s+"; " ") | .[0:110]' <<<"$config")
-mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$manifest")
+mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size) \(.mediaType)"' <<<"$manifest")
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
 total_c=0 total_u=0 n=0
 printf '%-3s %9s %9s  %s\n' '#' 'push MB' 'size MB' 'step / biggest directories'
 for line in "${layers[@]}"; do
-    digest="${line%% *}" size="${line##* }"
+    read -r digest size media <<<"$line"
     n=$((n + 1))
     total_c=$((total_c + size))
     if ((dirs > 0)); then
         curl -fsS -o "$tmp/blob" "$api/blobs/$digest"
         # tar listing: size is field 3, path field 6; sum sizes per directory prefix of depth $depth
-        tar -tvzf "$tmp/blob" 2>/dev/null >"$tmp/list" || tar -tvf "$tmp/blob" >"$tmp/list"
+        case "$media" in
+            *zstd*) zstd -dc "$tmp/blob" | tar -tvf - >"$tmp/list" ;;
+            *) tar -tvzf "$tmp/blob" 2>/dev/null >"$tmp/list" || tar -tvf "$tmp/blob" >"$tmp/list" ;;
+        esac
         usize="$(awk '{ s += $3 } END { printf "%d", s }' "$tmp/list")"
         top="$(awk -v d="$depth" '{ p = $6; sub(/^\.\//, "", p); n = split(p, a, "/"); k = a[1];
                 for (i = 2; i <= (n - 1 < d ? n - 1 : d); i++) k = k "/" a[i]; s[k] += $3 }
@@ -71,4 +75,5 @@ for line in "${layers[@]}"; do
     printf '%-3s %9s %9s  %s\n' "$n" "$(mb "$size")" "$(mb "$usize")" "${steps[n - 1]:-?}"
     [[ -z "$top" ]] || printf '%-3s %9s %9s    %s\n' '' '' '' "$top"
 done
-printf '%-3s %9s %9s  %s\n' 'sum' "$(mb "$total_c")" "$(mb "$total_u")" "$ref ($platform, $n layers)"
+compression="$(printf '%s\n' "${layers[@]}" | awk '{ m = $3; sub(/.*[.+]/, "", m); print (m == "tar" ? "none" : m == "gzip" || m == "zstd" ? m : "?") }' | sort -u | paste -sd/)"
+printf '%-3s %9s %9s  %s\n' 'sum' "$(mb "$total_c")" "$(mb "$total_u")" "$ref ($platform, $n layers, ${compression:-no layers})"

@@ -126,11 +126,13 @@ describe("runtime image Dockerfiles", () => {
                     const installs = runs.filter((r) => /apt-install\.sh/.test(args(r)));
                     assert.ok(installs.length, "base installs its packages with images/lib/apt-install.sh");
                     const packages = installs.map(args).join(" ");
-                    for (const pkg of ["git", "curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "tini", "nodejs"]) {
+                    for (const pkg of ["curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "tini", "nodejs"]) {
                         assert.match(packages, new RegExp(`\\s${pkg}(\\s|$)`), `base package ${pkg}`);
                     }
-                    // No documentation, manuals or translations: the dpkg excludes come before the first install.
-                    assert.match(args(installs[0]), /slim-dpkg\.sh[\s\S]*apt-install\.sh/);
+                    // No documentation, manuals or translations: the dpkg excludes come before the first install; git
+                    // without the full Perl (install-git.sh) in the same step.
+                    assert.match(args(installs[0]), /slim-dpkg\.sh[\s\S]*apt-install\.sh[\s\S]*install-git\.sh/);
+                    assert.doesNotMatch(packages, /\sgit(\s|$)/, "git comes from install-git.sh, not apt-install.sh");
                 }
             });
 

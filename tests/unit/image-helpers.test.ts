@@ -168,3 +168,93 @@ describe("images/lib/prune-code-server.sh", () => {
         assert.deepEqual(listFiles(root), before);
     });
 });
+
+describe("images/lib/repack-git.sh", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitspace-repack-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** A real .deb built with dpkg-deb from a control text and one file. */
+    function deb(name: string, control: string): string {
+        const root = path.join(dir, `${name}-root`);
+        tree(root, { "DEBIAN/control": control, "usr/bin/git": "#!/bin/sh\necho git\n", "DEBIAN/conffiles": "/etc/git-prompt\n", "etc/git-prompt": "x" });
+        fs.chmodSync(path.join(root, "usr/bin/git"), 0o755);
+        const out = path.join(dir, `${name}.deb`);
+        const res = spawnSync("dpkg-deb", ["--root-owner-group", "--build", "-Znone", root, out], { encoding: "utf8" });
+        assert.equal(res.status, 0, res.stderr);
+        return out;
+    }
+    const field = (file: string, name: string) => spawnSync("dpkg-deb", ["--field", file, name], { encoding: "utf8" }).stdout.trim();
+    const DEBIAN_GIT = [
+        "Package: git",
+        "Version: 1:2.39.5-0+deb12u3",
+        "Architecture: amd64",
+        "Maintainer: Jonathan Nieder <jrnieder@gmail.com>",
+        "Installed-Size: 44890",
+        // folded over lines, with a qualified perl and an alternative that mentions perl: only the plain ones move
+        "Depends: libc6 (>= 2.34), libcurl3-gnutls (>= 7.56.1), perl,",
+        " liberror-perl, git-man (>> 1:2.39.5), git-man (<< 1:2.39.5-.), perl-doc | perl-base",
+        "Recommends: ca-certificates, patch, less, ssh-client",
+        "Breaks: bash-completion (<< 1:1.90-1), openssh-client (<< 1:6.8)",
+        "Provides: git-completion, git-core",
+        "Description: fast, scalable, distributed revision control system",
+        " Git is popular version control system.",
+        " .",
+        " Depends: this line is description text, not a field.",
+        "",
+    ].join("\n");
+
+    it("moves perl and liberror-perl to Recommends, lowers the version below the archive's, breaks git's Perl-only packages", () => {
+        const out = path.join(dir, "out.deb");
+        const res = run("repack-git.sh", [deb("git", DEBIAN_GIT), out]);
+        assert.equal(res.status, 0, res.stderr);
+        assert.equal(field(out, "Package"), "git");
+        assert.equal(field(out, "Version"), "1:2.39.5-0+deb12u3~gitspace1");
+        const depends = field(out, "Depends").split(/,\s*/);
+        assert.deepEqual(depends, ["libc6 (>= 2.34)", "libcurl3-gnutls (>= 7.56.1)", "git-man (>> 1:2.39.5)", "git-man (<< 1:2.39.5-.)", "perl-doc | perl-base"]);
+        assert.equal(field(out, "Recommends"), "ca-certificates, patch, less, ssh-client, perl, liberror-perl");
+        assert.equal(field(out, "Breaks"), "bash-completion (<< 1:1.90-1), openssh-client (<< 1:6.8), git-email, git-svn, git-cvs, git-mediawiki, gitweb");
+        assert.equal(field(out, "Provides"), "git-completion, git-core");
+        assert.match(field(out, "Description"), /^fast, scalable.*\n Git is popular version control system\.\n \.\n Depends: this line is description text/s);
+        // the version really sorts below the archive's build, and the files and conffiles are the same
+        assert.equal(spawnSync("dpkg", ["--compare-versions", field(out, "Version"), "lt", "1:2.39.5-0+deb12u3"]).status, 0);
+        assert.equal(spawnSync("dpkg", ["--compare-versions", field(out, "Version"), "gt", "1:2.39.5"]).status, 0);
+        const contents = spawnSync("dpkg-deb", ["--contents", out], { encoding: "utf8" }).stdout;
+        assert.match(contents, /\.\/usr\/bin\/git\n/);
+        assert.equal(spawnSync("dpkg-deb", ["--info", out, "conffiles"], { encoding: "utf8" }).stdout.trim(), "/etc/git-prompt");
+    });
+
+    it("adds Recommends and Breaks when the package has none", () => {
+        const control = "Package: git\nVersion: 2.43.0-1ubuntu7\nArchitecture: arm64\nMaintainer: x <x@example.com>\nDepends: libc6, perl:any, liberror-perl (>= 0.17)\nDescription: git\n";
+        const out = path.join(dir, "out.deb");
+        const res = run("repack-git.sh", [deb("git", control), out]);
+        assert.equal(res.status, 0, res.stderr);
+        assert.equal(field(out, "Depends"), "libc6");
+        assert.equal(field(out, "Recommends"), "perl:any, liberror-perl (>= 0.17)");
+        assert.equal(field(out, "Breaks"), "git-email, git-svn, git-cvs, git-mediawiki, gitweb");
+        assert.equal(field(out, "Version"), "2.43.0-1ubuntu7~gitspace1");
+    });
+
+    it("copies a git without a perl dependency unchanged", () => {
+        const control = "Package: git\nVersion: 2.47.0-1\nArchitecture: amd64\nMaintainer: x <x@example.com>\nDepends: libc6, perl-base\nDescription: git\n";
+        const input = deb("git", control);
+        const out = path.join(dir, "out.deb");
+        const res = run("repack-git.sh", [input, out]);
+        assert.equal(res.status, 0, res.stderr);
+        assert.match(res.stdout, /does not depend on perl or liberror-perl: unchanged/);
+        assert.deepEqual(fs.readFileSync(out), fs.readFileSync(input));
+    });
+
+    it("refuses another package, a file that is no package, and wrong arguments, writing nothing", () => {
+        const out = path.join(dir, "out.deb");
+        let res = run("repack-git.sh", [deb("perl", "Package: perl\nVersion: 1\nArchitecture: all\nMaintainer: x <x@example.com>\nDescription: p\n"), out]);
+        assert.notEqual(res.status, 0);
+        assert.match(res.stderr, /package 'perl', not git/);
+        fs.writeFileSync(path.join(dir, "junk.deb"), "not a deb");
+        res = run("repack-git.sh", [path.join(dir, "junk.deb"), out]);
+        assert.notEqual(res.status, 0);
+        res = run("repack-git.sh", [path.join(dir, "junk.deb")]);
+        assert.equal(res.status, 2);
+        assert.ok(!fs.existsSync(out));
+    });
+});
