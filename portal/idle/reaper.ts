@@ -125,11 +125,12 @@ export class IdleReaper {
         this.log = options.log ?? (() => undefined);
     }
 
-    /** Sweeps every interval (the first one after one interval); a sweep still running makes the next one wait. */
+    /** Sweeps now, then every interval; a sweep still running makes the next one wait. */
     start(): void {
         if (this.timer) return;
         this.timer = setInterval(() => { if (!this.running) void this.sweep(); }, this.options.intervalMs ?? 60_000);
         this.timer.unref();
+        void this.sweep();
     }
 
     async stop(): Promise<void> {
