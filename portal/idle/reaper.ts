@@ -115,6 +115,8 @@ export function podReadiness(pod: V1Pod): { ready: boolean; readyAt?: number; st
 export class IdleReaper {
     /** When each pod (by uid) was first seen: idle time never counts from before the reaper could see it. */
     private readonly firstSeen = new Map<string, number>();
+    /** The last activity error logged per gitspace: the same error is logged once, not every sweep. */
+    private readonly lastError = new Map<string, string>();
     private timer?: NodeJS.Timeout;
     private running?: Promise<SweepResult[]>;
     private readonly now: () => number;
@@ -153,6 +155,8 @@ export class IdleReaper {
         const results: SweepResult[] = [];
         for (const c of candidates) results.push(await this.inspect(c, seen));
         for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) this.firstSeen.delete(key);
+        const current = new Set(candidates.map((c) => `${c.ref.team}-${c.ref.env}/${c.developer}`));
+        for (const key of [...this.lastError.keys()]) if (!current.has(key)) this.lastError.delete(key);
         const stops = results.filter((r) => r.decision.action === "stop");
         await Promise.all(stops.map(async (r) => {
             const stack = `${r.ref.team}-${r.ref.env}`;
@@ -170,8 +174,14 @@ export class IdleReaper {
     private async inspect(c: IdleCandidate, seen: Set<string>): Promise<SweepResult> {
         const stack = `${c.ref.team}-${c.ref.env}`;
         const result = (decision: IdleDecision): SweepResult => {
+            const key = `${stack}/${c.developer}`;
             if (decision.action === "keep" && decision.reason === "activity-unknown") {
-                this.log({ event: "activity-unknown", stack, developer: c.developer, error: decision.detail });
+                if (this.lastError.get(key) !== decision.detail) {
+                    this.log({ event: "activity-unknown", stack, developer: c.developer, error: decision.detail });
+                    this.lastError.set(key, decision.detail ?? "");
+                }
+            } else {
+                this.lastError.delete(key);
             }
             return { ref: c.ref, developer: c.developer, decision };
         };

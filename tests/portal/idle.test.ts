@@ -298,9 +298,17 @@ describe("idle: the reaper over the portal (in-memory engine, fake cluster)", ()
         const r = await t.reaper.sweep();
         assert.deepEqual(r.map((x) => [x.developer, x.decision.action]), [["alice", "keep"], ["bob", "keep"], ["carol", "keep"]]);
         for (const name of ["alice", "bob", "carol"]) assert.equal(t.entry(name).running, undefined);
-        const unknown = t.logs.filter((l) => l.event === "activity-unknown");
-        assert.deepEqual(unknown.map((l) => l.developer).sort(), ["alice", "alice", "bob", "bob", "carol", "carol"]);
-        assert.match(String(unknown.find((l) => l.developer === "alice")!.error), /exec: .*pods\/exec/);
+        const unknown = () => t.logs.filter((l) => l.event === "activity-unknown");
+        assert.deepEqual(unknown().map((l) => l.developer).sort(), ["alice", "bob", "carol"], "the same error is logged once, not every sweep");
+        assert.match(String(unknown().find((l) => l.developer === "alice")!.error), /exec: .*pods\/exec/);
+        // Another error is logged; after a good read, the old error is news again.
+        t.fake.activity.set(ns("alice"), async () => { throw new Error("timeout"); });
+        await t.reaper.sweep();
+        t.fake.activity.set(ns("bob"), async () => out({ now: s(T0), lastActivity: null, sessions: 1 }));
+        await t.reaper.sweep();
+        t.fake.activity.set(ns("bob"), async () => "rm -rf / # not json");
+        await t.reaper.sweep();
+        assert.deepEqual(unknown().map((l) => l.developer).sort(), ["alice", "alice", "bob", "bob", "carol"]);
     });
 
     it("a pod not Ready yet, or none: kept without exec", async () => {
