@@ -24,6 +24,8 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { developerNamespaceName } from "../../components/names";
+import { kubeIdleCluster } from "../../portal/idle";
+import { parseActivity } from "../../portal/idle/decide";
 import {
     E2eProject, KUBECONFIG, REPO, e2eTeamValues, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster,
     requireImage,
@@ -254,6 +256,42 @@ describe("idle auto-stop end to end: the portal's reaper, the real engine and cl
         assert.ok(browser.hits.length >= 8 && browser.hits.every((s) => s === 302 || s === 200), `code-server answered the client: ${browser.hits}`);
         assert.ok(portal.lines.some((l) => /\[portal\] idle \{"event":"stop","stack":"[^"]+","developer":"quiet"/.test(l)), "the stop is logged");
         assert.ok(!portal.lines.some((l) => l.includes("activity-unknown")), `activity was read every time:\n${portal.lines.join("\n")}`);
+    });
+
+    it("the RBAC the README asks for is enough, and without pods/exec the activity read fails (so nothing is stopped)", async () => {
+        const namespace = ns("browser");
+        const pod = kubectl("-n", namespace, "get", "pods", "-l", "app=gitspace", "-o", "jsonpath={.items[0].metadata.name}").trim();
+        const raw = JSON.parse(kubectl("config", "view", "--raw", "--minify", "-o", "json"));
+        const cluster = raw.clusters[0].cluster;
+        const kubeconfigFor = (sa: string) => {
+            const token = kubectl("-n", namespace, "create", "token", sa, "--duration=10m").trim();
+            const file = path.join(workDir, `kubeconfig-${sa}.json`);
+            fs.writeFileSync(file, JSON.stringify({
+                apiVersion: "v1", kind: "Config", "current-context": "sa",
+                clusters: [{ name: "c", cluster: { server: cluster.server, "certificate-authority-data": cluster["certificate-authority-data"] } }],
+                users: [{ name: sa, user: { token } }],
+                contexts: [{ name: "sa", context: { cluster: "c", user: sa, namespace } }],
+            }), { mode: 0o600 });
+            return file;
+        };
+        const apply = (doc: unknown) => execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, "apply", "-f", "-"], { input: JSON.stringify(doc), encoding: "utf8" });
+        for (const [sa, rules] of [
+            ["idle-reaper", [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }, { apiGroups: [""], resources: ["pods/exec"], verbs: ["create", "get"] }]],
+            ["no-exec", [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }]],
+        ] as const) {
+            apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace } });
+            apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: sa, namespace }, rules });
+            apply({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: sa, namespace }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: sa }, subjects: [{ kind: "ServiceAccount", name: sa, namespace }] });
+        }
+        const allowed = await kubeIdleCluster(kubeconfigFor("idle-reaper"));
+        assert.equal((await allowed.pods(namespace, `gitspace.io/team=${TEAM},gitspace.io/developer=browser`)).length, 1);
+        const report = parseActivity(await allowed.activity(namespace, pod));
+        assert.ok("report" in report, JSON.stringify(report));
+        assert.ok(report.report.lastActivity !== null, "code-server wrote its heartbeat for the browser client");
+        const denied = await kubeIdleCluster(kubeconfigFor("no-exec"));
+        await assert.rejects(denied.activity(namespace, pod), (e: Error) => /forbidden|403|Unexpected server response/i.test(e.message) || assert.fail(e.message));
+        // A pod that does not exist: rejected too (kept, never stopped).
+        await assert.rejects(allowed.activity(namespace, "no-such-pod"));
     });
 
     it("once the SSH session closes, that gitspace is stopped too", async () => {
