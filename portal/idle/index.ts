@@ -7,7 +7,7 @@ import { kubeIdleCluster } from "./kube";
 
 export { decideIdle, parseActivity, IdleDecision, IdleInput, ActivityReport, MAX_ACTIVITY_OUTPUT, FUTURE_TOLERANCE_S } from "./decide";
 export { IdleReaper, IdleReaperOptions, IdleSource, IdleCluster, IdleCandidate, IdlePortal, SweepResult, portalIdleSource, podReadiness, ACTIVITY_COMMAND } from "./reaper";
-export { kubeIdleCluster, BoundedSink, EXEC_TIMEOUT_MS } from "./kube";
+export { kubeIdleCluster, BoundedSink, EXEC_TIMEOUT_MS, asError } from "./kube";
 
 export const DEFAULT_IDLE_INTERVAL_S = 60;
 export const MIN_IDLE_INTERVAL_S = 5;

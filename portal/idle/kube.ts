@@ -38,6 +38,20 @@ export class BoundedSink extends Writable {
     }
 }
 
+/**
+ * An Error from whatever the client rejected with: the WebSocket layer rejects with an ErrorEvent (`message`,
+ * `error`), not an Error.
+ */
+export function asError(e: unknown): Error {
+    if (e instanceof Error) return e;
+    if (typeof e === "object" && e !== null) {
+        const o = e as { message?: unknown; error?: unknown };
+        if (o.error instanceof Error) return o.error;
+        if (typeof o.message === "string" && o.message) return new Error(o.message);
+    }
+    return new Error(typeof e === "string" && e ? e : "the exec request failed");
+}
+
 /** The kubeconfig's cluster (a file, else the default: KUBECONFIG, ~/.kube/config or the in-cluster service account). */
 export async function kubeIdleCluster(kubeconfigFile?: string): Promise<IdleCluster> {
     const k8s = await import("@kubernetes/client-node");
@@ -72,7 +86,7 @@ export async function kubeIdleCluster(kubeconfigFile?: string): Promise<IdleClus
                     if (settled) ws.close();
                     // A connection closed without a status (pod gone, API server restarted) is a failure too.
                     ws.on("close", () => setTimeout(() => finish(new Error("the exec connection closed without a status")), 100));
-                }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+                }, (e: unknown) => finish(asError(e)));
             });
         },
     };

@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import type { V1Pod } from "@kubernetes/client-node";
 import { createInMemoryPortal, deriveStatus, exampleTeamValues, readyPod } from "../../portal";
 import {
-    BoundedSink, decideIdle, FUTURE_TOLERANCE_S, idleIntervalMs, IdleCluster, IdleInput, IdleReaper, parseActivity, podReadiness,
+    asError, BoundedSink, decideIdle, FUTURE_TOLERANCE_S, idleIntervalMs, IdleCluster, IdleInput, IdleReaper, parseActivity, podReadiness,
     portalIdleSource,
 } from "../../portal/idle";
 import { serve } from "./helpers";
@@ -176,6 +176,17 @@ describe("idle: PORTAL_IDLE_INTERVAL_SECONDS", () => {
     for (const bad of ["0", "4", "3601", "-10", "+10", "10s", "1m", "10.0", "1e2", " 10", "10 ", "010", "0x10", "ten", "１０", "99999999999"]) {
         it(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => idleIntervalMs(bad), /PORTAL_IDLE_INTERVAL_SECONDS must be whole seconds from 5 to 3600/));
     }
+});
+
+describe("idle: asError (what the exec client rejects with)", () => {
+    it("keeps an Error, reads an ErrorEvent's error or message, never says [object Object]", () => {
+        const err = new Error("boom");
+        assert.equal(asError(err), err);
+        assert.equal(asError({ error: err, message: "other" }), err);
+        assert.equal(asError({ message: "Unexpected server response: 403" }).message, "Unexpected server response: 403");
+        for (const v of [{}, null, undefined, 42, "", { message: 7 }]) assert.equal(asError(v).message, "the exec request failed");
+        assert.equal(asError("text").message, "text");
+    });
 });
 
 describe("idle: BoundedSink (exec output)", () => {
