@@ -5,10 +5,9 @@
  * `openssl rand -hex 24`), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1), PULUMI_BACKEND_URL (e.g.
  * file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR (the program; default this
  * repository), PORTAL_KUBECONFIG or KUBECONFIG (live status; in a pod, the service account), PORTAL_TYPECHECK=true
- * (type-check the program on every engine run; off by default, `npm test` checks it), PORTAL_IDLE_INTERVAL_SECONDS (60:
- * how often the idle reaper looks for gitspaces idle longer than their idleTimeout; it runs when a cluster is
- * configured). `--demo`: serve an
- * in-memory team `demo-dev` instead (no engine, no cluster).
+ * (type-check the program on every engine run; off by default, `npm test` checks it), PORTAL_IDLE_INTERVAL_SECONDS
+ * (60: how often the idle reaper looks for gitspaces idle longer than their idleTimeout; it runs when a cluster is
+ * configured). `--demo`: serve an in-memory team `demo-dev` instead (no engine, no cluster).
  */
 import * as fs from "fs";
 import { GitspacePortal } from "./gitspaces";

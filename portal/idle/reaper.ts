@@ -117,6 +117,8 @@ export class IdleReaper {
     private readonly firstSeen = new Map<string, number>();
     /** The last activity error logged per gitspace: the same error is logged once, not every sweep. */
     private readonly lastError = new Map<string, string>();
+    /** The stacks that could not be read in the last sweep, and why: logged when that changes. */
+    private stackErrors = new Map<string, string>();
     private timer?: NodeJS.Timeout;
     private running?: Promise<SweepResult[]>;
     private readonly now: () => number;
@@ -149,8 +151,14 @@ export class IdleReaper {
     }
 
     private async pass(): Promise<SweepResult[]> {
-        const candidates = await this.options.source.candidates((ref, e) =>
-            this.log({ event: "stack-unreadable", ...(ref ? { stack: `${ref.team}-${ref.env}` } : {}), error: errorText(e) }));
+        const stackErrors = new Map<string, string>();
+        const candidates = await this.options.source.candidates((ref, e) => {
+            const stack = ref ? `${ref.team}-${ref.env}` : "";
+            const error = errorText(e);
+            stackErrors.set(stack, error);
+            if (this.stackErrors.get(stack) !== error) this.log({ event: "stack-unreadable", ...(ref ? { stack } : {}), error });
+        });
+        this.stackErrors = stackErrors;
         const seen = new Set<string>();
         const results: SweepResult[] = [];
         for (const c of candidates) results.push(await this.inspect(c, seen));

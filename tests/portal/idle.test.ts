@@ -5,6 +5,8 @@
  * every failure keeping the gitspace running.
  */
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
+import * as path from "path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { createInMemoryPortal, deriveStatus, exampleTeamValues, readyPod } from "../../portal";
 import {
@@ -186,6 +188,23 @@ describe("idle: asError (what the exec client rejects with)", () => {
         assert.equal(asError({ message: "Unexpected server response: 403" }).message, "Unexpected server response: 403");
         for (const v of [{}, null, undefined, 42, "", { message: 7 }]) assert.equal(asError(v).message, "the exec request failed");
         assert.equal(asError("text").message, "text");
+    });
+});
+
+describe("idle: npm run portal refuses a bad PORTAL_IDLE_INTERVAL_SECONDS", function () {
+    this.timeout(60000);
+    it("exits 2 with the reason, before serving", async () => {
+        const root = path.join(__dirname, "..", "..");
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "portal", "main.ts")], {
+            env: { PATH: process.env.PATH ?? "", PORTAL_TOKEN: "t".repeat(40), PORTAL_PORT: "0", PORTAL_IDLE_INTERVAL_SECONDS: "10s" }, cwd: root,
+        });
+        let output = "";
+        child.stdout.on("data", (d) => (output += d));
+        child.stderr.on("data", (d) => (output += d));
+        const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+        assert.equal(code, 2, output);
+        assert.match(output, /\[portal\] PORTAL_IDLE_INTERVAL_SECONDS must be whole seconds from 5 to 3600 \(got "10s"\)/);
+        assert.doesNotMatch(output, /listening/);
     });
 });
 
@@ -381,7 +400,7 @@ describe("idle: the reaper over the portal (in-memory engine, fake cluster)", ()
         t.advance(2 * MIN);
         const r = await t.reaper.sweep();
         assert.deepEqual(r.map((x) => [x.developer, x.decision.action]), [["alice", "stop"]]);
-        assert.ok(t.logs.some((l) => l.event === "stack-unreadable" && l.stack === "broken-dev"), JSON.stringify(t.logs));
+        assert.equal(t.logs.filter((l) => l.event === "stack-unreadable" && l.stack === "broken-dev").length, 1, `logged once, not every sweep: ${JSON.stringify(t.logs)}`);
     });
 
     it("one sweep at a time: a second call while one runs gets the same pass", async () => {
