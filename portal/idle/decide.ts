@@ -54,6 +54,11 @@ export interface IdleInput {
     timeoutMinutes: number;
     /** When the reaper first saw this pod (the portal's clock, epoch ms). */
     firstSeenAt: number;
+    /**
+     * When the reaper last saw a session open on this pod (the portal's clock, epoch ms): a session leaves no trace
+     * once closed, so a developer who disconnects gets the whole timeout from then, not from the pod's start.
+     */
+    lastSessionAt?: number;
     /** The pod: whether it is Ready, and since when (the Ready condition), else its start time (epoch ms). */
     pod: { ready: boolean; readyAt?: number; startedAt?: number } | undefined;
     /** The activity script's result: its stdout, or why it could not run. */
@@ -66,8 +71,8 @@ export type IdleDecision =
 
 /**
  * Keep or stop. Idle time is measured from the latest of: the last heartbeat (its age on the container's own clock,
- * so node/portal clock skew does not count), the pod's Ready time (else start time), and when the reaper first saw
- * the pod. An open session means active now. No pod, a pod not Ready, or activity that cannot be read: keep.
+ * so node/portal clock skew does not count), the pod's Ready time (else start time), when the reaper first saw the
+ * pod, and when it last saw a session open. An open session means active now. No pod, a pod not Ready, or activity that cannot be read: keep.
  */
 export function decideIdle(input: IdleInput): IdleDecision {
     const { now, pod } = input;
@@ -80,6 +85,7 @@ export function decideIdle(input: IdleInput): IdleDecision {
     if (report.sessions > 0) return { action: "keep", reason: "sessions", idleMs: 0, detail: `${report.sessions} open session(s)` };
 
     const marks: Array<[string, number]> = [["first seen", input.firstSeenAt]];
+    if (input.lastSessionAt !== undefined && Number.isFinite(input.lastSessionAt)) marks.push(["last session", Math.min(input.lastSessionAt, now)]);
     const podSince = pod.readyAt ?? pod.startedAt;
     if (podSince !== undefined && Number.isFinite(podSince)) marks.push(["pod ready", Math.min(podSince, now)]);
     let note = "";

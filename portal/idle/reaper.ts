@@ -115,6 +115,8 @@ export function podReadiness(pod: V1Pod): { ready: boolean; readyAt?: number; st
 export class IdleReaper {
     /** When each pod (by uid) was first seen: idle time never counts from before the reaper could see it. */
     private readonly firstSeen = new Map<string, number>();
+    /** When a session was last seen open on each pod (by uid). */
+    private readonly lastSession = new Map<string, number>();
     /** The last activity error logged per gitspace: the same error is logged once, not every sweep. */
     private readonly lastError = new Map<string, string>();
     /** The stacks that could not be read in the last sweep, and why: logged when that changes. */
@@ -162,7 +164,7 @@ export class IdleReaper {
         const seen = new Set<string>();
         const results: SweepResult[] = [];
         for (const c of candidates) results.push(await this.inspect(c, seen));
-        for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) this.firstSeen.delete(key);
+        for (const key of [...this.firstSeen.keys()]) if (!seen.has(key)) { this.firstSeen.delete(key); this.lastSession.delete(key); }
         const current = new Set(candidates.map((c) => `${c.ref.team}-${c.ref.env}/${c.developer}`));
         for (const key of [...this.lastError.keys()]) if (!current.has(key)) this.lastError.delete(key);
         const stops = results.filter((r) => r.decision.action === "stop");
@@ -210,7 +212,9 @@ export class IdleReaper {
         const activity = readiness.ready
             ? await this.options.cluster.activity(c.namespace, name).then((stdout) => ({ stdout }), (e) => ({ error: `exec: ${errorText(e)}` }))
             : { error: "not ready" };
-        return result(decideIdle({ now, timeoutMinutes: c.timeoutMinutes, firstSeenAt: this.firstSeen.get(key)!, pod: readiness, activity }));
+        const decision = decideIdle({ now, timeoutMinutes: c.timeoutMinutes, firstSeenAt: this.firstSeen.get(key)!, lastSessionAt: this.lastSession.get(key), pod: readiness, activity });
+        if (decision.action === "keep" && decision.reason === "sessions") this.lastSession.set(key, now);
+        return result(decision);
     }
 }
 

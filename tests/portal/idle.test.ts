@@ -85,6 +85,13 @@ describe("idle: decideIdle", () => {
         assert.deepEqual([d.action, d.action === "keep" && d.reason], ["keep", "sessions"]);
     });
 
+    it("a session seen a minute ago (now closed) keeps it: the timeout runs from the last session seen", () => {
+        assert.deepEqual([decideIdle(input({ lastSessionAt: T0 - MIN })).action, decideIdle(input({ lastSessionAt: T0 - MIN })).idleMs], ["keep", MIN]);
+        assert.equal(decideIdle(input({ lastSessionAt: T0 - 6 * MIN })).action, "stop");
+        assert.equal(decideIdle(input({ lastSessionAt: T0 + 60 * MIN })).idleMs, 0, "never later than now");
+        assert.equal(decideIdle(input({ lastSessionAt: NaN })).action, "stop", "garbage is ignored");
+    });
+
     it("a recent heartbeat keeps it; an old one does not", () => {
         assert.equal(decideIdle(input({}, { lastActivity: s(T0) - 60 })).action, "keep");
         const d = decideIdle(input({}, { lastActivity: s(T0) - 7 * 60 }));
@@ -352,6 +359,20 @@ describe("idle: the reaper over the portal (in-memory engine, fake cluster)", ()
         const r = await t.reaper.sweep();
         assert.deepEqual(r.map((x) => [x.developer, x.decision.action === "keep" && x.decision.reason]), [["alice", "not-ready"], ["bob", "no-pod"]]);
         assert.ok(!t.fake.calls.some((c) => c.startsWith("exec")));
+    });
+
+    it("an SSH session that closes: stopped a full timeout after the last sweep that saw it, not at once", async () => {
+        const t = await setup([{ name: "alice", idleTimeout: "5m" }]);
+        t.fake.activity.set(ns("alice"), async () => out({ now: s(T0), lastActivity: null, sessions: 1 }));
+        await t.reaper.sweep();
+        t.advance(30 * MIN);
+        assert.equal((await t.reaper.sweep())[0].decision.action, "keep", "connected for half an hour");
+        t.fake.activity.set(ns("alice"), async () => out({ now: s(T0), lastActivity: null, sessions: 0 }));
+        t.advance(MIN);
+        const after1 = (await t.reaper.sweep())[0].decision;
+        assert.deepEqual([after1.action, after1.idleMs], ["keep", MIN], "the pod has been Ready for 31 minutes, but the session was seen a minute ago");
+        t.advance(4 * MIN);
+        assert.equal((await t.reaper.sweep())[0].decision.action, "stop");
     });
 
     it("a new pod (restart) is measured from its own first sight", async () => {
