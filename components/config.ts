@@ -78,7 +78,18 @@ export interface DeveloperConfig {
     sshNodePort?: number;
     /** Dotfiles repository; none when unset. */
     dotfiles?: DotfilesConfig;
+    /**
+     * Idle auto-stop: minutes without IDE activity after which the portal's reaper stops the gitspace
+     * (`running: false`, data kept). Unset: never stopped for idleness.
+     */
+    idleTimeoutMinutes?: number;
+    /** Why the gitspace is stopped, when something other than a person stopped it (`idle`). Only while stopped. */
+    stoppedReason?: StoppedReason;
 }
+
+/** Why a gitspace was stopped by the portal itself (the idle reaper); Start clears it. */
+export const STOPPED_REASONS = ["idle"] as const;
+export type StoppedReason = (typeof STOPPED_REASONS)[number];
 
 export interface TeamConfig {
     team: string;
@@ -207,6 +218,45 @@ const dotfilesSchema = z.strictObject({
     }).optional(),
 }, { error: required("an object {url, branch?, installCommand?}") });
 
+/** The longest idle timeout: a week (a longer one is a typo, or means "off", which is spelt "off"). */
+export const MAX_IDLE_TIMEOUT_MINUTES = 7 * 24 * 60;
+/** `30m`, `2h`, `1h30m`: whole hours and minutes, no leading zero, minutes under 60 after hours. */
+const IDLE_DURATION = /^(?:([1-9][0-9]{0,3})h)?(?:([1-9][0-9]{0,5})m)?$/;
+const IDLE_FORMAT = "a duration such as \"30m\", \"2h\" or \"1h30m\" (whole hours h and minutes m), or \"off\"";
+
+/**
+ * `idleTimeout`, parsed once here: minutes, or 0 for `"off"` (a developer's way out of a `defaults` timeout). One
+ * format only: a bare number (minutes? seconds?), seconds, fractions, spaces, other spellings and zero are refused.
+ */
+export function parseIdleTimeout(value: unknown): { minutes: number; problem?: undefined } | { problem: string } {
+    if (typeof value !== "string") {
+        return { problem: typeof value === "number" ? `must be a string: ${IDLE_FORMAT}; a bare number is ambiguous (write "${value}m" for minutes)` : `must be ${IDLE_FORMAT}` };
+    }
+    if (value === "off") return { minutes: 0 };
+    const shown = JSON.stringify(value.slice(0, 40));
+    const m = value.length <= 16 && value !== "" ? IDLE_DURATION.exec(value) : null;
+    if (!m) {
+        if (/^[-+]/.test(value.trim()) || /^0+[hm]?$|^0+h0+m$/.test(value.trim())) return { problem: `invalid duration ${shown}: must be at least 1m; leave idleTimeout unset (or "off") to never stop for idleness` };
+        return { problem: `invalid duration ${shown}; expected ${IDLE_FORMAT}` };
+    }
+    const hours = Number(m[1] ?? 0);
+    const minutes = Number(m[2] ?? 0);
+    if (m[1] !== undefined && minutes >= 60) return { problem: `invalid duration ${shown}: write minutes under 60 after hours (e.g. "2h30m")` };
+    const total = hours * 60 + minutes;
+    if (total > MAX_IDLE_TIMEOUT_MINUTES) return { problem: `${shown} is longer than a week (168h); leave idleTimeout unset (or "off") to never stop for idleness` };
+    return { minutes: total };
+}
+
+const idleTimeoutSchema = z.string({ error: (iss) => parseIdleTimeout(iss.input).problem ?? `must be ${IDLE_FORMAT}` })
+    .transform((value, ctx) => {
+        const parsed = parseIdleTimeout(value);
+        if ("problem" in parsed) {
+            ctx.addIssue({ code: "custom", message: parsed.problem });
+            return z.NEVER;
+        }
+        return parsed.minutes;
+    });
+
 /** Fields a developer may set, all of which `defaults` may also provide. */
 const developerSettings = {
     ide: ideSchema.optional(),
@@ -219,6 +269,7 @@ const developerSettings = {
     retainHome: z.boolean({ error: "must be true or false" }).optional(),
     ports: portsSchema.optional(),
     dotfiles: dotfilesSchema.optional(),
+    idleTimeout: idleTimeoutSchema.optional(),
 };
 
 const defaultsSchema = z.strictObject(developerSettings);
@@ -229,6 +280,8 @@ const developerSchema = z.strictObject({
     repos: z.array(repoSchema).optional(),
     git: gitSchema.optional(),
     homeVolumeName: z.string().regex(DNS_SUBDOMAIN, { error: (iss) => `invalid PersistentVolume name ${JSON.stringify(iss.input)}` }).optional(),
+    // Written by the portal when its idle reaper stops the gitspace (with running: false); its Start removes it.
+    stoppedReason: z.enum(STOPPED_REASONS, { error: (iss) => `unknown stop reason ${JSON.stringify(iss.input)}; expected ${STOPPED_REASONS.map((r) => `"${r}"`).join(", ")} (written by the portal)` }).optional(),
     ...developerSettings,
 });
 
@@ -458,6 +511,11 @@ function resolveDeveloper(dev: RawDeveloper, defaults: RawDefaults, index: numbe
         ...(dev.sshNodePort !== undefined ? { sshNodePort: dev.sshNodePort } : {}),
         ...(dev.dotfiles ?? defaults.dotfiles ? { dotfiles: dev.dotfiles ?? defaults.dotfiles } : {}),
     };
+    // 0 is "off": a developer's own "off" wins over a defaults timeout.
+    const idle = dev.idleTimeout ?? defaults.idleTimeout;
+    if (idle) resolved.idleTimeoutMinutes = idle;
+    // A stop reason describes a stopped gitspace only (a CLI start may leave it behind: then it means nothing).
+    if (dev.stoppedReason !== undefined && !resolved.running) resolved.stoppedReason = dev.stoppedReason;
 
     if (IDE_CATALOG[resolved.ide].access === "ssh" && resolved.sshPublicKeys.length === 0) {
         problems.push({ path: at("sshPublicKeys"), message: `required for the SSH IDE "${resolved.ide}" (at least one public key)` });

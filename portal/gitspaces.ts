@@ -18,7 +18,7 @@ import { automationDriverFactory, AutomationOptions, GITSPACE_COMPONENT_TYPE, is
 import { EventCollector } from "./events";
 import {
     addDeveloper, deepEqual, developerEntries, isPlainObject, Mutation, RawConfig, redactEntry, removeDeveloper, setRunning,
-    updateDeveloper,
+    stopForIdle, updateDeveloper,
 } from "./mutations";
 import { RetryOptions, withBusyRetry } from "./retry";
 import { checkStackRef } from "./stackref";
@@ -79,6 +79,7 @@ export function gitspacesOf(
             ...(state.showSecrets && o?.password ? { password: o.password } : {}),
             ...(entry ? { config: redactEntry(entry) } : {}),
             ...(lastError ? { lastError } : {}),
+            ...(entry && !running && entry.stoppedReason === "idle" ? { stoppedReason: "idle" as const } : {}),
         };
     };
     const result: Gitspace[] = [];
@@ -162,6 +163,11 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
 
     stop(ref: StackRef, developer: string, opts: OperationOptions = {}) {
         return this.operate(ref, "stop", developer, opts, { label: "stop", mutate: (raw, stack) => setRunning(raw, stack, developer, false) });
+    }
+
+    /** The idle reaper's stop (portal/idle): as `stop`, recording `stoppedReason: idle`; nothing if no longer running. */
+    stopIdle(ref: StackRef, developer: string, opts: OperationOptions = {}) {
+        return this.operate(ref, "stop", developer, opts, { label: "stop (idle)", mutate: (raw, stack) => stopForIdle(raw, stack, developer) });
     }
 
     start(ref: StackRef, developer: string, opts: OperationOptions = {}) {

@@ -26,3 +26,6 @@ export {
     createPortalServer, PortalServerOptions, openApiDocument, resolvePortalToken, portalTokenFromEnv, MIN_TOKEN_LENGTH, COMMON_HEADERS, DEFAULT_MAX_BODY_BYTES,
 } from "./http/server";
 export { ROUTES, Route, allowedMethods } from "./http/routes";
+export {
+    IdleReaper, IdleSource, IdleCluster, portalIdleSource, kubeIdleCluster, decideIdle, parseActivity, idleIntervalMs, startIdleReaper,
+} from "./idle";

@@ -5,11 +5,13 @@
  * `openssl rand -hex 24`), PORTAL_PORT (8080), PORTAL_HOST (127.0.0.1), PULUMI_BACKEND_URL (e.g.
  * file:///var/lib/gitspace/state), PULUMI_CONFIG_PASSPHRASE(_FILE), PORTAL_WORKDIR (the program; default this
  * repository), PORTAL_KUBECONFIG or KUBECONFIG (live status; in a pod, the service account), PORTAL_TYPECHECK=true
- * (type-check the program on every engine run; off by default, `npm test` checks it). `--demo`: serve an
- * in-memory team `demo-dev` instead (no engine, no cluster).
+ * (type-check the program on every engine run; off by default, `npm test` checks it), PORTAL_IDLE_INTERVAL_SECONDS
+ * (60: how often the idle reaper looks for gitspaces idle longer than their idleTimeout; it runs when a cluster is
+ * configured). `--demo`: serve an in-memory team `demo-dev` instead (no engine, no cluster).
  */
 import * as fs from "fs";
 import { GitspacePortal } from "./gitspaces";
+import { idleIntervalMs, startIdleReaper } from "./idle";
 import { createPortalServer, portalTokenFromEnv } from "./http/server";
 import { kubeLiveBackend } from "./live/watch";
 import { createInMemoryPortal, exampleTeamValues, MemoryLiveBackend } from "./memory";
@@ -23,7 +25,15 @@ async function main() {
         console.error(`[portal] ${e instanceof Error ? e.message : String(e)}`);
         process.exit(2);
     }
+    let idleInterval: number;
+    try {
+        idleInterval = idleIntervalMs(process.env.PORTAL_IDLE_INTERVAL_SECONDS);
+    } catch (e) {
+        console.error(`[portal] ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(2);
+    }
     let ops: GitspaceOperations;
+    let stopReaper = async () => undefined as void;
     if (process.argv.includes("--demo")) {
         const live = new MemoryLiveBackend();
         const mem = createInMemoryPortal({ live });
@@ -40,13 +50,19 @@ async function main() {
             live,
             onLiveError: (e) => console.log(`[portal] live ${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}`),
         });
+        // Idle auto-stop: with the same cluster credentials as live status (pods/exec in the gitspace namespaces).
+        if (live) {
+            const reaper = await startIdleReaper(ops as GitspacePortal, kubeconfig, idleInterval, (r) => console.log(`[portal] idle ${JSON.stringify(r)}`));
+            stopReaper = () => reaper.stop();
+            console.log(`[portal] idle reaper: every ${idleInterval / 1000} s`);
+        }
     }
     const app = createPortalServer({ ops, token, log: (l) => console.log(`[portal] ${l}`) });
     const port = Number(process.env.PORTAL_PORT ?? 8080);
     const host = process.env.PORTAL_HOST ?? "127.0.0.1";
     await app.listen({ port, host });
     console.log(`[portal] listening on http://${host}:${port}/ (OpenAPI: /openapi.json)`);
-    const stop = () => { app.close().then(() => process.exit(0), () => process.exit(1)); };
+    const stop = () => { Promise.all([stopReaper(), app.close()]).then(() => process.exit(0), () => process.exit(1)); };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
 }

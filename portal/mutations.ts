@@ -126,8 +126,20 @@ export function updateDeveloper(raw: RawConfig, stack: string, developer: string
     return { index, developer, next, team, ops: diffOps(devPath(index), old, entry, []) };
 }
 
+/** Start or Stop by a person: also clears a stop reason the idle reaper left (`stoppedReason`). */
 export const setRunning = (raw: RawConfig, stack: string, developer: string, running: boolean) =>
-    updateDeveloper(raw, stack, developer, { running });
+    updateDeveloper(raw, stack, developer, { running, stoppedReason: null });
+
+/**
+ * The idle reaper's stop: `running: false` and `stoppedReason: "idle"`, decided on the config as it is when the
+ * stop runs: nothing (undefined) when the gitspace is no longer running or no longer has an idleTimeout.
+ */
+export function stopForIdle(raw: RawConfig, stack: string, developer: string): Mutation | undefined {
+    const resolved = validate(raw, stack).developers.find((d) => d.name === developer);
+    if (!resolved) throw new DeveloperNotFoundError(stack, developer);
+    if (!resolved.running || resolved.idleTimeoutMinutes === undefined) return undefined;
+    return updateDeveloper(raw, stack, developer, { running: false, stoppedReason: "idle" });
+}
 
 /** Removes a developer's entry (its home data stays unless its `retainHome` is false). */
 export function removeDeveloper(raw: RawConfig, stack: string, developer: string): Mutation {

@@ -29,6 +29,8 @@ export interface Gitspace {
     status: GitspaceStatus;
     /** Desired state from config (`running`). */
     running: boolean;
+    /** Stopped by the portal itself: `idle` (the idle reaper, after `idleTimeout` without activity). Start clears it. */
+    stoppedReason?: "idle";
     ide?: string;
     /** IDE URL (web IDEs) or routing URL, from the stack outputs. */
     url?: string;

@@ -94,6 +94,7 @@ export const gitspaceSchema = z.object({
     name: z.string(),
     status: z.enum(["running", "stopped", "pending", "updating", "failed", "removing"]),
     running: z.boolean(),
+    stoppedReason: z.enum(["idle"]).optional().describe("Stopped by the portal: `idle` (no IDE activity for the developer's idleTimeout); Start clears it"),
     deployed: z.boolean(),
     ide: z.string().optional(),
     url: z.string().optional(),
@@ -138,7 +139,7 @@ export const operationListSchema = z.object({ stack: z.string(), operations: z.a
 export const liveStatusSchema = z.object({
     developer: z.string(),
     phase: z.enum(["stopped", "pending", "initializing", "starting", "ready", "failed"]),
-    reason: z.string().optional().describe("`unschedulable`, `pvc-pending`, `image-pull`, `container-creating`, `no-pod`, `CrashLoopBackOff`, `ImagePullBackOff`, `init-failed`, … (a reason the portal does not know is passed on)"),
+    reason: z.string().optional().describe("`idle` (stopped: stopped by the idle reaper), `unschedulable`, `pvc-pending`, `image-pull`, `container-creating`, `no-pod`, `CrashLoopBackOff`, `ImagePullBackOff`, `init-failed`, … (a reason the portal does not know is passed on)"),
     message: z.string().optional().describe("The cluster's words: control characters escaped as \\uXXXX, at most 500 characters"),
     step: z.string().optional().describe("The init step running (or failed)"),
     since: z.string().optional(),

@@ -39,6 +39,8 @@ export interface StatusInput {
     initLog?: string;
     /** The gitspace's URL (stack outputs): reported only when ready. */
     url?: string;
+    /** Why it is stopped, when the portal stopped it (`idle`): the reason of a `stopped` status. */
+    stoppedReason?: string;
 }
 
 export const MAX_MESSAGE = 500;
@@ -115,7 +117,7 @@ export function deriveStatus(input: StatusInput): LiveStatus {
     const developer = input.developer;
     const pods = Array.isArray(input.pods) ? input.pods : [];
     const pod = currentPod(pods);
-    if (!pod) return input.running ? { developer, phase: "pending", reason: "no-pod", message: "waiting for the Deployment to create a pod" } : { developer, phase: "stopped" };
+    if (!pod) return input.running ? { developer, phase: "pending", reason: "no-pod", message: "waiting for the Deployment to create a pod" } : stopped(input);
     const base = { developer, pod: cleanText(pod.metadata?.name, 253), since: time(pod.metadata?.creationTimestamp) };
     if (pod.metadata?.deletionTimestamp && !input.running) return { developer, phase: "stopped", reason: "terminating", pod: base.pod };
     const status = isObject(pod.status) ? pod.status : {};
@@ -135,6 +137,9 @@ export function deriveStatus(input: StatusInput): LiveStatus {
 }
 
 type Base = { developer: string; pod?: string; since?: string };
+
+const stopped = (input: StatusInput): LiveStatus =>
+    input.stoppedReason === "idle" ? { developer: input.developer, phase: "stopped", reason: "idle" } : { developer: input.developer, phase: "stopped" };
 
 const lines = (log: string | undefined) => {
     const l = importantLines(log);

@@ -152,10 +152,10 @@ export class StackLive {
         for (const g of this.desired) {
             seen.add(g.name);
             const mine = pods.filter((p) => p.metadata?.labels?.["gitspace.io/developer"] === g.name && (!g.namespace || p.metadata?.namespace === g.namespace));
-            const first = deriveStatus({ developer: g.name, running: g.running, pods: mine, url: g.url });
+            const first = deriveStatus({ developer: g.name, running: g.running, pods: mine, url: g.url, stoppedReason: g.stoppedReason });
             const needsLog = first.pod && (first.phase === "initializing" || first.reason === "init-failed");
             const status = needsLog
-                ? deriveStatus({ developer: g.name, running: g.running, pods: mine, url: g.url, initLog: await this.initLog(mine, first.pod!) })
+                ? deriveStatus({ developer: g.name, running: g.running, pods: mine, url: g.url, stoppedReason: g.stoppedReason, initLog: await this.initLog(mine, first.pod!) })
                 : first;
             this.publish(status);
         }
