@@ -105,10 +105,14 @@ describe("portal: web page in headless Chromium", function () {
         ]);
         assert.ok(!page.url().includes(TOKEN), "the token leaves the address bar");
 
+        // The engine run takes 1.5 s here, so the intermediate state is on screen long enough to be read on a
+        // loaded machine (without it, the run could finish before the check and the test would race).
+        mem.stack.options.delayMs = 1500;
         await page.click("tr[data-name=alice] button.stop");
         await page.waitForSelector("tr[data-name=alice] .status-updating");
         assert.strictEqual(await page.textContent("tr[data-name=alice] .status"), "stopping…");
         await page.waitForSelector("tr[data-name=alice] .status-stopped");
+        mem.stack.options.delayMs = 0;
         assert.strictEqual(await page.textContent("tr[data-name=alice] button"), "Start");
         assert.ok(requests.includes(`POST /teams/platform/envs/dev/gitspaces/alice/stop Bearer ${TOKEN}`), requests.join("\n"));
         assert.strictEqual((await mem.portal.get({ team: "platform", env: "dev" }, "alice")).running, false);
