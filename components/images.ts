@@ -68,6 +68,54 @@ export function refFromStackOutput(stack: string, images: unknown, flavor: Flavo
     return value;
 }
 
+/**
+ * Gitness' prebuilt-image settings (its `GitspacePrebuiltImagesConfig`, read from the environment): one repository,
+ * `GITSPACE_PREBUILT_IMAGES_REGISTRY`, and per IDE family the part after `<registry>:` (Gitness runs
+ * `<registry>:<value>`, e.g. `vscode-latest`). The IDE family each key serves is Gitness' choice; the flavor is ours.
+ */
+export const GITNESS_PREBUILT_IMAGES = {
+    GITSPACE_PREBUILT_IMAGE_VSCODE: "vscode",
+    GITSPACE_PREBUILT_IMAGE_VSCODE_DESKTOP: "vscode-desktop",
+    GITSPACE_PREBUILT_IMAGE_CURSOR: "cursor",
+    GITSPACE_PREBUILT_IMAGE_JETBRAINS: "jetbrains",
+} as const satisfies Record<string, Exclude<Flavor, "base">>;
+export const GITNESS_REGISTRY_KEY = "GITSPACE_PREBUILT_IMAGES_REGISTRY";
+export type GitnessSettings = Record<typeof GITNESS_REGISTRY_KEY | keyof typeof GITNESS_PREBUILT_IMAGES, string>;
+
+/**
+ * The Gitness settings filled with the images a stack runs (its `images` output): the one repository they share and,
+ * per key, `<flavor>-<tag>` or, digest-pinned, `<flavor>-<tag>@sha256:…` (so `<registry>:<value>` is exactly the ref
+ * the stack's own pods run). A ref that is not an image reference, has no tag, or lives in another repository than
+ * the others fails, naming the flavor: the values end up in an environment file, where nothing else may slip in.
+ */
+export function gitnessSettings(refs: Partial<Record<Flavor, string>>): GitnessSettings {
+    const parts = Object.entries(GITNESS_PREBUILT_IMAGES).map(([key, flavor]) => {
+        const ref = refs[flavor];
+        const fail = (why: string): never => {
+            const shown = typeof ref === "string" ? JSON.stringify(ref.slice(0, 80)) : typeof ref;
+            throw new Error(`images.${flavor}: ${why} (${shown})`);
+        };
+        if (typeof ref !== "string" || ref.length > 512 || !IMAGE_REF.test(ref)) return fail("not an image reference");
+        const at = ref.indexOf("@");
+        const name = at < 0 ? ref : ref.slice(0, at);
+        const colon = name.lastIndexOf(":");
+        // A colon before the last slash is the registry's port, not a tag.
+        if (colon < name.lastIndexOf("/")) return fail("no tag: Gitness needs `<registry>:<tag>`");
+        return { key, registry: name.slice(0, colon), value: ref.slice(colon + 1) };
+    });
+    const registry = parts[0].registry;
+    if (parts.some((p) => p.registry !== registry)) {
+        const where = parts.map((p) => `${GITNESS_PREBUILT_IMAGES[p.key as keyof typeof GITNESS_PREBUILT_IMAGES]} in ${p.registry}`);
+        throw new Error(`the images are in more than one repository (${where.join(", ")}): Gitness takes one ${GITNESS_REGISTRY_KEY}`);
+    }
+    return Object.fromEntries([[GITNESS_REGISTRY_KEY, registry], ...parts.map((p) => [p.key, p.value])]) as GitnessSettings;
+}
+
+/** `gitnessSettings` of a stack's `images` output (a stack output: `gitness`). */
+export function gitnessOutput(refs: Record<Flavor, pulumi.Input<string>>): pulumi.Output<GitnessSettings> {
+    return pulumi.all(refs).apply((r) => gitnessSettings(r));
+}
+
 /** The component args of a validated `gitspace:images` (a team stack's, or the images stack's). */
 export function imagesArgsFromConfig(img: ImagesConfig): RuntimeImagesArgs {
     return {

@@ -3,7 +3,7 @@
 // and build nothing; its `images` output is the one they read.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../components/config";
-import { RuntimeImages, imagesArgsFromConfig, parseImagesConfig } from "../../components/images";
+import { RuntimeImages, gitnessOutput, imagesArgsFromConfig, parseImagesConfig } from "../../components/images";
 
 function load() {
     try {
@@ -18,3 +18,6 @@ const runtime = new RuntimeImages("runtime-images", imagesArgsFromConfig(load())
 
 /** Image reference per flavor, digest-pinned: what team stacks read (`gitspace:images.fromStack`). */
 export const images = runtime.refs;
+
+/** The same refs as Gitness' prebuilt-image settings (`GITSPACE_PREBUILT_IMAGES_REGISTRY`, `..._IMAGE_VSCODE`, ...). */
+export const gitness = gitnessOutput(runtime.refs);

@@ -17,6 +17,13 @@ kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
 GITSPACE_BASE_ARCHES="${GITSPACE_BASE_ARCHES:-amd64 arm64}" part cluster bash tools/cluster/up.sh
 export KUBECONFIG="$kubeconfig"
 part buildkit bash tools/buildkit-up.sh
+# The images' offline checks (tests/images/build-images.sh, BuildKit mode): every flavor built and pushed to a
+# repository of its own, then each smoke check run as a `RUN --network=none` step FROM the image, as its user: the
+# IDEs start, log in and serve with nothing to download. Same BuildKit as the suite: a warm cache makes it ~1 min.
+GITSPACE_BUILDER=buildkit BUILDKIT_HOST="unix://${GITSPACE_BUILDKIT_DIR:-/var/lib/gitspace-buildkit}/buildkitd.sock" \
+  GITSPACE_REGISTRY_REPO=127.0.0.1:5000/gitspace-offline GITSPACE_REGISTRY_SCHEME=https GITSPACE_IMAGE_TAG=ci \
+  GITSPACE_BASE_IMAGE="${GITSPACE_E2E_BASE_IMAGE:-127.0.0.1:5000/debian:bookworm}" \
+  part "offline image checks" bash tests/images/build-images.sh
 part suite npx mocha --config tests/e2e/mocharc.json "$@"
 # The portal against the same engine and cluster (it uses the images the suite above pushed).
 # No --exit: a suite that leaves a socket or timer behind hangs here, and that is a bug to fix (live.e2e.ts checks

@@ -11,8 +11,9 @@
 # Environment (all optional):
 #   GITSPACE_BUILDER        docker (default) or buildkit
 #   BUILDKIT_HOST           buildkit: the buildkitd address (buildctl's own variable; default: buildctl's default)
-#   GITSPACE_REGISTRY_REPO  buildkit: where images are pushed, as <repo>/<flavor>:<tag>, plain HTTP
-#                           (required, e.g. 127.0.0.1:5055/gitspace-local)
+#   GITSPACE_REGISTRY_REPO  buildkit: where images are pushed, as <repo>/<flavor>:<tag>, plain HTTP or HTTPS
+#                           (required, e.g. 127.0.0.1:5055/gitspace-local; for an HTTPS one set
+#                           GITSPACE_REGISTRY_SCHEME=https, read by layers.sh)
 #   GITSPACE_COMPRESSION    buildkit: the pushed layers' compression, gzip (default, BuildKit's level) or
 #                           <gzip|zstd>:<level>, e.g. zstd:9 (every layer recompressed, OCI media types; zstd layers
 #                           need containerd >= 1.5 or Docker >= 23 to pull)
@@ -398,6 +399,8 @@ smoke() {
     local flavor="$1" image scripts=/usr/local/gitspace/scripts
     image="$(image_ref "$1")"
     log "smoke $image"
+    # The checks below prove "nothing downloaded at start" only if they really run without a network.
+    check "no network but loopback" run "$image" bash -c 'ifs="$(ls /sys/class/net)"; [[ $ifs == lo ]] || { echo "interfaces: $ifs"; exit 1; }'
     check "id is vscode 1000:1000" expect_output "uid=1000(vscode) gid=1000(vscode)" run "$image" id
     check "workdir is /home/vscode" expect_output "/home/vscode" run "$image" pwd
     check "/workspaces is an empty directory, not a link" \

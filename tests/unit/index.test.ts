@@ -37,6 +37,14 @@ describe("index.ts (the program as `pulumi up` runs it)", () => {
         assert.equal(await valueOf(result.gitspaces.alice.namespace), "gitspace--platform--test");
         assert.equal(result.gitspaces.alice.url, "https://alice--platform--test.gitspace.example.com");
         assert.equal(await valueOf(result.images.base), "registry.example.com/gitspace-runtime:base-latest");
+        // The same images as Gitness' prebuilt-image settings (tag refs here: `build: false`).
+        assert.deepEqual(await valueOf(result.gitness), {
+            GITSPACE_PREBUILT_IMAGES_REGISTRY: "registry.example.com/gitspace-runtime",
+            GITSPACE_PREBUILT_IMAGE_VSCODE: "vscode-latest",
+            GITSPACE_PREBUILT_IMAGE_VSCODE_DESKTOP: "vscode-desktop-latest",
+            GITSPACE_PREBUILT_IMAGE_CURSOR: "cursor-latest",
+            GITSPACE_PREBUILT_IMAGE_JETBRAINS: "jetbrains-latest",
+        });
     });
 
     it("fails with one RunError naming every bad field and creates nothing", async () => {
