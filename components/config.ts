@@ -22,6 +22,9 @@ export type { NamespaceLayout } from "./names";
 
 export const CONFIG_NAMESPACE = "gitspace";
 export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+/** Compressions of pushed image layers: gzip reads everywhere; zstd is smaller (images/README.md, "Size"). */
+export const LAYER_COMPRESSIONS = ["gzip", "zstd"] as const;
+export type LayerCompression = (typeof LAYER_COMPRESSIONS)[number];
 export type Platform = (typeof PLATFORMS)[number];
 
 export interface UserConfig { name: string; uid: number; gid: number }
@@ -53,6 +56,8 @@ export interface ImagesConfig {
     fromStack?: string;
     /** Existing buildx builder to build with (e.g. a `remote` builder); buildx's current one when unset. */
     builder?: string;
+    /** Compression of the pushed layers: `gzip`, or `zstd` (smaller; needs containerd >= 1.5 or Docker >= 23 to pull). */
+    compression: LayerCompression;
     username?: string;
     password?: string;
 }
@@ -121,6 +126,7 @@ export const TEAM_DEFAULTS = {
         build: true,
         vscodeExtensions: [] as string[],
         baseImage: "ubuntu:24.04",
+        compression: "gzip" as LayerCompression,
     },
 } as const;
 
@@ -299,6 +305,8 @@ const imagesSchema = z.strictObject({
     // this stack builds nothing.
     fromStack: z.string().regex(STACK_NAME, { error: (iss) => `invalid stack name ${JSON.stringify(iss.input)}; expected "org/project/stack"` }).optional(),
     builder: z.string().min(1, { error: "must not be empty" }).optional(),
+    compression: z.enum(LAYER_COMPRESSIONS, { error: (iss) => `unknown compression ${JSON.stringify(iss.input)}; expected one of ${LAYER_COMPRESSIONS.join(", ")}` })
+        .default(TEAM_DEFAULTS.images.compression),
     username: z.string().min(1, { error: "must not be empty" }).optional(),
     password: z.string().min(1, { error: "must not be empty" }).optional(),
 }, { error: required("an object (registry, tag, platforms, …)") }).superRefine((images, ctx) => {

@@ -268,8 +268,9 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
         const platforms = ["linux/amd64", "linux/arm64"] as const;
         const program = async () => {
             const args = { registry: MULTIARCH_REGISTRY, tag: MULTIARCH_TAG, platforms: [...platforms], builder: BUILDER, baseImage: BASE_IMAGE };
+            // vscode-desktop with `compression: zstd` (FROM the gzip base-system): both ways of pushing, for real.
             const image = (kind: ImageKind, from: pulumi.Input<string>) =>
-                new dockerbuild.Image(`multiarch-${kind}`, flavorImageArgs(kind, { ...args, from }), { retainOnDelete: true });
+                new dockerbuild.Image(`multiarch-${kind}`, flavorImageArgs(kind, { ...args, from, compression: kind === "vscode-desktop" ? "zstd" : "gzip" }), { retainOnDelete: true });
             const system = image(SYSTEM_IMAGE.name, BASE_IMAGE);
             const base = image("base", BASE_IMAGE);
             const desktop = image("vscode-desktop", system.ref);
@@ -295,6 +296,8 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
                     const manifest = JSON.parse(sh("curl", ["-sf", "-H", `Accept: ${entry.mediaType}`, manifestUrl(`${ref.replace(/@.*$/, "")}@${entry.digest}`)]));
                     const config = JSON.parse(sh("curl", ["-sfL", blobUrl(ref, manifest.config.digest)]));
                     assert.equal(`${config.os}/${config.architecture}`, p, `${kind} ${p}: image config`);
+                    const layerTypes = [...new Set(manifest.layers.map((l: any) => l.mediaType))];
+                    assert.deepEqual(layerTypes, [kind === "vscode-desktop" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.oci.image.layer.v1.tar+gzip"], `${kind} ${p}: layer compression`);
                     const runStart = Date.now();
                     const arch = runIn(ref, p, 'printf "%s %s" "$(dpkg --print-architecture)" "$(node -p process.arch)"');
                     assert.equal(arch, p === "linux/arm64" ? "arm64 arm64" : "amd64 x64", `${kind} ${p}: what runs`);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { parseTeamConfig } from "../../components/config";
+import { parseTeamConfig, TOP_LEVEL_SCHEMAS } from "../../components/config";
 import { provisionTeam } from "../../components/team";
 import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
 
@@ -289,6 +289,33 @@ describe("components: variants", () => {
         assert.equal(podSpecOf(resources, "carol").containers[0].image, `${REGISTRY}:jetbrains-v1`);
         assert.equal(podSpecOf(resources, "carol").imagePullSecrets, undefined, "no credentials, no pull secret");
         assert.ok(!resources.some((r) => r.name.endsWith("registry-credentials")));
+    });
+
+    it("compression: zstd pushes every image through a registry export that recompresses its layers", async () => {
+        const config = team({ images: { registry: REGISTRY, compression: "zstd" } });
+        const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
+        const images = byType(resources, TYPES.image);
+        assert.equal(images.length, 6);
+        for (const image of images) {
+            assert.equal(image.inputs.push, false, `${image.name}: no plain push besides the export`);
+            assert.deepEqual(image.inputs.exports, [{ registry: { push: true, compression: "zstd", compressionLevel: 19, forceCompression: true, ociMediaTypes: true } }], image.name);
+            assert.ok(image.inputs.cacheTo, `${image.name}: the registry build cache stays`);
+        }
+        assert.equal(await valueOf(result.images.vscode), `${REGISTRY}:vscode-latest@${MOCK_DIGEST}`, "the refs stay digest-pinned");
+        const gzip = await runProgram((opts) => provisionTeam(team({ images: { registry: REGISTRY } }), opts));
+        for (const image of byType(gzip.resources, TYPES.image)) {
+            assert.equal(image.inputs.push, true, `${image.name}: gzip (the default) is a plain push`);
+            assert.equal(image.inputs.exports, undefined, image.name);
+        }
+    });
+
+    it("compression accepts exactly gzip and zstd", () => {
+        for (const bad of ["ZSTD", "zstd ", " gzip", "gzip\n", "brotli", "", "zstd:19", "none", true, 19, null, ["zstd"], { type: "zstd" }]) {
+            const r = TOP_LEVEL_SCHEMAS.images.safeParse({ registry: REGISTRY, compression: bad });
+            assert.ok(!r.success, JSON.stringify(bad));
+            assert.deepEqual(r.error!.issues.map((i) => i.path), [["compression"]], JSON.stringify(bad));
+        }
+        assert.equal((TOP_LEVEL_SCHEMAS.images.parse({ registry: REGISTRY }) as { compression: string }).compression, "gzip");
     });
 
     it("push: false builds without registry cache and refers to the tags", async () => {
