@@ -32,7 +32,7 @@ describe("config: defaults", () => {
         });
         assert.deepEqual(c.images, {
             registry: "registry.example.com/gitspace-runtime", tag: "2025.11.1", platforms: ["linux/amd64", "linux/arm64"],
-            push: true, build: true, vscodeExtensions: [], baseImage: "ubuntu:24.04",
+            push: true, build: true, vscodeExtensions: [], baseImage: "ubuntu:24.04", compression: "gzip",
         });
         assert.deepEqual(c.developers[0], {
             name: "alice", ide: "vs_code_web",
