@@ -97,6 +97,18 @@ function defaultsRunning(raw: RawConfig): boolean | undefined {
     return isPlainObject(d) && typeof d.running === "boolean" ? d.running : undefined;
 }
 
+/**
+ * Developers of a config that are not deployed (not in the stack's `gitspaces` output), other than `changing`.
+ * A targeted update must not run while there are any: the program imports such a developer's kept Namespace and
+ * home PVC (components/adoption.ts), and the engine runs that import even outside `--target` while it skips the
+ * developer's untargeted component, which leaves the state with a child whose parent is missing ("snapshot
+ * integrity failure"; the stack then needs repair). A full update deploys (and adopts) them.
+ */
+export function pendingDevelopers(config: RawConfig, outputs: OutputMap, changing: readonly string[]): string[] {
+    const deployed = isPlainObject(outputs.gitspaces?.value) ? outputs.gitspaces.value as Record<string, unknown> : {};
+    return developerNames(config).filter((d) => !changing.includes(d) && !Object.prototype.hasOwnProperty.call(deployed, d));
+}
+
 /** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */
 export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
     const keys = new Set([...Object.keys(a.values), ...Object.keys(b.values)]);
@@ -277,16 +289,23 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
     }
 
     /**
-     * Why this change needs a full update, or undefined when a targeted update of the developer's component (and
-     * its children) is safe: the stack was deployed, and the team-level config (images, domain, …) is what the last
-     * successful update ran with, so nothing outside the developer is pending.
+     * Why this change needs a full update, or undefined when a targeted update of the developers' components (and
+     * their children) is safe: the stack was deployed, the team-level config (images, domain, …) is what the last
+     * successful update ran with, and every other developer of the config is deployed (`pendingDevelopers`), so
+     * nothing outside the change is pending.
      */
-    private async fullUpdateReason(driver: StackDriver, raw: RawConfig, outputs: OutputMap, opts: OperationOptions): Promise<string | undefined> {
+    private async fullUpdateReason(
+        driver: StackDriver, change: { raw: RawConfig; next: RawConfig; developers: string[] }, outputs: OutputMap, opts: OperationOptions,
+    ): Promise<string | undefined> {
         if ((opts.targeting ?? this.options.targeting ?? "auto") === "never") return "targeting: never";
         if (outputs.gitspaces === undefined) return "the stack has not been deployed yet";
+        const pending = pendingDevelopers(change.next, outputs, change.developers);
+        if (pending.length) {
+            return `developers in the config but not deployed (a home they kept is adopted only by a full update): ${pending.join(", ")}`;
+        }
         const last = await driver.lastDeployedConfig();
         if (!last) return "no successful update in the stack's history";
-        const changed = teamLevelChanges(last, raw);
+        const changed = teamLevelChanges(last, change.raw);
         if (changed.length) return `team-level config changed since the last update: ${changed.map((k) => `gitspace:${k}`).join(", ")}`;
         return undefined;
     }
@@ -418,8 +437,9 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
     private async runMembers(driver: StackDriver, raw0: RawConfig, members: GroupMember[], ops: Mutation["ops"], started: number) {
         const stack = driver.stackName;
         const before = await driver.outputs();
-        const reason = await this.fullUpdateReason(driver, raw0, before, members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
         const developers = [...new Set(members.map((m) => m.mutation.developer))];
+        const reason = await this.fullUpdateReason(driver, { raw: raw0, next: members[members.length - 1].mutation.next, developers }, before,
+            members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
         const target = reason ? undefined
             : [...developers.map((d) => driver.componentUrn(d)), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
         const everyone = [...developers, ...developerNames(raw0), ...developerNames(members[members.length - 1].mutation.next)];
@@ -533,7 +553,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         this.mark(stack, run.developer, +1);
         try {
             const before = await driver.outputs();
-            const reason = await this.fullUpdateReason(driver, run.raw, before, opts);
+            const reason = await this.fullUpdateReason(driver, { raw: run.raw, next: mutation.next, developers: [mutation.developer] }, before, opts);
             // A shared namespace's quota and limits cover every developer: it is updated with the developer.
             const target = reason ? undefined
                 : [driver.componentUrn(mutation.developer), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];

@@ -151,6 +151,20 @@ describe("portal: group commit (batched updates)", () => {
         assert.deepStrictEqual(rs.map((r) => r.gitspace?.status), ["stopped", "stopped", "stopped", "stopped", "stopped"]);
     });
 
+    it("a batch while another developer's kept home waits for adoption is one full update: no targeted run breaks the state", async () => {
+        const { portal, stack } = await memoryPortal();
+        await portal.remove(ref, "carol");
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "carol", running: false }];
+        const runs = stack.runs.length;
+        const events: PortalEvent[] = [];
+        // Requests of one turn share the first batch.
+        const rs = await Promise.all([portal.stop(ref, "alice", { onEvent: (e) => events.push(e) }), portal.stop(ref, "bob")]);
+        assert.deepStrictEqual(rs.map((r) => [r.developer, r.targeted, r.gitspace?.status]), [["alice", false, "stopped"], ["bob", false, "stopped"]]);
+        assert.deepStrictEqual(stack.runs.slice(runs), [{ kind: "up", continueOnError: true }], "one full run");
+        assert.match((events.find((e) => e.type === "started") as { reason?: string }).reason ?? "", /not deployed .*: carol$/);
+        assert.deepStrictEqual(stack.adoptedHomes, ["carol"]);
+    });
+
     it("one developer's failing resources fail only that developer's callers (--continue-on-error)", async () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;

@@ -61,6 +61,33 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.strictEqual((await portal.start(ref, "alice")).targeted, true);
     });
 
+    it("a developer re-added through the config alone (a kept home to adopt) makes another developer's change a full update", async () => {
+        const { portal, stack } = await memoryPortal();
+        await portal.remove(ref, "carol");
+        assert.deepStrictEqual(stack.retainedHomes, ["carol"], "removing carol kept her home");
+        // Re-added by a config edit, not deployed: the program would import her kept Namespace and PVC.
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "carol", running: false }];
+        // What a targeted run would do here (the real engine, tests/portal/adoption.e2e.ts): fail and leave the state invalid.
+        await assert.rejects(stack.up({ target: [stack.componentUrn("alice")], onEngineEvent: () => undefined }), /snapshot integrity failure/);
+        const events: PortalEvent[] = [];
+        const r = await portal.stop(ref, "alice", { onEvent: (e) => events.push(e) });
+        assert.strictEqual(r.targeted, false);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up" });
+        const started = events.find((e) => e.type === "started") as Extract<PortalEvent, { type: "started" }>;
+        assert.strictEqual(started.reason, "developers in the config but not deployed (a home they kept is adopted only by a full update): carol");
+        assert.deepStrictEqual(stack.adoptedHomes, ["carol"], "carol's home adopted");
+        assert.deepStrictEqual((await portal.list(ref)).map((g) => [g.name, g.status]), [["alice", "stopped"], ["bob", "running"], ["carol", "stopped"]]);
+        // Everyone deployed again: targeted.
+        assert.strictEqual((await portal.start(ref, "alice")).targeted, true);
+        // A dry run sees the same: its preview is full too.
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "dave" }];
+        const dry = await portal.stop(ref, "bob", { dryRun: true });
+        assert.strictEqual(dry.targeted, false);
+        // The developer being added is not "pending": adding one is targeted.
+        stack.values.developers = (stack.values.developers as Array<{ name: string }>).filter((d) => d.name !== "dave");
+        assert.strictEqual((await portal.add(ref, { name: "erin" })).targeted, true);
+    });
+
     it("dry run: returns the diff and leaves the config as it was", async () => {
         const { portal, stack } = await memoryPortal();
         const before = structuredClone(stack.values);
