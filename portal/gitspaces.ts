@@ -39,6 +39,12 @@ export interface PortalOptions {
      * 1 runs every request alone (as before batching).
      */
     maxBatch?: number;
+    /**
+     * How long a stack's idle line waits after a request before its update starts, so that requests sent together
+     * (a burst of starts at 9 a.m.) share one update instead of the first running alone. Default 100 ms (an update
+     * takes seconds); 0 starts on the next turn of the event loop.
+     */
+    batchWindowMs?: number;
     /** The backend's stacks (list, create). Default: over the Automation API (`automation`); none with a custom `driver`. */
     catalog?: StackCatalog;
     /** The cluster to watch for live status (`kubeLiveBackend()`); without it `watch` is unavailable. */
@@ -109,6 +115,16 @@ export function pendingDevelopers(config: RawConfig, outputs: OutputMap, changin
     return developerNames(config).filter((d) => !changing.includes(d) && !Object.prototype.hasOwnProperty.call(deployed, d));
 }
 
+/**
+ * A targeted run may let the program register the targeted developers alone (EngineRunOptions.partial): only
+ * when the targets are their components, not the shared namespace (layout `shared`), whose dependents are every
+ * developer's objects.
+ */
+export function partialRun(target: string[] | undefined, outputs: OutputMap, developers: string[]): { partial?: { developers: string[]; gitspaces: Record<string, unknown> } } {
+    if (!target || outputs.namespace !== undefined || !isPlainObject(outputs.gitspaces?.value)) return {};
+    return { partial: { developers, gitspaces: outputs.gitspaces.value as Record<string, unknown> } };
+}
+
 /** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */
 export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
     const keys = new Set([...Object.keys(a.values), ...Object.keys(b.values)]);
@@ -133,7 +149,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         this.catalog = options.catalog ?? (options.driver ? undefined
             : automationCatalog(options.automation, async (name, ops) => (await this.factory(name)).applyConfig(ops)));
         this.queue = new BatchQueue<Request>((_stack, items) => this.runBatch(items), options.maxBatch ?? 100,
-            (_stack, items, e) => items.forEach((i) => i.reject(e)));
+            (_stack, items, e) => items.forEach((i) => i.reject(e)), options.batchWindowMs ?? 100);
     }
 
     /** The driver of a stack (cached; a failed lookup is not cached). */
@@ -461,7 +477,8 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         let outputs: OutputMap;
         let engineError: unknown;
         try {
-            outputs = (await withBusyRetry(stack, () => driver.up({ target, continueOnError: true, onEngineEvent: events.onEngineEvent }), this.options.retry, onRetry)).outputs;
+            const run = { target, ...partialRun(target, before, developers), continueOnError: true, onEngineEvent: events.onEngineEvent };
+            outputs = (await withBusyRetry(stack, () => driver.up(run), this.options.retry, onRetry)).outputs;
         } catch (e) {
             if (e instanceof StackBusyError) await driver.restoreConfig(snapshot);
             if (!isCommandError(e)) { members.forEach((m) => m.request.reject(e)); return; }
@@ -570,7 +587,10 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
                 set: mutation.ops.filter((o) => o.op === "set").map((o) => o.path),
                 removed: mutation.ops.filter((o) => o.op === "remove").map((o) => o.path),
             });
-            const engine = { target, onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); } };
+            const engine = {
+                target, ...partialRun(target, before, [mutation.developer]),
+                onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); },
+            };
             const onRetry = (r: { attempt: number; delayMs: number }) =>
                 emit({ type: "retry", stack, attempt: r.attempt, delayMs: r.delayMs, reason: "another update is in progress" });
             try {

@@ -41,7 +41,7 @@ export class MemoryStackDriver implements StackDriver {
     values: Record<string, unknown>;
     /** Config paths stored as secrets. */
     readonly secretPaths = new Set<string>();
-    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean }> = [];
+    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean; partial?: string[] }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
@@ -111,7 +111,10 @@ export class MemoryStackDriver implements StackDriver {
     }
 
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
-        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}) });
+        this.runs.push({
+            kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}),
+            ...(opts.partial ? { partial: opts.partial.developers } : {}),
+        });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
         const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
         if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {

@@ -292,6 +292,24 @@ describe("portal: BatchQueue", () => {
         assert.throws(() => new BatchQueue(async () => undefined, 0), RangeError);
     });
 
+    it("a window: requests sent within it after an idle line's first one share its batch; without one, only the same turn's", async () => {
+        const run = async (windowMs: number) => {
+            const seen: string[][] = [];
+            const q = new BatchQueue<{ id: string; batchable: boolean }>(async (_k, items) => { seen.push(items.map((i) => i.id)); }, 100, undefined, windowMs);
+            q.enqueue("s", { id: "a", batchable: true });
+            await tick(5);
+            q.enqueue("s", { id: "b", batchable: true });
+            await tick(5);
+            q.enqueue("s", { id: "c", batchable: true });
+            while (q.size("s") > 0) await tick(5);
+            return seen;
+        };
+        assert.deepStrictEqual(await run(100), [["a", "b", "c"]]);
+        assert.deepStrictEqual((await run(0))[0], ["a"]);
+        assert.throws(() => new BatchQueue(async () => undefined, 1, undefined, -1), RangeError);
+        assert.throws(() => new BatchQueue(async () => undefined, 1, undefined, Number.NaN), RangeError);
+    });
+
     it("a runner that throws rejects its batch and the line goes on", async () => {
         const seen: string[][] = [];
         const crashed: string[] = [];

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { PortalEvent, StackBusyError, StackNotFoundError, streamOperation, UpdateFailedError } from "../../portal";
-import { memoryPortal } from "./helpers";
+import { memoryPortal, teamValues } from "./helpers";
 
 const ref = { team: "platform", env: "dev" };
 
@@ -86,6 +86,24 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         // The developer being added is not "pending": adding one is targeted.
         stack.values.developers = (stack.values.developers as Array<{ name: string }>).filter((d) => d.name !== "dave");
         assert.strictEqual((await portal.add(ref, { name: "erin" })).targeted, true);
+    });
+
+    it("per-developer namespaces: a targeted run lets the program register the targeted developers alone; never with the shared namespace", async () => {
+        const { portal, addStack } = await memoryPortal();
+        const perDev = await addStack("solo-dev", { ...teamValues(), team: "solo", router: { mode: "ingress", namespace: "traefik-system" } });
+        const solo = { team: "solo", env: "dev" };
+        await portal.stop(solo, "alice");
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up", target: [perDev.componentUrn("alice")], partial: ["alice"] });
+        await portal.stop(solo, "bob", { dryRun: true });
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "preview", target: [perDev.componentUrn("bob")], partial: ["bob"] });
+        await Promise.all([portal.start(solo, "alice"), portal.stop(solo, "carol")]);
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up", target: [perDev.componentUrn("alice"), perDev.componentUrn("carol")], continueOnError: true, partial: ["alice", "carol"] });
+        await portal.start(solo, "carol", { targeting: "never" });
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up" }, "a full run registers everyone");
+        // Shared layout (the default router): the shared namespace is a target, its dependents are everyone's objects.
+        const { portal: p2, stack } = await memoryPortal();
+        await p2.stop(ref, "alice");
+        assert.strictEqual(stack.runs.at(-1)?.partial, undefined);
     });
 
     it("dry run: returns the diff and leaves the config as it was", async () => {
