@@ -130,7 +130,7 @@ async function main() {
         console.log(`\n${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s wall, ${mine.length} CLI calls ${(cli / 1000).toFixed(1)} s ${extra}`);
         for (const c of mine) console.log(`    +${((c.start - t0) / 1000).toFixed(1).padStart(5)} s  ${(c.ms / 1000).toFixed(2).padStart(6)} s  ${c.args}`);
     };
-    let toggle = Date.now() % 2 === 0;
+    let toggle = false;
     try {
         for (let round = 0; round < rounds; round++) {
             for (const { v, portal } of portals) {
@@ -142,10 +142,12 @@ async function main() {
                 await driver.up({ onEngineEvent: phases.onEvent });
                 show(`[${v}] no-op up (driver, round ${round + 1})`, t0, `\n    engine: ${phases.report(Date.now())}`);
                 for (const targeting of ["auto", "never"] as const) {
+                    const entry = ((await driver.readConfig()).values.developers as Array<{ name: string; migrateLegacyWorkspaces?: boolean }>).find((d) => d.name === "dev007");
+                    toggle = !(entry?.migrateLegacyWorkspaces ?? false);
+                    calls.splice(0);
                     const p = new EnginePhases();
                     t0 = Date.now();
                     let upStart = 0;
-                    toggle = !toggle;
                     const r = await portal.update(ref, "dev007", { migrateLegacyWorkspaces: toggle }, {
                         targeting,
                         onEvent: (e) => { if (e.type === "config") { upStart = Date.now(); p.start(); } },
