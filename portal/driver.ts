@@ -32,7 +32,7 @@ export interface EngineRunOptions {
      * developers): the program may register these developers alone and carry the others' `gitspaces` outputs
      * (index.ts, PartialRun). Used by the inline program; the language host runs the whole program.
      */
-    partial?: { developers: string[]; gitspaces: Record<string, unknown> };
+    partial?: { developers: string[] };
 }
 
 export interface StackDriver {
@@ -108,7 +108,7 @@ export function usesInlineProgram(opts: AutomationOptions): boolean {
 }
 
 /** The program function a program directory exports (index.ts: `main(reader?, partial?)`). */
-export type ProgramMain = (reader?: undefined, partial?: EngineRunOptions["partial"]) => ReturnType<PulumiFn>;
+export type ProgramMain = (reader?: undefined, partial?: { developers: string[]; gitspaces: Record<string, unknown> }) => ReturnType<PulumiFn>;
 
 /**
  * A program directory's entry for inline runs: the module Pulumi.yaml's `main` names (else the directory's package
@@ -286,7 +286,13 @@ export class AutomationStackDriver implements StackDriver {
         this.programOutputs = undefined;
         return {
             program: async () => {
-                const result = await entry()(undefined, partial);
+                // The outputs to carry are read now, while this update holds the stack's lock: nobody changes them
+                // until it ends (cached: no CLI call unless the state changed). None (never deployed): the whole
+                // program, which is always right.
+                const current = partial ? (await this.outputs()).gitspaces?.value : undefined;
+                const carry = partial && current && typeof current === "object" && !Array.isArray(current)
+                    ? { developers: partial.developers, gitspaces: current as Record<string, unknown> } : undefined;
+                const result = await entry()(undefined, carry);
                 if (result && typeof result === "object") {
                     pulumi.output(result as Record<string, unknown>).apply((values) => {
                         this.programOutputs = Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value, secret: true }]));

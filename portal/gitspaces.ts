@@ -120,9 +120,9 @@ export function pendingDevelopers(config: RawConfig, outputs: OutputMap, changin
  * when the targets are their components, not the shared namespace (layout `shared`), whose dependents are every
  * developer's objects.
  */
-export function partialRun(target: string[] | undefined, outputs: OutputMap, developers: string[]): { partial?: { developers: string[]; gitspaces: Record<string, unknown> } } {
+export function partialRun(target: string[] | undefined, outputs: OutputMap, developers: string[]): { partial?: { developers: string[] } } {
     if (!target || outputs.namespace !== undefined || !isPlainObject(outputs.gitspaces?.value)) return {};
-    return { partial: { developers, gitspaces: outputs.gitspaces.value as Record<string, unknown> } };
+    return { partial: { developers } };
 }
 
 /** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */

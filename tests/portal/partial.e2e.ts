@@ -46,6 +46,12 @@ describe("portal e2e: targeted runs register only the targeted developers (inlin
             assert.strictEqual((await portal.get(ref, "carol", { showSecrets: true })).password, outs0.gitspaces.carol.password);
             noDrift("after alice's update");
 
+            // A dry run of a targeted change previews the same way: only carol's steps, nothing changed.
+            const dry = await portal.start(ref, "carol", { dryRun: true });
+            assert.strictEqual(dry.targeted, true);
+            assert.ok(dry.steps.length > 0 && dry.steps.every((st) => st.name.startsWith("carol")), JSON.stringify(dry.steps.map((st) => st.name)));
+            assert.deepStrictEqual(outputs(), outs0);
+
             const add = await portal.add(ref, { name: "dave", running: false });
             assert.strictEqual(add.targeted, true);
             assert.ok(add.gitspace?.deployed);

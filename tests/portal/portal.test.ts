@@ -156,7 +156,7 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
     });
 
     it("two requests on one stack run in order; different stacks in parallel", async () => {
-        const mem = await memoryPortal();
+        const mem = await memoryPortal({ batchWindowMs: 0 });
         mem.stack.options.delayMs = 40;
         const other = await mem.addStack("web-dev", { ...mem.stack.values, team: "web" });
         other.options.delayMs = 40;
