@@ -61,10 +61,14 @@ function readyDevelopers(team: string): Set<string> {
     return new Set(list.items.filter((d) => (d.status?.readyReplicas ?? 0) >= 1).map((d) => d.metadata.labels?.["gitspace.io/developer"] ?? ""));
 }
 
-/** Milliseconds from `t0` until every developer of `names` has a Ready pod (polled every 500 ms). */
-async function untilReady(team: string, names: string[], t0: number, timeoutMs = 30 * 60_000): Promise<number> {
+/**
+ * Milliseconds from `t0` until every developer of `names` has a Ready pod (polled every 500 ms); `seen` gets when
+ * each one was first seen Ready.
+ */
+async function untilReady(team: string, names: string[], t0: number, seen: Map<string, number> = new Map(), timeoutMs = 30 * 60_000): Promise<number> {
     for (;;) {
         const ready = readyDevelopers(team);
+        for (const n of ready) if (!seen.has(n)) seen.set(n, Date.now() - t0);
         if (names.every((n) => ready.has(n))) return Date.now() - t0;
         if (Date.now() - t0 > timeoutMs) throw new Error(`not Ready after ${secs(timeoutMs)} s: ${names.filter((n) => !ready.has(n)).join(", ")}`);
         await sleep(500);
@@ -113,10 +117,13 @@ describe("portal bench (real engine, local cluster)", function () {
             const replies = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/start`).then((r) => ({ ...r, ms: Date.now() - t0 }))));
             const bad = replies.filter((r) => r.status !== 200);
             assert.deepStrictEqual(bad.map((r) => `${r.status} ${r.text.slice(0, 300)}`), []);
-            const stormMs = await untilReady(team.team, names, t0);
+            const readyAt = new Map<string, number>();
+            const stormMs = await untilReady(team.team, names, t0, readyAt);
+            const firstReady = [...readyAt.values()].sort((a, b) => a - b);
             const batches = new Set(replies.map((r) => r.body.durationMs && Math.round((t0 + r.ms - r.body.durationMs) / 1000))).size;
             figure(`storm: ${STORM} starts ${secs(stormMs)} s, one start ${secs(oneMs)} s, ratio ${(stormMs / oneMs).toFixed(1)}`);
-            figure(`  (storm replies ${secs(Math.min(...replies.map((r) => r.ms)))}–${secs(Math.max(...replies.map((r) => r.ms)))} s, about ${batches} engine run(s))`);
+            figure(`  (storm replies ${secs(Math.min(...replies.map((r) => r.ms)))}–${secs(Math.max(...replies.map((r) => r.ms)))} s, about ${batches} engine run(s); ` +
+                `pods Ready at ${firstReady.map((ms) => secs(ms)).join(", ")} s)`);
         } finally {
             await served.close();
             await portal.close();
