@@ -10,18 +10,22 @@
  * the stack is removed. Fails clearly without the CLI, the cluster or the runtime image.
  */
 import * as assert from "assert";
+import { execFile } from "child_process";
+import { promisify } from "util";
 import { GitspacePortal } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
 import {
-    E2eProject, e2eTeamValues, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
+    E2eProject, e2eTeamValues, initStack, KUBECONFIG, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
 } from "./e2e-harness";
 import { serve } from "./helpers";
+import { developerNamespaceName } from "../../components/names";
 
 const STORM = Number(process.env.PORTAL_BENCH_STORM ?? 20);
 const SIZES = (process.env.PORTAL_BENCH_SIZES ?? "10,50,200").split(",").filter(Boolean).map(Number);
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const execFileAsync = promisify(execFile);
 
 /** A team stack of `n` stopped developers, deployed by the CLI; `cleanup` deletes its namespaces and the stack. */
 async function deployedTeam(prefix: string, n: number, values: (team: string) => Record<string, unknown> = (t) => e2eTeamValues(t, devs(n))) {
@@ -53,9 +57,10 @@ async function removeTeam(project: E2eProject, team: string, stack: string) {
     project.cleanup();
 }
 
-/** Ready gitspace Deployments of a team (`readyReplicas` 1), by developer. */
-function readyDevelopers(team: string): Set<string> {
-    const list = JSON.parse(kubectl("get", "deployments", "-A", "-l", `gitspace.io/team=${team}`, "-o", "json")) as {
+/** Ready gitspace Deployments of a team (`readyReplicas` 1), by developer (kubectl run without blocking the portal in this process). */
+async function readyDevelopers(team: string): Promise<Set<string>> {
+    const { stdout } = await execFileAsync("kubectl", ["--kubeconfig", KUBECONFIG, "get", "deployments", "-A", "-l", `gitspace.io/team=${team}`, "-o", "json"], { maxBuffer: 64 << 20 });
+    const list = JSON.parse(stdout) as {
         items: Array<{ metadata: { labels?: Record<string, string> }; status?: { readyReplicas?: number } }>;
     };
     return new Set(list.items.filter((d) => (d.status?.readyReplicas ?? 0) >= 1).map((d) => d.metadata.labels?.["gitspace.io/developer"] ?? ""));
@@ -67,7 +72,7 @@ function readyDevelopers(team: string): Set<string> {
  */
 async function untilReady(team: string, names: string[], t0: number, seen: Map<string, number> = new Map(), timeoutMs = 30 * 60_000): Promise<number> {
     for (;;) {
-        const ready = readyDevelopers(team);
+        const ready = await readyDevelopers(team);
         for (const n of ready) if (!seen.has(n)) seen.set(n, Date.now() - t0);
         if (names.every((n) => ready.has(n))) return Date.now() - t0;
         if (Date.now() - t0 > timeoutMs) throw new Error(`not Ready after ${secs(timeoutMs)} s: ${names.filter((n) => !ready.has(n)).join(", ")}`);
@@ -106,22 +111,34 @@ describe("portal bench (real engine, local cluster)", function () {
             assert.strictEqual(warm.status, 200, warm.text);
             figure(`storm team: first engine run of the portal process (a dry run, loads the program) ${secs(Date.now() - t0)} s`);
             t0 = Date.now();
+            const onePod = untilReady(team.team, [names[0]], t0);
             const one = await served.request("POST", `${G}/${names[0]}/start`);
             assert.strictEqual(one.status, 200, one.text);
-            const oneMs = await untilReady(team.team, [names[0]], t0);
+            const oneMs = await onePod;
             const stop = await served.request("POST", `${G}/${names[0]}/stop`);
             assert.strictEqual(stop.status, 200, stop.text);
-            for (let i = 0; i < 120 && readyDevelopers(team.team).size > 0; i++) await sleep(500);
+            for (let i = 0; i < 120 && (await readyDevelopers(team.team)).size > 0; i++) await sleep(500);
 
             t0 = Date.now();
+            const readyAt = new Map<string, number>();
+            const pods = untilReady(team.team, names, t0, readyAt);
             const replies = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/start`).then((r) => ({ ...r, ms: Date.now() - t0 }))));
             const bad = replies.filter((r) => r.status !== 200);
             assert.deepStrictEqual(bad.map((r) => `${r.status} ${r.text.slice(0, 300)}`), []);
-            const readyAt = new Map<string, number>();
-            const stormMs = await untilReady(team.team, names, t0, readyAt);
+            const stormMs = await pods;
             const firstReady = [...readyAt.values()].sort((a, b) => a - b);
             const batches = new Set(replies.map((r) => r.body.durationMs && Math.round((t0 + r.ms - r.body.durationMs) / 1000))).size;
             figure(`storm: ${STORM} starts ${secs(stormMs)} s, one start ${secs(oneMs)} s, ratio ${(stormMs / oneMs).toFixed(1)}`);
+            // The floor: the same 20 pods started with no portal and no engine (kubectl scale), from stopped again.
+            const stopAll = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/stop`)));
+            assert.deepStrictEqual(stopAll.map((r) => r.status), names.map(() => 200));
+            for (let i = 0; i < 240 && (await readyDevelopers(team.team)).size > 0; i++) await sleep(500);
+            const nsOf = (n: string) => developerNamespaceName({ team: team.team, environment: "dev" }, n);
+            const t1 = Date.now();
+            const floor = untilReady(team.team, names, t1);
+            await Promise.all(names.map((n) => execFileAsync("kubectl", ["--kubeconfig", KUBECONFIG, "-n", nsOf(n), "scale", "deployment", "gitspace", "--replicas=1"])));
+            const floorMs = await floor;
+            figure(`  (the same 20 pods started by kubectl scale alone, no portal, no engine: ${secs(floorMs)} s)`);
             figure(`  (storm replies ${secs(Math.min(...replies.map((r) => r.ms)))}–${secs(Math.max(...replies.map((r) => r.ms)))} s, about ${batches} engine run(s); ` +
                 `pods Ready at ${firstReady.map((ms) => secs(ms)).join(", ")} s)`);
         } finally {
