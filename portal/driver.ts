@@ -99,7 +99,8 @@ export interface AutomationOptions {
      * process instead of starting the Node.js language host, which loads and compiles the program and its
      * dependencies on every run). Defaults to true unless `typeCheck` is set or `envVars` holds a variable the
      * program could read (anything but `PULUMI_*`): an inline program sees the portal's environment, not `envVars`.
-     * The program module (`workDir`'s package `main`) is loaded once, so a changed program needs a portal restart.
+     * Only for this repository's program (`isThisProgram`); any other program directory runs in the language host.
+     * The program module is loaded once, so a changed program needs a portal restart.
      * Inline runs of one process are serialized (`inlineLock`).
      */
     inline?: boolean;
@@ -109,6 +110,22 @@ export interface AutomationOptions {
 export function usesInlineProgram(opts: AutomationOptions): boolean {
     if (opts.inline !== undefined) return opts.inline;
     return !opts.typeCheck && Object.keys(opts.envVars ?? {}).every((k) => k.startsWith("PULUMI_"));
+}
+
+/**
+ * Whether a program directory's entry is this repository's program (index.ts, after symlinks): the one whose export
+ * is `main(reader?, partial?)` and whose code is the portal's own. Any other program (another checkout, a test's
+ * stand-in, a script-style program registering resources at load) runs in the CLI's language host.
+ */
+export function isThisProgram(workDir: string, main?: string): boolean {
+    try {
+        // Not require.resolve: it caches resolutions by path, and a program directory's files can change.
+        let entry = path.resolve(workDir, main ?? ".");
+        if (fs.statSync(entry).isDirectory()) entry = path.join(entry, "index.ts");
+        return fs.realpathSync(entry) === fs.realpathSync(path.join(REPO_DIR, "index.ts"));
+    } catch {
+        return false;
+    }
 }
 
 /** The program function a program directory exports (index.ts: `main(reader?, partial?)`). */
@@ -221,7 +238,7 @@ export function automationDriverFactory(opts: AutomationOptions = {}): StackDriv
             throw e;
         }
         const settings = await stack.workspace.projectSettings();
-        const program = usesInlineProgram(opts) ? programs(workDir, settings.main) : undefined;
+        const program = usesInlineProgram(opts) && isThisProgram(workDir, settings.main) ? programs(workDir, settings.main) : undefined;
         return new AutomationStackDriver(stack, settings.name, workDir, opts.parallel ?? DEFAULT_PARALLEL, opts.lock, program);
     };
 }

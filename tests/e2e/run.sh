@@ -22,5 +22,5 @@ part suite npx mocha --config tests/e2e/mocharc.json "$@"
 # --exit: the live-status suite's cluster watch (@kubernetes/client-node) keeps a socket open after its last test.
 part "portal suite" npx mocha --no-config --exit -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
   tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts tests/portal/live.e2e.ts tests/portal/multiprocess.e2e.ts \
-  tests/portal/owners.e2e.ts
+  tests/portal/owners.e2e.ts tests/portal/adoption.e2e.ts tests/portal/partial.e2e.ts
 log "end-to-end suite passed in $((SECONDS - start)) s"

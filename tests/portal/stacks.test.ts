@@ -172,6 +172,25 @@ describe("portal: the environment of the portal's CLI runs", () => {
         for (const k of ["KUBECONFIG", "HTTPS_PROXY", "pulumi_lowercase", "GITSPACE_X"]) assert.strictEqual(usesInlineProgram({ envVars: { [k]: "x" } }), false, k);
         assert.strictEqual(usesInlineProgram({ typeCheck: true, inline: true }), true, "explicit wins");
         assert.strictEqual(usesInlineProgram({ inline: false }), false);
+        // Inline only for this repository's program (a copy of the directory by symlinks counts): its export is main().
+        const { isThisProgram, REPO_DIR } = await import("../../portal/driver");
+        const fs = await import("fs");
+        const os = await import("os");
+        const path = await import("path");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-inline-"));
+        try {
+            assert.strictEqual(isThisProgram(REPO_DIR, "index.ts"), true);
+            fs.symlinkSync(path.join(REPO_DIR, "index.ts"), path.join(dir, "index.ts"));
+            assert.strictEqual(isThisProgram(dir, "index.ts"), true, "symlinked");
+            fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
+            assert.strictEqual(isThisProgram(dir, "program.js"), false, "another program");
+            assert.strictEqual(isThisProgram(dir, "missing.ts"), false);
+            fs.rmSync(path.join(dir, "index.ts"));
+            fs.copyFileSync(path.join(REPO_DIR, "index.ts"), path.join(dir, "index.ts"));
+            assert.strictEqual(isThisProgram(dir, "index.ts"), false, "a copy is another checkout's code");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
         // Inline runs of one process one at a time, in order, a failure not blocking the next.
         const order: string[] = [];
         const run = (id: string, ms: number, fail = false) => inlineLock(async () => {
