@@ -270,9 +270,10 @@ export class AutomationStackDriver implements StackDriver {
     } = {};
 
     /**
-     * `Stack.up` ends with `outputs()` (two CLI calls, masked and plain) and `info()` (`stack history`): each a CLI
-     * run that reads the whole state (3.6 MB for 50 developers). The driver reads outputs with one call (`outputs()`)
-     * and takes the change summary from the engine's summary event, so those are replaced on its own Stack object.
+     * `Stack.up` ends with `outputs()` (two CLI calls, masked and plain) and `info()` (`stack history`), `destroy`
+     * with `info()`: each a CLI run that reads the whole state (3.6 MB for 50 developers). The driver reads outputs
+     * with one call (`outputs()`) and takes the change summary from the engine's summary event (`summarize`), so
+     * those are replaced on its own Stack object.
      */
     private leanStack() {
         Object.assign(this.stack, { outputs: () => this.outputsAfterRun(), info: async () => undefined });
@@ -494,11 +495,7 @@ export class AutomationStackDriver implements StackDriver {
     }
 
     async up(opts: EngineRunOptions) {
-        let changes: Record<string, number> = {};
-        const onEvent = (e: EngineEvent) => {
-            if (e.summaryEvent) changes = Object.fromEntries(Object.entries(e.summaryEvent.resourceChanges ?? {}).map(([op, n]) => [op, n as number]));
-            opts.onEngineEvent(e);
-        };
+        const { changes, onEvent } = summarize(opts.onEngineEvent);
         const configKey = this.configKey();
         const result = await this.engine(() => this.stack.up({
             ...this.programOf(opts),
@@ -513,9 +510,8 @@ export class AutomationStackDriver implements StackDriver {
     }
 
     async destroy(opts: EngineRunOptions) {
-        const result = await this.stack.destroy({ onEvent: opts.onEngineEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
-        const changes: Record<string, number> = {};
-        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        const { changes, onEvent } = summarize(opts.onEngineEvent);
+        await this.stack.destroy({ onEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
         return { changes };
     }
 
@@ -534,6 +530,18 @@ export class AutomationStackDriver implements StackDriver {
         for (const [op, n] of Object.entries(result.changeSummary ?? {})) changes[op] = n as number;
         return { changes };
     }
+}
+
+/** The change counts of a run, from the engine's summary event (the driver's Stack does not read `stack history`). */
+function summarize(onEngineEvent: (e: EngineEvent) => void): { changes: Record<string, number>; onEvent: (e: EngineEvent) => void } {
+    const changes: Record<string, number> = {};
+    return {
+        changes,
+        onEvent: (e) => {
+            if (e.summaryEvent) for (const [op, n] of Object.entries(e.summaryEvent.resourceChanges ?? {})) changes[op] = n as number;
+            onEngineEvent(e);
+        },
+    };
 }
 
 export const isCommandError = (e: unknown): e is CommandError =>
