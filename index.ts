@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdoptionError, ClusterReader, adoptionForProgram, kubeconfigReader } from "./components/adoption";
 import { ConfigError, loadTeamConfig } from "./components/config";
 import { GitnessSettings, gitnessOutput } from "./components/images";
-import { TeamOutputs, provisionTeam } from "./components/team";
+import { PartialRun, ProgramOutputs, carriedGitspaces, provisionTeam } from "./components/team";
 
 function load() {
     try {
@@ -23,16 +23,20 @@ function load() {
  *   IDEs), ssh and sshConfig (SSH IDEs);
  * - `namespace`: the team stack's shared namespace (layout `shared`; caddy2-k8s watches it).
  * Before anything is registered, the Namespaces and home PVCs a removed developer left behind (`retainHome`) are
- * looked up read-only, so re-adding the developer adopts them (components/adoption.ts). `reader` is for tests.
+ * looked up read-only, so re-adding the developer adopts them (components/adoption.ts). `reader` is for tests;
+ * `partial` for the portal's inline program (a run targeted at some developers, see PartialRun).
  */
-async function main(reader: () => Promise<ClusterReader> = kubeconfigReader): Promise<TeamOutputs & { gitness: pulumi.Output<GitnessSettings> }> {
+async function main(reader: () => Promise<ClusterReader> = kubeconfigReader, partial?: PartialRun): Promise<ProgramOutputs & { gitness: pulumi.Output<GitnessSettings> }> {
     const config = load();
-    const adoption = await adoptionForProgram(config, reader).catch((e) => {
+    const only = partial ? new Set(partial.developers) : undefined;
+    const selected = only ? { ...config, developers: config.developers.filter((d) => only.has(d.name)) } : config;
+    const adoption = await adoptionForProgram(selected, reader).catch((e) => {
         throw e instanceof AdoptionError ? new pulumi.RunError(e.message) : e;
     });
-    const team = provisionTeam(config, undefined, adoption);
+    const team = provisionTeam(config, undefined, adoption, only);
     const gitness = gitnessOutput(team.images);
-    return { images: team.images, gitness, gitspaces: team.gitspaces, ...(team.namespace ? { namespace: team.namespace } : {}) };
+    const gitspaces = partial ? { ...carriedGitspaces(config.developers.map((d) => d.name), partial), ...team.gitspaces } : team.gitspaces;
+    return { images: team.images, gitness, gitspaces, ...(team.namespace ? { namespace: team.namespace } : {}) };
 }
 
 export = main;

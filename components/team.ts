@@ -35,6 +35,33 @@ export interface TeamOutputs {
     namespace?: pulumi.Output<string>;
 }
 
+/** What the program exports: TeamOutputs, with `gitspaces` entries carried from the state in a partial run. */
+export type ProgramOutputs = Omit<TeamOutputs, "gitspaces"> & { gitspaces: Record<string, GitspaceOutput | pulumi.Output<unknown>> };
+
+/**
+ * A run of the program that registers some developers' Gitspace components only: the portal's inline program,
+ * for an update or preview targeted at exactly those components (`--target` with their dependents). The engine
+ * keeps every resource it is not asked to touch as it is in the state, registered or not, so registering the
+ * others is work without effect; their entries of the `gitspaces` output are carried from the last deployed
+ * outputs (`gitspaces`, as secrets), for the developers still in the config. Never used when a target's
+ * dependents reach other developers (the shared namespace of layout `shared`): the engine would delete what the
+ * program did not register. See portal/driver.ts (EngineRunOptions.partial).
+ */
+export interface PartialRun {
+    developers: string[];
+    /** The stack's `gitspaces` output before the run (plain values). */
+    gitspaces: Record<string, unknown>;
+}
+
+export function carriedGitspaces(inConfig: string[], partial: PartialRun): Record<string, pulumi.Output<unknown>> {
+    const carried: Record<string, pulumi.Output<unknown>> = {};
+    for (const name of inConfig) {
+        if (partial.developers.includes(name) || !Object.prototype.hasOwnProperty.call(partial.gitspaces, name)) continue;
+        carried[name] = pulumi.secret(partial.gitspaces[name]);
+    }
+    return carried;
+}
+
 /** Resource name of a developer's Gitspace component (`gitspace:gitspace:Gitspace` named after the developer). */
 export const gitspaceResourceName = (developer: string) => developer;
 /** Resource name of the TeamNamespace component (layout `shared`); its quota sums every developer's. */
@@ -43,8 +70,12 @@ export const TEAM_NAMESPACE_RESOURCE_NAME = "team";
 /**
  * `adoption`: the kept Namespaces and home PVCs to adopt (`adoptionForProgram`). Defaults to none (everything is
  * created).
+ * `only`: register the Gitspace components of these developers alone (a run targeted at them, see index.ts);
+ * team-level resources are still computed from every developer. Defaults to every developer.
  */
-export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourceOptions, adoption: AdoptionPlan = NO_ADOPTION): TeamOutputs {
+export function provisionTeam(
+    config: TeamConfig, opts?: pulumi.ComponentResourceOptions, adoption: AdoptionPlan = NO_ADOPTION, only?: ReadonlySet<string>,
+): TeamOutputs {
     const images = createImages(config, opts);
     const { images: img } = config;
     // One pull secret value for the whole team, computed once.
@@ -69,6 +100,7 @@ export function provisionTeam(config: TeamConfig, opts?: pulumi.ComponentResourc
 
     const gitspaces: Record<string, GitspaceOutput> = {};
     for (const developer of config.developers) {
+        if (only && !only.has(developer.name)) continue;
         const image = images.refs[ideSpec(developer.ide).flavor];
         const gitspace = new Gitspace(gitspaceResourceName(developer.name), {
             scope,

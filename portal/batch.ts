@@ -37,8 +37,14 @@ export class BatchQueue<I extends QueuedItem> {
         /** At most this many requests in one batch. Default 100. */
         readonly maxBatch = 100,
         private readonly onCrash: (key: string, items: I[], error: unknown) => void = () => undefined,
+        /**
+         * How long an idle line waits after its first request before the batch starts, so that requests sent
+         * together (a burst of starts) share one update. Default 0: the next turn of the event loop.
+         */
+        readonly windowMs = 0,
     ) {
         if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
+        if (!Number.isFinite(windowMs) || windowMs < 0) throw new RangeError(`windowMs must be a non-negative number, got ${windowMs}`);
     }
 
     /** Requests queued or running on `key`. */
@@ -58,8 +64,10 @@ export class BatchQueue<I extends QueuedItem> {
         if (line.draining && line.running.length > 0) onQueued?.(line.running.length + line.pending.length - 1);
         if (!line.draining) {
             line.draining = true;
-            // Start on the next turn of the event loop: requests arriving in the same turn share the first batch.
-            setImmediate(() => void this.drain(key, line));
+            // Start on the next turn of the event loop (or after the window): requests arriving until then share the
+            // first batch.
+            if (this.windowMs > 0) setTimeout(() => void this.drain(key, line), this.windowMs);
+            else setImmediate(() => void this.drain(key, line));
         }
     }
 

@@ -3,12 +3,14 @@
  * `GitspacePortal` runs the same against the Pulumi Automation API (`automationDriverFactory`) and against an
  * in-memory stack (`memory.ts`).
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, Stack,
+    CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, PulumiFn, Stack,
     StackNotFoundError as AutoStackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import * as pulumi from "@pulumi/pulumi";
 import * as lockfile from "proper-lockfile";
 import { CONFIG_KEYS } from "../components/config";
 import { TEAM_NAMESPACE_RESOURCE_NAME, gitspaceResourceName } from "../components/team";
@@ -25,6 +27,12 @@ export interface EngineRunOptions {
     /** `--continue-on-error`: resources that do not depend on a failed one are still updated. */
     continueOnError?: boolean;
     onEngineEvent: (event: EngineEvent) => void;
+    /**
+     * With `target` set to exactly these developers' components (and nothing whose dependents reach other
+     * developers): the program may register these developers alone and carry the others' `gitspaces` outputs
+     * (index.ts, PartialRun). Used by the inline program; the language host runs the whole program.
+     */
+    partial?: { developers: string[] };
 }
 
 export interface StackDriver {
@@ -71,7 +79,11 @@ export interface AutomationOptions {
     pulumiCommand?: PulumiCommand;
     /** Create a missing stack instead of reporting StackNotFoundError. Default false. */
     createStacks?: boolean;
-    /** Engine parallelism. */
+    /**
+     * Engine parallelism of updates (`--parallel`): how many resource operations run at once. Defaults to
+     * DEFAULT_PARALLEL (64) rather than the CLI's (4 per CPU: 8 here): a batch of starts updates one Deployment per
+     * developer and each waits for its pod to be Ready, so with 8 at a time 20 starts ran in three waves.
+     */
     parallel?: number;
     /** The cross-process stack lock (`StackDriver.lock`). */
     lock?: LockOptions;
@@ -82,6 +94,73 @@ export interface AutomationOptions {
      * unless `envVars` sets it.
      */
     typeCheck?: boolean;
+    /**
+     * Run the program in the portal's own process (Automation API inline program: the CLI calls back into this
+     * process instead of starting the Node.js language host, which loads and compiles the program and its
+     * dependencies on every run). Defaults to true unless `typeCheck` is set or `envVars` holds a variable the
+     * program could read (anything but `PULUMI_*`): an inline program sees the portal's environment, not `envVars`.
+     * Only for this repository's program (`isThisProgram`); any other program directory runs in the language host.
+     * The program module is loaded once, so a changed program needs a portal restart.
+     * Inline runs of one process are serialized (`inlineLock`).
+     */
+    inline?: boolean;
+}
+
+/** Whether engine runs use the inline program (see AutomationOptions.inline). */
+export function usesInlineProgram(opts: AutomationOptions): boolean {
+    if (opts.inline !== undefined) return opts.inline;
+    return !opts.typeCheck && Object.keys(opts.envVars ?? {}).every((k) => k.startsWith("PULUMI_"));
+}
+
+/**
+ * Whether a program directory's entry is this repository's program (index.ts, after symlinks): the one whose export
+ * is `main(reader?, partial?)` and whose code is the portal's own. Any other program (another checkout, a test's
+ * stand-in, a script-style program registering resources at load) runs in the CLI's language host.
+ */
+export function isThisProgram(workDir: string, main?: string): boolean {
+    try {
+        // Not require.resolve: it caches resolutions by path, and a program directory's files can change.
+        let entry = path.resolve(workDir, main ?? ".");
+        if (fs.statSync(entry).isDirectory()) entry = path.join(entry, "index.ts");
+        return fs.realpathSync(entry) === fs.realpathSync(path.join(REPO_DIR, "index.ts"));
+    } catch {
+        return false;
+    }
+}
+
+/** The program function a program directory exports (index.ts: `main(reader?, partial?)`). */
+export type ProgramMain = (reader?: undefined, partial?: { developers: string[]; gitspaces: Record<string, unknown> }) => ReturnType<PulumiFn>;
+
+/**
+ * A program directory's entry for inline runs: the module Pulumi.yaml's `main` names (else the directory's package
+ * `main`; here index.ts, whose export is the program function), required once into this process (the portal runs
+ * under ts-node).
+ */
+export function inlineProgram(workDir: string, main?: string): () => ProgramMain {
+    let fn: ProgramMain | undefined;
+    return () => {
+        if (!fn) {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const loaded = require(require.resolve(path.resolve(workDir, main ?? "."))) as unknown;
+            const exported = typeof loaded === "function" ? loaded : (loaded as { default?: unknown })?.default;
+            if (typeof exported !== "function") throw new Error(`the program ${workDir} does not export a function (export = main)`);
+            fn = exported as ProgramMain;
+        }
+        return fn;
+    };
+}
+
+/**
+ * One inline engine run at a time in this process. The Automation API's language server keeps each run's SDK state
+ * apart (AsyncLocalStorage), but installs process-wide uncaughtException/unhandledRejection handlers per run: an
+ * unhandled error of one stack's program would fail every run in flight. Runs of one stack are serial anyway (the
+ * stack's queue); this serializes runs of different stacks, which on a shared few-core machine cost CPU, not wall.
+ */
+let inlineTail: Promise<unknown> = Promise.resolve();
+export function inlineLock<T>(run: () => Promise<T>): Promise<T> {
+    const result = inlineTail.then(run, run);
+    inlineTail = result.catch(() => undefined);
+    return result;
 }
 
 /** The environment of the portal's CLI runs: the backend, transpile-only unless asked to type-check, the caller's. */
@@ -135,6 +214,9 @@ export async function lockConfigFile(configFile: string, opts: LockOptions = {},
 
 export const REPO_DIR = path.resolve(__dirname, "..");
 
+/** See AutomationOptions.parallel. */
+export const DEFAULT_PARALLEL = 64;
+
 /** Strings that `pulumi config set --path` would turn into a bool or a number unless told `--type string`. */
 export const needsStringType = (v: string) => /^(true|false)$/.test(v) || /^[-+]?[0-9]+$/.test(v);
 
@@ -155,13 +237,96 @@ export function automationDriverFactory(opts: AutomationOptions = {}): StackDriv
             if (e instanceof AutoStackNotFoundError) throw new StackNotFoundError(stackName);
             throw e;
         }
-        const project = (await stack.workspace.projectSettings()).name;
-        return new AutomationStackDriver(stack, project, workDir, opts.parallel, opts.lock);
+        const settings = await stack.workspace.projectSettings();
+        const program = usesInlineProgram(opts) && isThisProgram(workDir, settings.main) ? programs(workDir, settings.main) : undefined;
+        return new AutomationStackDriver(stack, settings.name, workDir, opts.parallel ?? DEFAULT_PARALLEL, opts.lock, program);
     };
 }
 
+const inlinePrograms = new Map<string, () => ProgramMain>();
+/** One inline program per program directory, shared by its stacks (loaded once). */
+const programs = (workDir: string, main?: string) => {
+    const key = path.resolve(workDir, main ?? ".");
+    let p = inlinePrograms.get(key);
+    if (!p) inlinePrograms.set(key, (p = inlineProgram(workDir, main)));
+    return p;
+};
+
 export class AutomationStackDriver implements StackDriver {
-    constructor(readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number, readonly lockOptions: LockOptions = {}) {}
+    constructor(
+        readonly stack: Stack, readonly project: string, readonly workDir: string, readonly parallel?: number, readonly lockOptions: LockOptions = {},
+        /** The inline program's entry, or undefined: the CLI's language host runs `workDir`. */
+        readonly program?: () => ProgramMain,
+    ) {
+        this.leanStack();
+    }
+
+    /** Parsed config by the bytes it was read from, and the outputs and last deployed config by the state's token. */
+    private readonly cache: {
+        config?: { key: string; raw: RawConfig };
+        outputs?: { token: string; outputs: OutputMap };
+        /** From `stack history`, or (after this driver's own update) the key of the config files it ran with. */
+        deployed?: { token: string; config: RawConfig | undefined } | { token: string; configKey: string };
+    } = {};
+
+    /**
+     * `Stack.up` ends with `outputs()` (two CLI calls, masked and plain) and `info()` (`stack history`), `destroy`
+     * with `info()`: each a CLI run that reads the whole state (3.6 MB for 50 developers). The driver reads outputs
+     * with one call (`outputs()`) and takes the change summary from the engine's summary event (`summarize`), so
+     * those are replaced on its own Stack object.
+     */
+    private leanStack() {
+        Object.assign(this.stack, { outputs: () => this.outputsAfterRun(), info: async () => undefined });
+    }
+
+    /** The outputs an inline program returned in the run that just ended (set by `programOf`), taken once. */
+    private programOutputs?: OutputMap;
+
+    /**
+     * Stack.up's read of the outputs after its run: what the inline program returned (the values the engine stored
+     * as the stack's outputs, secrets unwrapped in this process), cached for the new state; else `outputs()`.
+     */
+    private async outputsAfterRun(): Promise<OutputMap> {
+        const outputs = this.programOutputs;
+        this.programOutputs = undefined;
+        if (!outputs) return this.outputs();
+        const token = this.stateToken();
+        if (token !== undefined) this.cache.outputs = { token, outputs: structuredClone(outputs) };
+        return outputs;
+    }
+
+    /** Runs an engine operation: inline ones one at a time in this process. */
+    private engine<T>(run: () => Promise<T>): Promise<T> {
+        return this.program ? inlineLock(run) : run();
+    }
+
+    /**
+     * The inline program of one run (`partial` only with targets), or nothing (the language host). It keeps the
+     * outputs it returns, once they are all known (an update's, not a preview's), for `outputsAfterRun`.
+     */
+    private programOf(opts: EngineRunOptions): { program?: PulumiFn } {
+        const entry = this.program;
+        if (!entry) return {};
+        const partial = opts.target ? opts.partial : undefined;
+        this.programOutputs = undefined;
+        return {
+            program: async () => {
+                // The outputs to carry are read now, while this update holds the stack's lock: nobody changes them
+                // until it ends (cached: no CLI call unless the state changed). None (never deployed): the whole
+                // program, which is always right.
+                const current = partial ? (await this.outputs()).gitspaces?.value : undefined;
+                const carry = partial && current && typeof current === "object" && !Array.isArray(current)
+                    ? { developers: partial.developers, gitspaces: current as Record<string, unknown> } : undefined;
+                const result = await entry()(undefined, carry);
+                if (result && typeof result === "object") {
+                    pulumi.output(result as Record<string, unknown>).apply((values) => {
+                        this.programOutputs = Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value, secret: true }]));
+                    });
+                }
+                return result;
+            },
+        };
+    }
 
     lock(): Promise<() => Promise<void>> {
         return lockConfigFile(this.configFile(), this.lockOptions, this.stackName);
@@ -188,8 +353,45 @@ export class AutomationStackDriver implements StackDriver {
         return `urn:pulumi:${short}::${this.project}::${type}::${name}`;
     }
 
+    /**
+     * The stack's config (`pulumi config --json --show-secrets`), parsed once per content of the files it comes
+     * from: `Pulumi.<stack>.yaml` and `Pulumi.yaml` (project config). Not cached when the stack file imports an ESC
+     * environment (its values can change without the file).
+     */
     async readConfig(): Promise<RawConfig> {
-        return rawConfigFromConfigMap(await this.stack.getAllConfig(), CONFIG_KEYS);
+        const key = this.configKey();
+        if (key !== undefined && this.cache.config?.key === key) return structuredClone(this.cache.config.raw);
+        const raw = rawConfigFromConfigMap(await this.stack.getAllConfig(), CONFIG_KEYS);
+        if (key !== undefined) this.cache.config = { key, raw: structuredClone(raw) };
+        return raw;
+    }
+
+    private configKey(): string | undefined {
+        const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f) : Buffer.alloc(0));
+        const stackFile = read(this.configFile());
+        if (/^environment:/m.test(stackFile.toString("utf8"))) return undefined;
+        return createHash("sha256").update(stackFile).update("\0").update(read(path.join(this.workDir, "Pulumi.yaml"))).digest("hex");
+    }
+
+    /**
+     * A token that changes whenever the stack's state is written, when the backend is a local directory
+     * (`file://`, the DIY backend writes `.pulumi/stacks/<project>/<stack>.json[.gz|.zst]` anew each time: inode,
+     * size and mtime); undefined for other backends (nothing is cached then).
+     */
+    stateToken(): string | undefined {
+        const url = this.ws.envVars.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL;
+        if (!url?.startsWith("file://") || this.stackName.includes("/")) return undefined;
+        const root = url.slice("file://".length).replace(/^~(?=\/|$)/, process.env.HOME ?? "~");
+        for (const ext of [".json", ".json.gz", ".json.zst"]) {
+            const file = path.join(root, ".pulumi", "stacks", this.project, `${this.stackName}${ext}`);
+            try {
+                const st = fs.statSync(file, { bigint: true });
+                return `${file}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+            } catch {
+                continue;
+            }
+        }
+        return undefined;
     }
 
     async applyConfig(ops: ConfigOp[]): Promise<void> {
@@ -221,15 +423,15 @@ export class AutomationStackDriver implements StackDriver {
         }
     }
 
-    private async runCli(args: string[]) {
+    private async runCli(args: string[]): Promise<{ stdout: string }> {
         const ws = this.ws;
         const env: Record<string, string> = { ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars };
         // PulumiCommand.run is the Automation API's own entry to the CLI (marked internal): used only for
-        // `config set --type string`, which no public method exposes.
+        // `config set --type string`, which no public method exposes, and `stack output --show-secrets` alone.
         const run = (ws.pulumiCommand as unknown as {
-            run(args: string[], cwd: string, env: Record<string, string>): Promise<unknown>;
+            run(args: string[], cwd: string, env: Record<string, string>): Promise<{ stdout: string }>;
         }).run.bind(ws.pulumiCommand);
-        await run(args, ws.workDir, env);
+        return run(args, ws.workDir, env);
     }
 
     private configFile(): string {
@@ -252,33 +454,64 @@ export class AutomationStackDriver implements StackDriver {
         else fs.writeFileSync(file, content);
     }
 
-    async lastDeployedConfig(): Promise<RawConfig | undefined> {
-        const history = await this.stack.history(20, 1, true);
-        const last = history.find((h) => h.kind === "update" && h.result === "succeeded");
-        return last?.config ? rawConfigFromConfigMap(last.config, CONFIG_KEYS) : undefined;
+    /**
+     * After a successful update: the config it ran with is the last deployed one, when the config files are what
+     * they were when it started and were parsed by `readConfig` (as `stack history` would report it).
+     */
+    private noteDeployed(configKey: string | undefined) {
+        const token = this.stateToken();
+        if (token === undefined || configKey === undefined || this.configKey() !== configKey) return;
+        this.cache.deployed = { token, configKey };
     }
 
+    /** From the stack's history (`pulumi stack history`), once per state (`stateToken`). */
+    async lastDeployedConfig(): Promise<RawConfig | undefined> {
+        const token = this.stateToken();
+        const deployed = this.cache.deployed;
+        if (token !== undefined && deployed?.token === token) {
+            if ("config" in deployed) return structuredClone(deployed.config);
+            if (this.cache.config?.key === deployed.configKey) return structuredClone(this.cache.config.raw);
+        }
+        const history = await this.stack.history(20, 1, true);
+        const last = history.find((h) => h.kind === "update" && h.result === "succeeded");
+        const config = last?.config ? rawConfigFromConfigMap(last.config, CONFIG_KEYS) : undefined;
+        if (token !== undefined) this.cache.deployed = { token, config: structuredClone(config) };
+        return config;
+    }
+
+    /**
+     * The stack outputs, secrets in plain text (`pulumi stack output --json --show-secrets`: one CLI call where the
+     * Automation API makes two), once per state (`stateToken`). Every output is flagged `secret`: a single call
+     * cannot tell which ones are, and the portal decides what to show by field, not by this flag.
+     */
     async outputs(): Promise<OutputMap> {
-        return this.stack.outputs();
+        const token = this.stateToken();
+        if (token !== undefined && this.cache.outputs?.token === token) return structuredClone(this.cache.outputs.outputs);
+        const result = await this.runCli(["stack", "output", "--json", "--show-secrets", "--stack", this.stackName, "--non-interactive"]);
+        const outputs: OutputMap = {};
+        for (const [key, value] of Object.entries(JSON.parse(result.stdout || "{}") as Record<string, unknown>)) outputs[key] = { value, secret: true };
+        if (token !== undefined) this.cache.outputs = { token, outputs: structuredClone(outputs) };
+        return outputs;
     }
 
     async up(opts: EngineRunOptions) {
-        const result = await this.stack.up({
+        const { changes, onEvent } = summarize(opts.onEngineEvent);
+        const configKey = this.configKey();
+        const result = await this.engine(() => this.stack.up({
+            ...this.programOf(opts),
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
             ...(opts.continueOnError ? { continueOnError: true } : {}),
-            onEvent: opts.onEngineEvent,
+            onEvent,
             color: "never",
             ...(this.parallel ? { parallel: this.parallel } : {}),
-        });
-        const changes: Record<string, number> = {};
-        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        }));
+        this.noteDeployed(configKey);
         return { changes, outputs: result.outputs };
     }
 
     async destroy(opts: EngineRunOptions) {
-        const result = await this.stack.destroy({ onEvent: opts.onEngineEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
-        const changes: Record<string, number> = {};
-        for (const [op, n] of Object.entries(result.summary.resourceChanges ?? {})) changes[op] = n as number;
+        const { changes, onEvent } = summarize(opts.onEngineEvent);
+        await this.stack.destroy({ onEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
         return { changes };
     }
 
@@ -287,15 +520,28 @@ export class AutomationStackDriver implements StackDriver {
     }
 
     async preview(opts: EngineRunOptions) {
-        const result = await this.stack.preview({
+        const result = await this.engine(() => this.stack.preview({
+            ...this.programOf(opts),
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
             onEvent: opts.onEngineEvent,
             color: "never",
-        });
+        }));
         const changes: Record<string, number> = {};
         for (const [op, n] of Object.entries(result.changeSummary ?? {})) changes[op] = n as number;
         return { changes };
     }
+}
+
+/** The change counts of a run, from the engine's summary event (the driver's Stack does not read `stack history`). */
+function summarize(onEngineEvent: (e: EngineEvent) => void): { changes: Record<string, number>; onEvent: (e: EngineEvent) => void } {
+    const changes: Record<string, number> = {};
+    return {
+        changes,
+        onEvent: (e) => {
+            if (e.summaryEvent) for (const [op, n] of Object.entries(e.summaryEvent.resourceChanges ?? {})) changes[op] = n as number;
+            onEngineEvent(e);
+        },
+    };
 }
 
 export const isCommandError = (e: unknown): e is CommandError =>

@@ -39,6 +39,12 @@ export interface PortalOptions {
      * 1 runs every request alone (as before batching).
      */
     maxBatch?: number;
+    /**
+     * How long a stack's idle line waits after a request before its update starts, so that requests sent together
+     * (a burst of starts at 9 a.m.) share one update instead of the first running alone. Default 100 ms (an update
+     * takes seconds); 0 starts on the next turn of the event loop.
+     */
+    batchWindowMs?: number;
     /** The backend's stacks (list, create). Default: over the Automation API (`automation`); none with a custom `driver`. */
     catalog?: StackCatalog;
     /** The cluster to watch for live status (`kubeLiveBackend()`); without it `watch` is unavailable. */
@@ -98,6 +104,28 @@ function defaultsRunning(raw: RawConfig): boolean | undefined {
     return isPlainObject(d) && typeof d.running === "boolean" ? d.running : undefined;
 }
 
+/**
+ * Developers of a config that are not deployed (not in the stack's `gitspaces` output), other than `changing`.
+ * A targeted update must not run while there are any: the program imports such a developer's kept Namespace and
+ * home PVC (components/adoption.ts), and the engine runs that import even outside `--target` while it skips the
+ * developer's untargeted component, which leaves the state with a child whose parent is missing ("snapshot
+ * integrity failure"; the stack then needs repair). A full update deploys (and adopts) them.
+ */
+export function pendingDevelopers(config: RawConfig, outputs: OutputMap, changing: readonly string[]): string[] {
+    const deployed = isPlainObject(outputs.gitspaces?.value) ? outputs.gitspaces.value as Record<string, unknown> : {};
+    return developerNames(config).filter((d) => !changing.includes(d) && !Object.prototype.hasOwnProperty.call(deployed, d));
+}
+
+/**
+ * A targeted run may let the program register the targeted developers alone (EngineRunOptions.partial): only
+ * when the targets are their components, not the shared namespace (layout `shared`), whose dependents are every
+ * developer's objects.
+ */
+export function partialRun(target: string[] | undefined, outputs: OutputMap, developers: string[]): { partial?: { developers: string[] } } {
+    if (!target || outputs.namespace !== undefined || !isPlainObject(outputs.gitspaces?.value)) return {};
+    return { partial: { developers } };
+}
+
 /** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */
 export function teamLevelChanges(a: RawConfig, b: RawConfig): string[] {
     const keys = new Set([...Object.keys(a.values), ...Object.keys(b.values)]);
@@ -122,7 +150,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         this.catalog = options.catalog ?? (options.driver ? undefined
             : automationCatalog(options.automation, async (name, ops) => (await this.factory(name)).applyConfig(ops)));
         this.queue = new BatchQueue<Request>((_stack, items) => this.runBatch(items), options.maxBatch ?? 100,
-            (_stack, items, e) => items.forEach((i) => i.reject(e)));
+            (_stack, items, e) => items.forEach((i) => i.reject(e)), options.batchWindowMs ?? 100);
     }
 
     /** The driver of a stack (cached; a failed lookup is not cached). */
@@ -283,16 +311,23 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
     }
 
     /**
-     * Why this change needs a full update, or undefined when a targeted update of the developer's component (and
-     * its children) is safe: the stack was deployed, and the team-level config (images, domain, …) is what the last
-     * successful update ran with, so nothing outside the developer is pending.
+     * Why this change needs a full update, or undefined when a targeted update of the developers' components (and
+     * their children) is safe: the stack was deployed, the team-level config (images, domain, …) is what the last
+     * successful update ran with, and every other developer of the config is deployed (`pendingDevelopers`), so
+     * nothing outside the change is pending.
      */
-    private async fullUpdateReason(driver: StackDriver, raw: RawConfig, outputs: OutputMap, opts: OperationOptions): Promise<string | undefined> {
+    private async fullUpdateReason(
+        driver: StackDriver, change: { raw: RawConfig; next: RawConfig; developers: string[] }, outputs: OutputMap, opts: OperationOptions,
+    ): Promise<string | undefined> {
         if ((opts.targeting ?? this.options.targeting ?? "auto") === "never") return "targeting: never";
         if (outputs.gitspaces === undefined) return "the stack has not been deployed yet";
+        const pending = pendingDevelopers(change.next, outputs, change.developers);
+        if (pending.length) {
+            return `developers in the config but not deployed (a home they kept is adopted only by a full update): ${pending.join(", ")}`;
+        }
         const last = await driver.lastDeployedConfig();
         if (!last) return "no successful update in the stack's history";
-        const changed = teamLevelChanges(last, raw);
+        const changed = teamLevelChanges(last, change.raw);
         if (changed.length) return `team-level config changed since the last update: ${changed.map((k) => `gitspace:${k}`).join(", ")}`;
         return undefined;
     }
@@ -424,8 +459,9 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
     private async runMembers(driver: StackDriver, raw0: RawConfig, members: GroupMember[], ops: Mutation["ops"], started: number) {
         const stack = driver.stackName;
         const before = await driver.outputs();
-        const reason = await this.fullUpdateReason(driver, raw0, before, members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
         const developers = [...new Set(members.map((m) => m.mutation.developer))];
+        const reason = await this.fullUpdateReason(driver, { raw: raw0, next: members[members.length - 1].mutation.next, developers }, before,
+            members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
         const target = reason ? undefined
             : [...developers.map((d) => driver.componentUrn(d)), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
         const everyone = [...developers, ...developerNames(raw0), ...developerNames(members[members.length - 1].mutation.next)];
@@ -447,7 +483,8 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         let outputs: OutputMap;
         let engineError: unknown;
         try {
-            outputs = (await withBusyRetry(stack, () => driver.up({ target, continueOnError: true, onEngineEvent: events.onEngineEvent }), this.options.retry, onRetry)).outputs;
+            const run = { target, ...partialRun(target, before, developers), continueOnError: true, onEngineEvent: events.onEngineEvent };
+            outputs = (await withBusyRetry(stack, () => driver.up(run), this.options.retry, onRetry)).outputs;
         } catch (e) {
             if (e instanceof StackBusyError) await driver.restoreConfig(snapshot);
             if (!isCommandError(e)) { members.forEach((m) => m.request.reject(e)); return; }
@@ -539,7 +576,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         this.mark(stack, run.developer, +1);
         try {
             const before = await driver.outputs();
-            const reason = await this.fullUpdateReason(driver, run.raw, before, opts);
+            const reason = await this.fullUpdateReason(driver, { raw: run.raw, next: mutation.next, developers: [mutation.developer] }, before, opts);
             // A shared namespace's quota and limits cover every developer: it is updated with the developer.
             const target = reason ? undefined
                 : [driver.componentUrn(mutation.developer), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
@@ -556,7 +593,10 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
                 set: mutation.ops.filter((o) => o.op === "set").map((o) => o.path),
                 removed: mutation.ops.filter((o) => o.op === "remove").map((o) => o.path),
             });
-            const engine = { target, onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); } };
+            const engine = {
+                target, ...partialRun(target, before, [mutation.developer]),
+                onEngineEvent: (e: Parameters<typeof collector.onEngineEvent>[0]) => { collector.onEngineEvent(e); opts.onEngineEvent?.(e); },
+            };
             const onRetry = (r: { attempt: number; delayMs: number }) =>
                 emit({ type: "retry", stack, attempt: r.attempt, delayMs: r.delayMs, reason: "another update is in progress" });
             try {

@@ -41,7 +41,7 @@ export class MemoryStackDriver implements StackDriver {
     values: Record<string, unknown>;
     /** Config paths stored as secrets. */
     readonly secretPaths = new Set<string>();
-    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean }> = [];
+    readonly runs: Array<{ kind: "up" | "preview" | "destroy"; target?: string[]; continueOnError?: boolean; partial?: string[] }> = [];
     private deployed?: { team: TeamConfig; devs: Deployed };
     private deployedValues?: Record<string, unknown>;
     private seq = 0;
@@ -111,7 +111,10 @@ export class MemoryStackDriver implements StackDriver {
     }
 
     private async run(kind: "up" | "preview", opts: EngineRunOptions) {
-        this.runs.push({ kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}) });
+        this.runs.push({
+            kind, ...(opts.target ? { target: opts.target } : {}), ...(opts.continueOnError ? { continueOnError: true } : {}),
+            ...(opts.partial ? { partial: opts.partial.developers } : {}),
+        });
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
         const lockedNow = this.options.busyAfterUps !== undefined && this.ups >= this.options.busyAfterUps;
         if ((this.options.busyRuns ?? 0) > 0 || lockedNow) {
@@ -131,10 +134,19 @@ export class MemoryStackDriver implements StackDriver {
         const changes: Record<string, number> = {};
         const count = (op: string) => { changes[op] = (changes[op] ?? 0) + 1; };
         const targeted = (name: string) => !opts.target || opts.target.includes(this.componentUrn(name));
+
         let failed: string | undefined;
         for (const dev of team.developers) {
             const entry = JSON.stringify(dev);
             const old = previous[dev.name];
+            if (!targeted(dev.name) && !old && this.retainedHomes.includes(dev.name)) {
+                // What the real engine does (tests/portal/adoption.e2e.ts): the program imports the kept home even
+                // outside --target while the developer's component is a skipped create; the state is left invalid.
+                const nsUrn = `${this.componentUrn(dev.name)}$kubernetes:core/v1:Namespace::${dev.name}-namespace`;
+                const message = `post-step event returned an error: failed to save snapshot: snapshot integrity failure: child resource ${nsUrn} refers to missing parent ${this.componentUrn(dev.name)}`;
+                opts.onEngineEvent(this.event({ diagnosticEvent: { urn: nsUrn, message, color: "never", severity: "error" } }));
+                throw new CommandError(new CommandResult("", `error: ${message}`, 255));
+            }
             // Without --continue-on-error the engine stops at the first failure: later developers keep their state.
             if (!targeted(dev.name) || (failed && !opts.continueOnError)) {
                 if (old) next[dev.name] = old;
@@ -155,6 +167,11 @@ export class MemoryStackDriver implements StackDriver {
             count(op);
             opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
             next[dev.name] = { ide: dev.ide, running: dev.running, entry };
+            // A kept home is adopted (imported) by the developer's create.
+            if (kind === "up" && op === "create" && this.retainedHomes.includes(dev.name)) {
+                this.retainedHomes.splice(this.retainedHomes.indexOf(dev.name), 1);
+                this.adoptedHomes.push(dev.name);
+            }
         }
         for (const name of Object.keys(previous)) {
             if (next[name] || team.developers.some((d) => d.name === name)) continue;
@@ -163,6 +180,7 @@ export class MemoryStackDriver implements StackDriver {
             opts.onEngineEvent(this.event({ resourcePreEvent: { metadata } }));
             opts.onEngineEvent(this.event({ resOutputsEvent: { metadata } }));
             count("delete");
+            if (kind === "up" && JSON.parse(previous[name].entry).retainHome !== false) this.retainedHomes.push(name);
         }
         opts.onEngineEvent(this.event({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } as never }));
         if (kind === "up") this.deployed = { team, devs: next };
@@ -210,8 +228,10 @@ export class MemoryStackDriver implements StackDriver {
         return Object.keys(this.deployed?.devs ?? {}).length;
     }
 
-    /** Homes a destroy left behind (retainOnDelete). */
+    /** Homes a destroy or a developer's removal left behind (retainOnDelete). */
     readonly retainedHomes: string[] = [];
+    /** Kept homes a later update adopted (the developer came back). */
+    readonly adoptedHomes: string[] = [];
 
     async removeStack() {
         if (this.deployed) throw new Error(`stack ${this.stackName} still has resources`);

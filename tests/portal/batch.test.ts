@@ -151,6 +151,20 @@ describe("portal: group commit (batched updates)", () => {
         assert.deepStrictEqual(rs.map((r) => r.gitspace?.status), ["stopped", "stopped", "stopped", "stopped", "stopped"]);
     });
 
+    it("a batch while another developer's kept home waits for adoption is one full update: no targeted run breaks the state", async () => {
+        const { portal, stack } = await memoryPortal();
+        await portal.remove(ref, "carol");
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "carol", running: false }];
+        const runs = stack.runs.length;
+        const events: PortalEvent[] = [];
+        // Requests of one turn share the first batch.
+        const rs = await Promise.all([portal.stop(ref, "alice", { onEvent: (e) => events.push(e) }), portal.stop(ref, "bob")]);
+        assert.deepStrictEqual(rs.map((r) => [r.developer, r.targeted, r.gitspace?.status]), [["alice", false, "stopped"], ["bob", false, "stopped"]]);
+        assert.deepStrictEqual(stack.runs.slice(runs), [{ kind: "up", continueOnError: true }], "one full run");
+        assert.match((events.find((e) => e.type === "started") as { reason?: string }).reason ?? "", /not deployed .*: carol$/);
+        assert.deepStrictEqual(stack.adoptedHomes, ["carol"]);
+    });
+
     it("one developer's failing resources fail only that developer's callers (--continue-on-error)", async () => {
         const { portal, stack } = await memoryPortal();
         stack.options.delayMs = 30;
@@ -276,6 +290,24 @@ describe("portal: BatchQueue", () => {
         assert.deepStrictEqual(BatchQueue.take(pending, 2).map((i) => i.id), ["e"]);
         assert.deepStrictEqual(BatchQueue.take(pending, 2), []);
         assert.throws(() => new BatchQueue(async () => undefined, 0), RangeError);
+    });
+
+    it("a window: requests sent within it after an idle line's first one share its batch; without one, only the same turn's", async () => {
+        const run = async (windowMs: number) => {
+            const seen: string[][] = [];
+            const q = new BatchQueue<{ id: string; batchable: boolean }>(async (_k, items) => { seen.push(items.map((i) => i.id)); }, 100, undefined, windowMs);
+            q.enqueue("s", { id: "a", batchable: true });
+            await tick(5);
+            q.enqueue("s", { id: "b", batchable: true });
+            await tick(5);
+            q.enqueue("s", { id: "c", batchable: true });
+            while (q.size("s") > 0) await tick(5);
+            return seen;
+        };
+        assert.deepStrictEqual(await run(100), [["a", "b", "c"]]);
+        assert.deepStrictEqual((await run(0))[0], ["a"]);
+        assert.throws(() => new BatchQueue(async () => undefined, 1, undefined, -1), RangeError);
+        assert.throws(() => new BatchQueue(async () => undefined, 1, undefined, Number.NaN), RangeError);
     });
 
     it("a runner that throws rejects its batch and the line goes on", async () => {

@@ -151,10 +151,10 @@ export async function requireImage(registry: string, flavor: string, tag: string
 export const randomSuffix = () => Math.random().toString(36).slice(2, 7).replace(/^[0-9]/, "x");
 
 /** `pulumi …` without blocking the event loop (timers such as the PVC binder keep running). */
-export function pulumiAsync(project: E2eProject, args: string[]): Promise<string> {
+export function pulumiAsync(project: E2eProject, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
     const { spawn } = require("child_process") as typeof import("child_process");
     return new Promise((resolve, reject) => {
-        const p = spawn("pulumi", [...args, "--non-interactive"], { cwd: project.dir, env: { ...process.env, ...project.env } });
+        const p = spawn("pulumi", [...args, "--non-interactive"], { cwd: project.dir, env: { ...process.env, ...project.env, ...extraEnv } });
         let out = "";
         p.stdout.on("data", (d) => (out += d));
         p.stderr.on("data", (d) => (out += d));

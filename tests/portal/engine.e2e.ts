@@ -10,7 +10,8 @@ import * as path from "path";
 import {
     addDeveloper, applyOps, GitspacePortal, PortalEvent, removeDeveloper, updateDeveloper, UpdateFailedError,
 } from "../../portal";
-import { AutomationStackDriver } from "../../portal/driver";
+import { PulumiCommand } from "@pulumi/pulumi/automation";
+import { automationDriverFactory, AutomationStackDriver } from "../../portal/driver";
 import { e2eTeamValues, E2eProject, initStack, KUBECONFIG, makeProject, pulumi, requireCli } from "./e2e-harness";
 import { serve } from "./helpers";
 
@@ -62,6 +63,39 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
         assert.ok(!text.includes("s3cr3t-carol-token") && !text.includes("12345"), "no token in plain text:\n" + text);
         assert.match(text, /token:\s*\n\s*secure: v1:/);
         console.log(`      4 mutations through the CLI: ${Date.now() - t0} ms`);
+    });
+
+    it("the driver reads config and outputs once per content of the files they come from (CLI calls counted)", async () => {
+        const calls: string[] = [];
+        const cmd = await PulumiCommand.get({ skipVersionCheck: true });
+        const run = cmd.run.bind(cmd);
+        (cmd as { run: typeof cmd.run }).run = (args, ...rest) => { calls.push(args.slice(0, 2).join(" ")); return run(args, ...rest); };
+        const d = (await automationDriverFactory({ workDir: project.dir, pulumiCommand: cmd })(STACK)) as AutomationStackDriver;
+        calls.length = 0;
+        const a = await d.readConfig();
+        const b = await d.readConfig();
+        assert.deepStrictEqual(b, a);
+        assert.deepStrictEqual(calls, ["config --show-secrets"], "the second read is served from the parsed file");
+        (b.values as Record<string, unknown>).team = "mutated";
+        assert.strictEqual((await d.readConfig()).values.team, "acme", "callers get copies");
+        // A write through the driver, and one by hand (another process, a person): both are read again.
+        await d.applyConfig([{ op: "set", path: "gitspace:developers[0].storage", value: "3Gi" }]);
+        assert.strictEqual(((await d.readConfig()).values.developers as Array<{ storage?: string }>)[0].storage, "3Gi");
+        fs.appendFileSync(configFile(), "# edited by hand\n");
+        await d.readConfig();
+        assert.deepStrictEqual(calls.filter((c) => c.startsWith("config")), ["config --show-secrets", "config set-all", "config --show-secrets", "config --show-secrets"]);
+        await d.applyConfig([{ op: "remove", path: "gitspace:developers[0].storage" }]);
+        // Outputs: one `stack output --show-secrets` per state of the stack (file backend: the state file's identity).
+        const token = d.stateToken();
+        assert.ok(token, "a file backend has a state token");
+        calls.length = 0;
+        await d.outputs();
+        await d.outputs();
+        assert.deepStrictEqual(calls, ["stack output"]);
+        await d.lastDeployedConfig();
+        await d.lastDeployedConfig();
+        assert.deepStrictEqual(calls, ["stack output", "stack history"]);
+        assert.strictEqual(d.stateToken(), token, "reads do not change the state");
     });
 
     it("dry run: the diff of adding a developer, from the real program; the config file is left as it was", async () => {

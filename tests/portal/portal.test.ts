@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { PortalEvent, StackBusyError, StackNotFoundError, streamOperation, UpdateFailedError } from "../../portal";
-import { memoryPortal } from "./helpers";
+import { memoryPortal, teamValues } from "./helpers";
 
 const ref = { team: "platform", env: "dev" };
 
@@ -61,6 +61,51 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.strictEqual((await portal.start(ref, "alice")).targeted, true);
     });
 
+    it("a developer re-added through the config alone (a kept home to adopt) makes another developer's change a full update", async () => {
+        const { portal, stack } = await memoryPortal();
+        await portal.remove(ref, "carol");
+        assert.deepStrictEqual(stack.retainedHomes, ["carol"], "removing carol kept her home");
+        // Re-added by a config edit, not deployed: the program would import her kept Namespace and PVC.
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "carol", running: false }];
+        // What a targeted run would do here (the real engine, tests/portal/adoption.e2e.ts): fail and leave the state invalid.
+        await assert.rejects(stack.up({ target: [stack.componentUrn("alice")], onEngineEvent: () => undefined }), /snapshot integrity failure/);
+        const events: PortalEvent[] = [];
+        const r = await portal.stop(ref, "alice", { onEvent: (e) => events.push(e) });
+        assert.strictEqual(r.targeted, false);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up" });
+        const started = events.find((e) => e.type === "started") as Extract<PortalEvent, { type: "started" }>;
+        assert.strictEqual(started.reason, "developers in the config but not deployed (a home they kept is adopted only by a full update): carol");
+        assert.deepStrictEqual(stack.adoptedHomes, ["carol"], "carol's home adopted");
+        assert.deepStrictEqual((await portal.list(ref)).map((g) => [g.name, g.status]), [["alice", "stopped"], ["bob", "running"], ["carol", "stopped"]]);
+        // Everyone deployed again: targeted.
+        assert.strictEqual((await portal.start(ref, "alice")).targeted, true);
+        // A dry run sees the same: its preview is full too.
+        stack.values.developers = [...(stack.values.developers as unknown[]), { name: "dave" }];
+        const dry = await portal.stop(ref, "bob", { dryRun: true });
+        assert.strictEqual(dry.targeted, false);
+        // The developer being added is not "pending": adding one is targeted.
+        stack.values.developers = (stack.values.developers as Array<{ name: string }>).filter((d) => d.name !== "dave");
+        assert.strictEqual((await portal.add(ref, { name: "erin" })).targeted, true);
+    });
+
+    it("per-developer namespaces: a targeted run lets the program register the targeted developers alone; never with the shared namespace", async () => {
+        const { portal, addStack } = await memoryPortal();
+        const perDev = await addStack("solo-dev", { ...teamValues(), team: "solo", router: { mode: "ingress", namespace: "traefik-system" } });
+        const solo = { team: "solo", env: "dev" };
+        await portal.stop(solo, "alice");
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up", target: [perDev.componentUrn("alice")], partial: ["alice"] });
+        await portal.stop(solo, "bob", { dryRun: true });
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "preview", target: [perDev.componentUrn("bob")], partial: ["bob"] });
+        await Promise.all([portal.start(solo, "alice"), portal.stop(solo, "carol")]);
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up", target: [perDev.componentUrn("alice"), perDev.componentUrn("carol")], continueOnError: true, partial: ["alice", "carol"] });
+        await portal.start(solo, "carol", { targeting: "never" });
+        assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up" }, "a full run registers everyone");
+        // Shared layout (the default router): the shared namespace is a target, its dependents are everyone's objects.
+        const { portal: p2, stack } = await memoryPortal();
+        await p2.stop(ref, "alice");
+        assert.strictEqual(stack.runs.at(-1)?.partial, undefined);
+    });
+
     it("dry run: returns the diff and leaves the config as it was", async () => {
         const { portal, stack } = await memoryPortal();
         const before = structuredClone(stack.values);
@@ -111,7 +156,7 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
     });
 
     it("two requests on one stack run in order; different stacks in parallel", async () => {
-        const mem = await memoryPortal();
+        const mem = await memoryPortal({ batchWindowMs: 0 });
         mem.stack.options.delayMs = 40;
         const other = await mem.addStack("web-dev", { ...mem.stack.values, team: "web" });
         other.options.delayMs = 40;

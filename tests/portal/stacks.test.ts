@@ -163,4 +163,45 @@ describe("portal: the environment of the portal's CLI runs", () => {
         assert.deepStrictEqual(automationEnv({ backendUrl: "file:///s", typeCheck: true }), { PULUMI_BACKEND_URL: "file:///s" });
         assert.strictEqual(automationEnv({ envVars: { PULUMI_NODEJS_TRANSPILE_ONLY: "false" } }).PULUMI_NODEJS_TRANSPILE_ONLY, "false");
     });
+
+    it("the inline program by default; the language host when type-checking or when envVars hold what the program could read", async () => {
+        const { usesInlineProgram, inlineLock } = await import("../../portal/driver");
+        assert.strictEqual(usesInlineProgram({}), true);
+        assert.strictEqual(usesInlineProgram({ envVars: { PULUMI_CONFIG_PASSPHRASE_FILE: "/p", PULUMI_SKIP_CHECKPOINTS: "true" } }), true);
+        assert.strictEqual(usesInlineProgram({ typeCheck: true }), false);
+        for (const k of ["KUBECONFIG", "HTTPS_PROXY", "pulumi_lowercase", "GITSPACE_X"]) assert.strictEqual(usesInlineProgram({ envVars: { [k]: "x" } }), false, k);
+        assert.strictEqual(usesInlineProgram({ typeCheck: true, inline: true }), true, "explicit wins");
+        assert.strictEqual(usesInlineProgram({ inline: false }), false);
+        // Inline only for this repository's program (a copy of the directory by symlinks counts): its export is main().
+        const { isThisProgram, REPO_DIR } = await import("../../portal/driver");
+        const fs = await import("fs");
+        const os = await import("os");
+        const path = await import("path");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-inline-"));
+        try {
+            assert.strictEqual(isThisProgram(REPO_DIR, "index.ts"), true);
+            fs.symlinkSync(path.join(REPO_DIR, "index.ts"), path.join(dir, "index.ts"));
+            assert.strictEqual(isThisProgram(dir, "index.ts"), true, "symlinked");
+            fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
+            assert.strictEqual(isThisProgram(dir, "program.js"), false, "another program");
+            assert.strictEqual(isThisProgram(dir, "missing.ts"), false);
+            fs.rmSync(path.join(dir, "index.ts"));
+            fs.copyFileSync(path.join(REPO_DIR, "index.ts"), path.join(dir, "index.ts"));
+            assert.strictEqual(isThisProgram(dir, "index.ts"), false, "a copy is another checkout's code");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // Inline runs of one process one at a time, in order, a failure not blocking the next.
+        const order: string[] = [];
+        const run = (id: string, ms: number, fail = false) => inlineLock(async () => {
+            order.push(`${id}>`);
+            await new Promise((r) => setTimeout(r, ms));
+            order.push(`<${id}`);
+            if (fail) throw new Error(id);
+            return id;
+        });
+        const results = await Promise.allSettled([run("a", 30, true), run("b", 5), run("c", 1)]);
+        assert.deepStrictEqual(order, ["a>", "<a", "b>", "<b", "c>", "<c"]);
+        assert.deepStrictEqual(results.map((r) => r.status), ["rejected", "fulfilled", "fulfilled"]);
+    });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { parseTeamConfig, TOP_LEVEL_SCHEMAS } from "../../components/config";
-import { provisionTeam } from "../../components/team";
+import { carriedGitspaces, provisionTeam } from "../../components/team";
 import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
 
 const REGISTRY = "registry.example.com/gitspace-runtime";
@@ -358,5 +358,24 @@ describe("components in preview mode", () => {
         assert.equal(await isKnown(result.gitspaces.alice.password!), false);
         assert.equal(podSpecOf(resources, "alice").containers[0].image?.__pulumiUnknown, true, "image is unknown in preview");
         assert.equal(podSpecOf(resources, "alice").containers[0].workingDir, "/home/vscode");
+    });
+});
+
+describe("components: a partial run (the portal's targeted inline program)", () => {
+    it("registers the selected developers' components only, and the team's images component", async () => {
+        const config = team();
+        const { resources, result } = await runProgram((opts) => provisionTeam(config, opts, undefined, new Set(["bob"])));
+        assert.deepEqual(byType(resources, TYPES.gitspace).map((r) => r.name), ["bob"]);
+        assert.ok(resources.every((r) => r.type !== TYPES.deployment || r.name === "bob-deployment"));
+        assert.deepEqual(Object.keys(result.gitspaces), ["bob"]);
+        assert.equal(byType(resources, TYPES.images).length, 1, "the team's images component");
+    });
+
+    it("carries the other developers' outputs (as secrets) for those still in the config; never the selected ones", async () => {
+        const previous = { alice: { namespace: "ns-a", password: "pw-old" }, bob: { namespace: "ns-b" }, gone: { namespace: "ns-x" } };
+        const { result } = await runProgram(() => carriedGitspaces(["alice", "bob", "carol"], { developers: ["bob"], gitspaces: previous }));
+        assert.deepEqual(Object.keys(result).sort(), ["alice"], "not bob (selected, fresh), not gone (removed), not carol (never deployed)");
+        assert.ok(await isSecretOutput(result.alice));
+        assert.deepEqual(await valueOf(result.alice), previous.alice);
     });
 });
