@@ -212,12 +212,17 @@ export function flavorImageArgs(
 /** Zstandard level of `compression: zstd`: the push sizes in images/README.md were measured at 19. */
 export const ZSTD_LEVEL = 19;
 
-/** How an Image pushes: `push` (BuildKit's gzip), or a registry export that recompresses every layer with zstd. */
+/**
+ * How an Image pushes: a registry export in the configured compression, forced. Forced for gzip too: BuildKit
+ * otherwise reuses a layer blob it already holds in any compression, so a gzip stack sharing a builder with a zstd
+ * one would push zstd layers that gzip-only pullers (Docker 20.10) cannot read (the e2e suite caught it).
+ */
 function pushArgs(push: boolean, compression: LayerCompression): Pick<dockerbuild.ImageArgs, "push" | "exports"> {
-    if (!push || compression === "gzip") return { push };
+    if (!push) return { push };
+    const zstd = compression === "zstd";
     return {
         push: false,
-        exports: [{ registry: { push: true, compression: "zstd", compressionLevel: ZSTD_LEVEL, forceCompression: true, ociMediaTypes: true } }],
+        exports: [{ registry: { push: true, compression, ...(zstd ? { compressionLevel: ZSTD_LEVEL } : {}), forceCompression: true, ociMediaTypes: zstd } }],
     };
 }
 

@@ -172,6 +172,12 @@ describe("idle auto-stop end to end: the portal's reaper, the real engine and cl
         requireCli();
         requireCluster();
         for (const flavor of ["vscode", "vscode-desktop"]) await requireImage("127.0.0.1:5000/gitspace-runtime", flavor, TAG);
+        // This stack runs the images by tag (build: false), pulled only when the node has no copy: drop the node's
+        // copies of these tags, so the pods run what the registry holds now (gitspace.e2e.ts pushed it), not an
+        // older build a previous run left on the node. Running containers keep their own snapshots.
+        const containerd = path.join(process.env.GITSPACE_CLUSTER_RUN ?? "/run/gitspace-cluster", "containerd", "containerd.sock");
+        spawnSync("ctr", ["--address", containerd, "-n", "k8s.io", "images", "rm",
+            ...["vscode", "vscode-desktop"].map((f) => `127.0.0.1:5000/gitspace-runtime:${f}-${TAG}`)], { stdio: "ignore" });
         project = makeProject("gitspace-e2e-idle-");
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", sshKey]);
         initStack(project, STACK, {
