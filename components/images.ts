@@ -213,16 +213,16 @@ export function flavorImageArgs(
 export const ZSTD_LEVEL = 19;
 
 /**
- * How an Image pushes: a registry export in the configured compression, forced. Forced for gzip too: BuildKit
- * otherwise reuses a layer blob it already holds in any compression, so a gzip stack sharing a builder with a zstd
- * one would push zstd layers that gzip-only pullers (Docker 20.10) cannot read (the e2e suite caught it).
+ * How an Image pushes: `push` (BuildKit's gzip), or a registry export that recompresses every layer with zstd.
+ * gzip is not forced: BuildKit 0.31 pushed a broken manifest (fewer layers than the config's diffIDs) for a forced
+ * gzip export here. So a gzip stack sharing a builder with a zstd one may reuse a zstd blob of a shared layer: use
+ * one compression per builder (images/README.md, "Size").
  */
 function pushArgs(push: boolean, compression: LayerCompression): Pick<dockerbuild.ImageArgs, "push" | "exports"> {
-    if (!push) return { push };
-    const zstd = compression === "zstd";
+    if (!push || compression === "gzip") return { push };
     return {
         push: false,
-        exports: [{ registry: { push: true, compression, ...(zstd ? { compressionLevel: ZSTD_LEVEL } : {}), forceCompression: true, ociMediaTypes: zstd } }],
+        exports: [{ registry: { push: true, compression: "zstd", compressionLevel: ZSTD_LEVEL, forceCompression: true, ociMediaTypes: true } }],
     };
 }
 
