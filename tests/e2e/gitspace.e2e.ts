@@ -13,7 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { developerNamespaceName } from "../../components/names";
-import { E2E_DOMAIN, E2E_ROUTER, E2eProject, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster } from "../portal/e2e-harness";
+import { E2E_DOMAIN, E2E_ROUTER, E2eProject, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster, gitspacePod, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
 import { GitServer, makeBareRepo, startGitServer } from "../scripts/helpers";
 
 const STACK = "e2e";
@@ -47,29 +47,8 @@ function ideAsync(dev: string, command: string): Promise<string> {
     });
 }
 
-function podOf(dev: string): any {
-    const pods = JSON.parse(kubectl("-n", ns(dev), "get", "pods", "-l", "app=gitspace", "-o", "json")).items
-        .filter((p: any) => !p.metadata.deletionTimestamp);
-    assert.equal(pods.length, 1, `${dev}: expected one pod, found ${pods.length}`);
-    return pods[0];
-}
-
-/** Seconds from pod creation to Ready, from the pod's own timestamps. */
-function secondsToReady(pod: any): number {
-    const ready = pod.status.conditions.find((c: any) => c.type === "Ready" && c.status === "True");
-    assert.ok(ready, `${pod.metadata.name} is not Ready`);
-    return (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000;
-}
-
-/** Deletes the developer's pod and waits for its replacement to be Ready; returns the new pod. */
-function restart(dev: string): any {
-    const old = podOf(dev).metadata.name;
-    kubectl("-n", ns(dev), "delete", "pod", old, "--wait=true");
-    kubectl("-n", ns(dev), "wait", "--for=condition=Ready", "pod", "-l", "app=gitspace", "--timeout=300s");
-    const pod = podOf(dev);
-    assert.notEqual(pod.metadata.name, old);
-    return pod;
-}
+const podOf = (dev: string) => gitspacePod(ns(dev), dev);
+const restart = (dev: string) => restartGitspacePod(ns(dev), dev);
 
 /** A port-forward to the developer's pod; resolves once the local port answers. */
 async function portForward(dev: string, remotePort: number): Promise<{ port: number; stop(): void }> {

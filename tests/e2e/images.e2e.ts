@@ -22,7 +22,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ImageKind, SYSTEM_IMAGE, flavorImageArgs } from "../../components/images";
 import { developerNamespaceName } from "../../components/names";
-import { E2eProject, e2eTeamValues, initStack, kubectl, makeProject, requireCli, requireCluster, requireImage } from "../portal/e2e-harness";
+import { E2eProject, e2eTeamValues, initStack, kubectl, makeProject, requireCli, requireCluster, requireImage, gitspacePod, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
 
 const TEAM = "imge2e";
 const STACK = "imge2e";
@@ -43,29 +43,8 @@ function sh(cmd: string, args: string[], input?: string): string {
     return execFileSync(cmd, args, { encoding: "utf8", input, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "pipe"] });
 }
 
-function podOf(dev: string): any {
-    const pods = JSON.parse(kubectl("-n", ns(dev), "get", "pods", "-l", "app=gitspace", "-o", "json")).items
-        .filter((p: any) => !p.metadata.deletionTimestamp);
-    assert.equal(pods.length, 1, `${dev}: expected one pod, found ${pods.length}`);
-    return pods[0];
-}
-
-/** Seconds from pod creation to Ready, from the pod's own timestamps (one-second resolution). */
-function secondsToReady(pod: any): number {
-    const ready = pod.status.conditions.find((c: any) => c.type === "Ready" && c.status === "True");
-    assert.ok(ready, `${pod.metadata.name} is not Ready`);
-    return (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000;
-}
-
-/** Deletes the developer's pod and waits for its replacement to be Ready; returns the new pod. */
-function restart(dev: string): any {
-    const old = podOf(dev).metadata.name;
-    kubectl("-n", ns(dev), "delete", "pod", old, "--wait=true");
-    kubectl("-n", ns(dev), "wait", "--for=condition=Ready", "pod", "-l", "app=gitspace", "--timeout=300s");
-    const pod = podOf(dev);
-    assert.notEqual(pod.metadata.name, old);
-    return pod;
-}
+const podOf = (dev: string) => gitspacePod(ns(dev), dev);
+const restart = (dev: string) => restartGitspacePod(ns(dev), dev);
 
 /** The kubelet's "Successfully pulled image …" event of a pod (none when the image was on the node). */
 function pulledEvent(dev: string, pod: string): string | undefined {

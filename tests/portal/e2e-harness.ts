@@ -3,6 +3,7 @@
  * throwaway copy of the program (symlinks) with a local file backend, team stacks created from a config, and the
  * local cluster. Missing pieces FAIL with what to run; nothing is skipped.
  */
+import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -71,6 +72,31 @@ export function requireCluster(): void {
 
 export function kubectl(...args: string[]): string {
     return execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** The one live gitspace pod of a developer's namespace (`what` names the developer in failures). */
+export function gitspacePod(namespace: string, what = namespace): any {
+    const pods = JSON.parse(kubectl("-n", namespace, "get", "pods", "-l", "app=gitspace", "-o", "json")).items
+        .filter((p: any) => !p.metadata.deletionTimestamp);
+    assert.equal(pods.length, 1, `${what}: expected one pod, found ${pods.length}`);
+    return pods[0];
+}
+
+/** Seconds from pod creation to Ready, from the pod's own timestamps (one-second resolution). */
+export function secondsToReady(pod: any): number {
+    const ready = pod.status.conditions.find((c: any) => c.type === "Ready" && c.status === "True");
+    assert.ok(ready, `${pod.metadata.name} is not Ready`);
+    return (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000;
+}
+
+/** Deletes the gitspace pod of a namespace and waits for its replacement to be Ready; returns the new pod. */
+export function restartGitspacePod(namespace: string, what = namespace): any {
+    const old = gitspacePod(namespace, what).metadata.name;
+    kubectl("-n", namespace, "delete", "pod", old, "--wait=true");
+    kubectl("-n", namespace, "wait", "--for=condition=Ready", "pod", "-l", "app=gitspace", "--timeout=300s");
+    const pod = gitspacePod(namespace, what);
+    assert.notEqual(pod.metadata.name, old);
+    return pod;
 }
 
 export interface E2eProject {

@@ -13,6 +13,15 @@ import { exampleTeamValues, GitspacePortal } from "../../portal";
 import { REPO, requireCli } from "./e2e-harness";
 import { worker } from "./fixtures/run-worker";
 
+/** Makes DIR a project with an empty program and a file backend of its own; returns the backend URL. */
+function emptyProject(dir: string): string {
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: gitspace\nruntime: nodejs\nmain: program.js\n");
+    fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
+    fs.mkdirSync(path.join(dir, ".state"));
+    return `file://${path.join(dir, ".state")}`;
+}
+
 describe("portal e2e: two portal processes, one stack, no lost config write", function () {
     this.timeout(600_000);
 
@@ -20,11 +29,7 @@ describe("portal e2e: two portal processes, one stack, no lost config write", fu
         requireCli();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-2proc-"));
         try {
-            fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
-            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: gitspace\nruntime: nodejs\nmain: program.js\n");
-            fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
-            fs.mkdirSync(path.join(dir, ".state"));
-            const backendUrl = `file://${path.join(dir, ".state")}`;
+            const backendUrl = emptyProject(dir);
             const env = { ...process.env, PULUMI_BACKEND_URL: backendUrl, PULUMI_CONFIG_PASSPHRASE: "portal-2proc" };
             const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
             const stack = await LocalWorkspace.createStack({ stackName: "platform-dev", workDir: dir }, { envVars: { PULUMI_BACKEND_URL: backendUrl, PULUMI_CONFIG_PASSPHRASE: "portal-2proc" } });
@@ -60,11 +65,7 @@ describe("portal e2e: two portal processes, one stack, no lost config write", fu
         requireCli();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-stacks-"));
         try {
-            fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
-            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: gitspace\nruntime: nodejs\nmain: program.js\n");
-            fs.writeFileSync(path.join(dir, "program.js"), "module.exports = {};\n");
-            fs.mkdirSync(path.join(dir, ".state"));
-            const backendUrl = `file://${path.join(dir, ".state")}`;
+            const backendUrl = emptyProject(dir);
             process.env.PULUMI_CONFIG_PASSPHRASE = "portal-stacks";
             const portal = new GitspacePortal({ automation: { workDir: dir, backendUrl } });
             const web = { team: "web", env: "dev" };
