@@ -7,6 +7,7 @@ import fastifySwagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { SECRET_FIELDS, TEAM_SECRET_FIELDS } from "../mutations";
 import { Route } from "./routes";
 import * as s from "./schemas";
 
@@ -116,7 +117,7 @@ export function registerOpenApi(app: FastifyInstance) {
             for (const [code, r] of Object.entries(given)) if (r.headers && made[code]) made[code].headers = r.headers;
             return out;
         },
-        transformObject: (doc) => pruneComponents(zodObject(doc) as OpenApi) as ReturnType<typeof zodObject>,
+        transformObject: (doc) => describeBodies(pruneComponents(zodObject(doc) as OpenApi)) as ReturnType<typeof zodObject>,
     });
 }
 
@@ -148,3 +149,33 @@ export function pruneComponents(doc: OpenApi): OpenApi {
     return JSON.parse(text) as OpenApi;
 }
 
+
+type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; anyOf?: JsonSchema[]; oneOf?: JsonSchema[] };
+
+/** The schemas of property `key` of `schema` and of each of its variants (a nullable or union object). */
+const propertiesNamed = (schema: JsonSchema, key: string): JsonSchema[] =>
+    [schema, ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])].flatMap((s) => (s.properties?.[key] ? [s.properties[key]] : []));
+
+/**
+ * What the zod transform cannot say: which fields are stored as Pulumi secrets (`writeOnly`, the JSON Schema word for
+ * "accepted, never returned": from SECRET_FIELDS and TEAM_SECRET_FIELDS, the lists the library stores secrets by),
+ * and that each `developers[i]` of a team config is a Developer (the program parses each entry on its own, so its
+ * zod schema lists them as unknown).
+ */
+export function describeBodies(doc: OpenApi): OpenApi {
+    const schemas = (doc.components?.schemas ?? {}) as Record<string, JsonSchema>;
+    const mark = (id: string, fields: ReadonlyArray<ReadonlyArray<string>>) => {
+        if (!schemas[id]) return;
+        for (const field of fields) {
+            let nodes = [schemas[id]];
+            for (const key of field) nodes = nodes.flatMap((n) => propertiesNamed(n, key));
+            for (const n of nodes) for (const leaf of [n, ...(n.anyOf ?? [])]) if (leaf.type !== "null") leaf.writeOnly = true;
+        }
+    };
+    mark("Developer", SECRET_FIELDS);
+    mark("DeveloperPatch", SECRET_FIELDS);
+    mark("TeamConfig", TEAM_SECRET_FIELDS);
+    const developers = schemas.TeamConfig?.properties?.developers;
+    if (developers && schemas.Developer) developers.items = { $ref: "#/components/schemas/Developer" };
+    return doc;
+}

@@ -81,7 +81,8 @@ portalSchemas.add(developerPatchBody, {
     description: "JSON merge patch (RFC 7386) of the developer entry: `null` deletes a field, objects are patched field by field, lists replaced whole. `name` cannot change.",
 });
 
-export const teamConfigBody = z.strictObject({ ...(TOP_LEVEL_SCHEMAS as unknown as Shape) }).partial();
+// `team` may be left out (it defaults to the path's); every other key is as the program's schema says.
+export const teamConfigBody = z.strictObject({ ...(TOP_LEVEL_SCHEMAS as unknown as Shape) }).partial({ team: true });
 portalSchemas.add(teamConfigBody, {
     id: "TeamConfig",
     description: "The `gitspace:` values of a team stack, as in `Pulumi.<team>-<env>.yaml` without the `gitspace:` prefix. `team` defaults to the path's team and must equal it; `environment`, if given, must equal the path's. Checked by the program's own schema (every bad field by config path). `images.password` and every `developers[i].git.token` are stored as Pulumi secrets.",

@@ -1,45 +1,8 @@
 import * as assert from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { chromium, BrowserContext, Page } from "playwright-core";
+import { BrowserContext } from "playwright-core";
 import { exampleTeamValues, MemoryLiveBackend, readyPod } from "../../portal";
+import { assertInert, launchBrowser, openPage, Watched } from "./browser";
 import { memoryPortal, serve, Served, SSH_KEY, TOKEN } from "./helpers";
-
-/** What a page did that a test checks on every action: CSP violations, dialogs, requests to the API. */
-interface Watched {
-    page: Page;
-    violations: string[];
-    dialogs: number;
-    requests: Array<{ method: string; url: URL; auth: string; body: string | null }>;
-}
-
-async function openPage(browser: BrowserContext, url: string): Promise<Watched> {
-    const page = await browser.newPage();
-    const w: Watched = { page, violations: [], dialogs: 0, requests: [] };
-    page.on("console", (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) w.violations.push(m.text()); });
-    page.on("dialog", (d) => { w.dialogs++; void d.dismiss(); });
-    page.on("request", (r) => {
-        const u = new URL(r.url());
-        if (u.pathname.startsWith("/teams/") || u.pathname === "/stacks") {
-            w.requests.push({ method: r.method(), url: u, auth: r.headers().authorization ?? "", body: r.postData() });
-        }
-    });
-    await page.goto(url);
-    return w;
-}
-
-/** Nothing from the service became markup or script, and the page stayed within its CSP. */
-async function assertInert(w: Watched) {
-    assert.strictEqual(await w.page.$$eval("img, iframe, object, embed, svg, b", (e) => e.length), 0, "no markup from the service's words");
-    assert.strictEqual(await w.page.$$eval("script", (e) => e.length), 1, "only the page's own script");
-    assert.strictEqual(w.dialogs, 0, "no script ran from the service's words");
-    assert.deepStrictEqual(w.violations, [], "the page runs under its CSP without violations");
-    for (const r of w.requests) {
-        assert.ok(!r.url.href.includes(TOKEN), `no token in a URL: ${r.url.href}`);
-        assert.strictEqual(r.auth, `Bearer ${TOKEN}`, `${r.method} ${r.url.pathname} sends the token in its header`);
-    }
-}
 
 const field = (path: string, tag = "input") => `#editor [data-path="${path}"] > ${tag}`;
 const opState = (w: Watched) => w.page.textContent("#operations .op:first-child .state");
@@ -51,32 +14,18 @@ async function opEnded(w: Watched, outcome: "ok" | "failed") {
 }
 const opLog = (w: Watched) => w.page.$$eval("#operations .op:first-child li", (lis) => lis.map((li) => li.textContent ?? ""));
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
 describe("portal: web page in headless Chromium", function () {
     this.timeout(120000);
     let browser: BrowserContext;
     let served: Served;
     let mem: Awaited<ReturnType<typeof memoryPortal>>;
-    let profile: string;
+    let chromium: Awaited<ReturnType<typeof launchBrowser>>;
 
     before(async () => {
-        if (!fs.existsSync(CHROMIUM)) {
-            throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-        }
-        profile = fs.mkdtempSync(path.join(os.tmpdir(), "portal-chromium-"));
-        // A fresh profile directory (playwright passes it as --user-data-dir).
-        browser = await chromium.launchPersistentContext(profile, {
-            executablePath: CHROMIUM,
-            headless: true,
-            args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        chromium = await launchBrowser("portal-chromium-");
+        browser = chromium.browser;
     });
-    after(async () => {
-        await browser?.close();
-        if (profile) fs.rmSync(profile, { recursive: true, force: true });
-    });
+    after(async () => { await chromium?.close(); });
     beforeEach(async () => {
         mem = await memoryPortal();
         mem.stack.options.delayMs = 300;
@@ -196,7 +145,10 @@ describe("portal: web page in headless Chromium", function () {
             await w.page.fill(field("sshPublicKeys", "textarea"), `\n${SSH_KEY}\n`);
             await w.page.click('#editor [data-path="repos"] > button.add-item');
             await w.page.fill(field("repos[0].url"), "https://git.example.com/acme/web.git");
-            await w.page.selectOption(field("running", "select"), "false");
+            // A boolean is a checkbox; untouched it is not sent (indeterminate: the team's default applies).
+            assert.strictEqual(await w.page.$eval('#editor [data-path="running"] input', (i) => (i as HTMLInputElement).indeterminate), true);
+            await w.page.check('#editor [data-path="running"] input');
+            await w.page.uncheck('#editor [data-path="running"] input');
             await w.page.fill(field("resources.requests.cpu"), "500m");
             await w.page.fill(field("resources.requests.memory"), "1Gi");
             await w.page.fill(field("resources.limits.cpu"), "2");
@@ -294,7 +246,7 @@ describe("portal: web page in headless Chromium", function () {
             await w.page.waitForSelector("#editor:not([hidden])");
             // Fields the schema refuses…
             await w.page.fill(field("user.name"), "Not A User");
-            await w.page.fill(field("sshNodePort"), "twelve");
+            await w.page.fill(field("sshNodePort"), "80");
             await w.page.click("#editor-save");
             await w.page.waitForSelector('#editor [data-path="user.uid"].invalid');
             assert.strictEqual(await w.page.textContent('#editor [data-path="user.uid"] > .field-error'), "required");
@@ -527,20 +479,22 @@ describe("portal: web page in headless Chromium", function () {
             assert.match((await w.page.textContent("#message"))!, /^Not found: .*ghost-dev/);
             assert.strictEqual(await w.page.$$eval("#gitspaces tbody tr", (r) => r.length), 0);
 
-            // Create: a config the program refuses, then a good one.
+            // Create (the form is tested in depth in page-stack.test.ts): a config the program refuses, then a good one.
+            const stackField = (path: string) => `#new-stack [data-path="${path}"] > input`;
             await w.page.click("#new-stack-open");
-            await w.page.fill("#new-team", "data");
-            await w.page.fill("#new-env", "prod");
-            await w.page.fill("#new-config", "{ not json");
-            await w.page.click("#new-stack-go");
-            assert.match((await w.page.textContent("#new-stack-problems"))!, /^The team config is not JSON: /);
-            await w.page.fill("#new-config", JSON.stringify({ ...exampleTeamValues("data", [{ name: "yan" }]), images: { registry: "https://bad/<img>" } }));
+            await w.page.waitForSelector("#new-stack:not([hidden])");
+            await w.page.fill(stackField("team"), "data");
+            await w.page.fill(stackField("environment"), "prod");
+            await w.page.fill(stackField("domain"), "gitspace.localtest.me");
+            await w.page.fill(stackField("images.registry"), "https://bad/<img>");
+            await w.page.fill(stackField("developers[0].name"), "yan");
             await w.page.click("#new-stack-go");
             await w.page.waitForFunction(() => document.querySelectorAll("#new-stack-problems li").length > 1);
             const problems = await w.page.$$eval("#new-stack-problems li", (lis) => lis.map((l) => l.textContent));
             assert.ok(problems.some((p) => /^• Images › Registry: invalid registry repository "https:\/\/bad\/<img>".*\(gitspace:images\.registry\)$/.test(p!)), problems.join("\n"));
+            assert.match((await w.page.textContent('#new-stack [data-path="images.registry"] > .field-error'))!, /^invalid registry repository/);
             assert.ok(!mem.stacks.has("data-prod"), "nothing created");
-            await w.page.fill("#new-config", JSON.stringify(exampleTeamValues("data", [{ name: "yan" }])));
+            await w.page.fill(stackField("images.registry"), "127.0.0.1:5000/gitspace-runtime");
             await w.page.click("#new-stack-go");
             await w.page.waitForSelector("tr[data-name=yan]");
             assert.strictEqual(await w.page.textContent("tr[data-name=yan] .status"), "pending");
