@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import Ajv2020 from "ajv/dist/2020";
-import { GitspaceOperations } from "../../portal";
+import { GitspaceOperations, SECRET_FIELDS, TEAM_SECRET_FIELDS } from "../../portal";
 import { memoryPortal, parseSse, rawJson, rawRequest, serve, Served, TOKEN } from "./helpers";
 
 const G = "/teams/platform/envs/dev/gitspaces";
@@ -106,6 +106,30 @@ describe("portal: the OpenAPI document agrees with the server", function () {
         const doc = c.doc.paths["/teams/{team}/envs/{env}"].post.requestBody.content["application/json"].schema;
         assert.strictEqual(c.valid(doc, config), undefined, "a valid team config matches the documented body");
         assert.ok(c.valid(doc, { ...config, colour: "blue" }), "an unknown key does not");
+        // What the program requires is documented as required, and each developer as a Developer.
+        for (const [body, what] of [[{ ...config, developers: undefined }, "no developers"], [{ ...config, domain: undefined }, "no domain"],
+            [{ ...config, developers: [{ name: "zed", colour: "blue" }] }, "an unknown developer field"], [{ ...config, developers: [] }, "no developer"]] as const) {
+            assert.ok(c.valid(doc, JSON.parse(JSON.stringify(body))), `${what}: refused by the document`);
+            assert.strictEqual((await call("POST", "/teams/web/envs/qa", body)).status, 400, `${what}: refused by the server`);
+        }
+    });
+
+    it("marks exactly the fields stored as secrets writeOnly (from SECRET_FIELDS and TEAM_SECRET_FIELDS)", () => {
+        const writeOnly = (schema: any, path: string, out: string[] = []): string[] => {
+            if (schema?.$ref) return path.split(".").length > 6 ? out : writeOnly(c.doc.components.schemas[schema.$ref.split("/").pop()], path, out);
+            if (!schema || typeof schema !== "object") return out;
+            if (schema.writeOnly && !out.includes(path)) out.push(path);
+            for (const v of schema.anyOf ?? []) writeOnly(v, path, out);
+            for (const [k, v] of Object.entries(schema.properties ?? {})) writeOnly(v, path ? `${path}.${k}` : k, out);
+            if (schema.items) writeOnly(schema.items, `${path}[]`, out);
+            return out;
+        };
+        const schemas = c.doc.components.schemas;
+        const expected = (prefix: string, fields: ReadonlyArray<ReadonlyArray<string>>) => fields.map((f) => prefix + f.join("."));
+        assert.deepStrictEqual(writeOnly(schemas.Developer, ""), expected("", SECRET_FIELDS));
+        assert.deepStrictEqual(writeOnly(schemas.DeveloperPatch, ""), expected("", SECRET_FIELDS));
+        assert.deepStrictEqual(writeOnly(schemas.TeamConfig, "").sort(), [...expected("", TEAM_SECRET_FIELDS), ...expected("developers[].", SECRET_FIELDS)].sort());
+        assert.deepStrictEqual(writeOnly(schemas.TeamConfig, "").sort(), ["developers[].git.token", "images.password"]);
     });
 
     it("the queue routes: list, cancel (200), cancel too late (409), unknown (404), and the cancelled caller's 409", async () => {
