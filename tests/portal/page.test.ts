@@ -238,6 +238,29 @@ describe("portal: web page in headless Chromium", function () {
         }
     });
 
+    it("edits a boolean as a checkbox: shown as stored, untouched not sent, \"use default\" clears it (null in the patch)", async () => {
+        const w = await openPage(browser, pageUrl());
+        const box = '#editor [data-path="running"]';
+        try {
+            await w.page.click("tr[data-name=carol] button.edit");
+            await w.page.waitForSelector("#editor:not([hidden])");
+            assert.deepStrictEqual(await w.page.$eval(`${box} input`, (i) => [(i as HTMLInputElement).checked, (i as HTMLInputElement).indeterminate]), [false, false]);
+            assert.strictEqual(await w.page.textContent(`${box} .check-state`), "no");
+            assert.ok(await w.page.isHidden('#editor [data-path="retainHome"] button.reset'), "nothing stored: nothing to reset");
+            await w.page.click("#editor-save");
+            assert.strictEqual(await w.page.textContent("#editor-problems"), "Nothing changed.");
+            await w.page.click(`${box} button.reset`);
+            assert.strictEqual(await w.page.textContent(`${box} .check-state`), "not set: the default applies");
+            await w.page.click("#editor-save");
+            await w.page.waitForSelector("#editor", { state: "hidden" });
+            assert.deepStrictEqual(JSON.parse(w.requests.find((r) => r.method === "PATCH")!.body!), { running: null });
+            assert.strictEqual((mem.stack.values.developers as Array<Record<string, unknown>>)[2].running, undefined);
+            await assertInert(w);
+        } finally {
+            await w.page.close();
+        }
+    });
+
     it("shows a refused change next to the fields it names, in words with the config path; nothing changes", async () => {
         const w = await openPage(browser, pageUrl());
         try {
