@@ -79,7 +79,7 @@ describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", ()
         const out = JSON.parse(r.stdout);
         assert.equal(out.user, "vscode");
         assert.equal(out.source, "default");
-        assert.match(r.stderr, /\[gitspace\] ERROR: devcontainer user: cannot use .*devcontainer\.json: CommaExpected at line 3, column 3; using the default user vscode/);
+        assert.match(r.stderr, /\[gitspace\] ERROR: devcontainer user: cannot use .*devcontainer\.json: invalid character '"' after object value \(expecting ',' or '}'\) at line 3, column 3; using the default user vscode/);
     });
 
     it("an invalid user value is an error, not a guess", async () => {
@@ -151,23 +151,16 @@ describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", ()
             const r = await detect();
             assert.equal(r.code, 0, r.stderr);
             const out = JSON.parse(r.stdout);
-            assert.match(out.error, /nested too deeply|ValueExpected|CloseBraceExpected|CloseBracketExpected|EndOfFileExpected/);
+            assert.match(out.error, /nested too deeply \(more than 64 levels\) at line 1, column \d+/);
             assert.equal(out.user, "vscode");
         }
     });
 
-    it("finds jsonc-parser through NODE_PATH only (as in the image), and says so clearly when it is missing", async () => {
+    it("without the helper binary (GITSPACE_DEVCONTAINER pointing nowhere): a clear error, the default user, exit 0", async () => {
         writeJsonc(`{ "remoteUser": "node", }`);
-        // Copy the helper out of the repository so node_modules is not found by walking up from it.
-        const copy = path.join(dir, "scripts", "common");
-        fs.mkdirSync(copy, { recursive: true });
-        for (const f of ["detect-devcontainer-user.sh", "devcontainer-user.js", "lib.sh"]) fs.copyFileSync(script(`common/${f}`), path.join(copy, f));
-        fs.chmodSync(path.join(copy, "detect-devcontainer-user.sh"), 0o755);
-        const base = { HOME: path.join(dir, "home"), GITSPACE_PASSWD_FILE: path.join(dir, "passwd"), GITSPACE_GROUP_FILE: path.join(dir, "group") };
-        let r = await run(path.join(copy, "detect-devcontainer-user.sh"), [repo], { env: baseEnv(base) });
-        assert.equal(JSON.parse(r.stdout).user, "node", r.stderr);
-        r = await run(path.join(copy, "detect-devcontainer-user.sh"), [repo], { env: baseEnv({ ...base, NODE_PATH: path.join(dir, "nothing") }) });
-        assert.equal(r.code, 0);
-        assert.match(r.stderr, /ERROR: devcontainer user: cannot use .*Cannot find module 'jsonc-parser'/);
+        const r = await detect({ GITSPACE_DEVCONTAINER: path.join(dir, "nothing", "gitspace-devcontainer") });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /ERROR: devcontainer user: .*\/nothing\/gitspace-devcontainer not found: devcontainer.json not inspected; the IDE runs as vscode \(uid 1000\)/);
     });
 });

@@ -227,7 +227,7 @@ describe("scripts: devcontainer.json lifecycle commands and session environment 
 
     before(() => {
         requireRoot("runs the commands as an unprivileged uid (setpriv)");
-        requireTool("node", "jq", "setpriv", "flock");
+        requireTool("jq", "setpriv", "flock");
     });
     beforeEach(() => {
         dir = tmpDir();
