@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 
@@ -158,7 +159,7 @@ func lineColumn(b []byte, n int) (int, int) {
 	return 1 + bytes.Count(b[:n], []byte("\n")), n - bytes.LastIndexByte(b[:n], '\n')
 }
 
-var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): (.*)$`)
+var hujsonPosition = regexp.MustCompile(`(?s)^hujson: line (\d+), column (\d+): (.*)$`)
 
 // parseJSONC parses JSONC text: valid UTF-8 only, at most maxDepth levels deep, comments and trailing commas allowed.
 // Errors say what and where: "<what> at line L, column C".
@@ -182,7 +183,7 @@ func parseJSONC(content []byte) (*value, error) {
 	ast, err := hujson.Parse(content)
 	if err != nil {
 		if m := hujsonPosition.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("%s at line %s, column %s", m[3], m[1], m[2])
+			return nil, fmt.Errorf("%s at line %s, column %s", safeMessage(m[3]), m[1], m[2])
 		}
 		return nil, err
 	}
@@ -202,6 +203,20 @@ func min64(a, b int64) int64 {
 		return a
 	}
 	return b
+}
+
+// safeMessage: hujson quotes a bad literal raw, which may hold control characters or a megabyte; shown quoted and
+// shortened instead (the message reaches logs).
+func safeMessage(msg string) string {
+	const prefix = "invalid literal: "
+	if !strings.HasPrefix(msg, prefix) {
+		return msg
+	}
+	lit := strings.TrimPrefix(msg, prefix)
+	if len(lit) >= 2 && lit[0] == '"' && lit[len(lit)-1] == '"' {
+		return "invalid string " + quote(truncate(lit[1:len(lit)-1], 40)) + " (control characters must be escaped, escapes must be valid)"
+	}
+	return "invalid literal " + quote(truncate(lit, 40))
 }
 
 // tooDeepAt returns the offset of the first '{' or '[' that opens level maxDepth+1, or -1. It lexes as hujson does

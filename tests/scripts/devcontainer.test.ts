@@ -156,6 +156,41 @@ describe("scripts: detect-devcontainer-user.sh (devcontainer.json is JSONC)", ()
         }
     });
 
+    it("hostile encodings and values: each reported with its position or ignored as it should be, never guessed", async () => {
+        const cases: Array<[string, string | Buffer, RegExp | null, string]> = [
+            // [title, file content, error (null: accepted), the user it must resolve to]
+            ["invalid UTF-8 in a value", Buffer.from('{\n  "remoteUser": "no\xffde"\n}', "latin1"), /invalid UTF-8 at line 2, column 20/, "vscode"],
+            ["invalid UTF-8 in a comment", Buffer.concat([Buffer.from('{ "remoteUser": "node" } // '), Buffer.from([0xc3, 0x28])]), /invalid UTF-8 at line 1, column 29/, "vscode"],
+            ["a UTF-16 surrogate encoded as UTF-8", Buffer.concat([Buffer.from('{"remoteUser": "'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), /invalid UTF-8/, "vscode"],
+            ["duplicate keys: the last one wins", '{ "remoteUser": "vscode", "remoteUser": "node" }', null, "node"],
+            ["__proto__ is an ordinary key (no prototype games)", '{ "__proto__": { "remoteUser": "root" } }', null, "vscode"],
+            ["a JSON-escaped NUL in a key makes another key", '{ "remoteUser\\u0000": "root", "containerUser": "node" }', null, "node"],
+            ["a raw NUL byte in a key", '{ "remoteUser\u0000": "root" }', /invalid string "remoteUser\\u0000" \(control characters must be escaped, escapes must be valid\) at line 1, column 3/, "vscode"],
+            ["a JSON-escaped NUL in the value", '{ "remoteUser": "ro\\u0000ot" }', /remoteUser 'ro\\u0000ot' is not one of/, "vscode"],
+            ["a raw control character in a string", '{ "remoteUser": "no\u0001de" }', /invalid string "no\\u0001de" .* at line 1, column 17/, "vscode"],
+            ["1e999 as a uid", '{ "remoteUser": 1e999 }', /remoteUser 1e999 is not a uid/, "vscode"],
+            ["1001 as a number is a uid", '{ "remoteUser": 1001 }', null, "node"],
+            ["a uid past 32 bits", '{ "remoteUser": "4294967296" }', /id 4294967296 is out of range/, "vscode"],
+            ["nested exactly 64 levels: accepted", `{"remoteUser": "node", "x": ${"[".repeat(63)}${"]".repeat(63)}}`, null, "node"],
+            ["nested 65 levels", `{"remoteUser": "node", "x": ${"[".repeat(64)}${"]".repeat(64)}}`, /nested too deeply \(more than 64 levels\) at line 1, column 92/, "vscode"],
+            ["brackets in strings and comments do not count", `{"remoteUser": "node", /* ${"[".repeat(100)} */ "s": "${"{".repeat(100)}"}`, null, "node"],
+            ["a root-level string", '"node"', /the top level is not an object/, "vscode"],
+            ["single quotes (not JSON)", "{ 'remoteUser': 'node' }", /invalid character '\\'' at start of value at line 1, column 3/, "vscode"],
+        ];
+        for (const [title, text, error, user] of cases) {
+            writeJsonc(text as string);
+            const r = await detect();
+            assert.equal(r.code, 0, `${title}: ${r.stderr}`);
+            const out = JSON.parse(r.stdout);
+            if (error) {
+                assert.match(out.error ?? "", error, `${title}: ${r.stdout}`);
+                assert.equal(out.source, "default", title);
+                assert.match(r.stderr, /ERROR: devcontainer user: cannot use /, title);
+            } else assert.equal(out.error, null, `${title}: ${out.error}`);
+            assert.equal(out.user, user, `${title}: ${r.stdout}`);
+        }
+    });
+
     it("without the helper binary (GITSPACE_DEVCONTAINER pointing nowhere): a clear error, the default user, exit 0", async () => {
         writeJsonc(`{ "remoteUser": "node", }`);
         const r = await detect({ GITSPACE_DEVCONTAINER: path.join(dir, "nothing", "gitspace-devcontainer") });
