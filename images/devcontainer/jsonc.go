@@ -307,13 +307,14 @@ func decodeValue(dec *json.Decoder, depth int) (*value, error) {
 	return nil, fmt.Errorf("unexpected token %v", tok)
 }
 
-// quote is JSON.stringify of a string: double quotes, JSON escapes, no HTML escaping.
+// quote is a JSON string: double quotes, JSON escapes, no HTML escaping, and DEL escaped too, so that no control
+// character reaches a log line.
 func quote(s string) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return strings.Replace(string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), "\x7f", `\u007f`, -1)
 }
 
 // truncate keeps the first n characters of s, with "…" when it cut.
