@@ -35,7 +35,7 @@ if ((${#repos[@]} == 0)); then
     gs_log "devcontainer user: no repository to inspect; the IDE runs as $user (uid $uid)"
     exit 0
 fi
-if [[ ! -x "$devcontainer" ]]; then
+if ! command -v "$devcontainer" >/dev/null; then
     gs_error "devcontainer user: $devcontainer not found: devcontainer.json not inspected; the IDE runs as $user (uid $uid)"
     exit 0
 fi

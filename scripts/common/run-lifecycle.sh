@@ -38,7 +38,7 @@ fi
 
 gs_step dotfiles "$here/install-dotfiles.sh" || gs_warn "lifecycle: dotfiles failed; ignored"
 
-if [[ ! -x "$devcontainer" ]]; then
+if ! command -v "$devcontainer" >/dev/null; then
     gs_error "lifecycle: $devcontainer not found: devcontainer.json commands not run"
     exit 0
 fi

@@ -23,7 +23,7 @@ for repo in "${repos[@]}"; do
     if [[ -e "$repo/.devcontainer/devcontainer.json" || -e "$repo/.devcontainer.json" ]]; then args+=(--repo "$repo"); fi
 done
 ((${#args[@]})) || exit 0
-if [[ ! -x "$devcontainer" ]]; then
+if ! command -v "$devcontainer" >/dev/null; then
     gs_error "session env: $devcontainer not found: containerEnv/remoteEnv not applied"
     exit 0
 fi
