@@ -3,7 +3,8 @@
  * a cache outside the repository, keyed by a hash of its source: `npm test` and CI build it themselves, a second
  * run reuses it. The image builds the same source in its Dockerfile (images/base/Dockerfile, stage `devcontainer`).
  *
- * Environment: GITSPACE_GO (the go command; default /usr/local/go/bin/go when it exists, else `go` on PATH),
+ * Environment: GITSPACE_GO (the go command; default /usr/local/go/bin/go when it exists, else `go` on PATH, e.g.
+ * Debian's golang-go, which tests/setup/apt-packages.txt installs: the module builds with Go 1.19 and later),
  * GITSPACE_DEVCONTAINER_CACHE (default ~/.cache/gitspace-devcontainer).
  */
 import { spawnSync } from "child_process";
