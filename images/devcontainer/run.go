@@ -200,39 +200,49 @@ func (l *boundedLog) Close() error {
 func runOne(c command, dir string, log *boundedLog, label string, timeout time.Duration) commandResult {
 	fmt.Fprintf(log, "[gitspace] %s %s: %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), label, truncateBytes(jsonArray(c.argv), 500))
 	res := commandResult{Name: c.name}
-	finish := func() commandResult {
-		switch {
-		case res.Error != nil:
-			fmt.Fprintf(log, "[gitspace] %s: %s\n", label, *res.Error)
-		case res.Signal != nil:
-			fmt.Fprintf(log, "[gitspace] %s: killed by %s\n", label, *res.Signal)
-		default:
-			fmt.Fprintf(log, "[gitspace] %s: exit %d\n", label, *res.Exit)
-		}
-		return res
+	if cmd, out, err := startCommand(c, dir); err != nil {
+		res.Error = strPtr(err.Error())
+	} else {
+		waitCommand(cmd, out, log, timeout, &res)
 	}
+	switch {
+	case res.Error != nil:
+		fmt.Fprintf(log, "[gitspace] %s: %s\n", label, *res.Error)
+	case res.Signal != nil:
+		fmt.Fprintf(log, "[gitspace] %s: killed by %s\n", label, *res.Signal)
+	default:
+		fmt.Fprintf(log, "[gitspace] %s: exit %d\n", label, *res.Exit)
+	}
+	return res
+}
+
+// startCommand starts c in a new session (its own process group), stdin /dev/null, stdout and stderr into one pipe
+// whose read end it returns.
+func startCommand(c command, dir string) (*exec.Cmd, *os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		res.Error = strPtr(err.Error())
-		return finish()
+		return nil, nil, err
 	}
+	defer w.Close()
 	cmd := exec.Command(c.argv[0], c.argv[1:]...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		r.Close()
-		w.Close()
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			res.Error = strPtr(c.argv[0] + ": not found")
-		} else {
-			res.Error = strPtr(err.Error())
+			return nil, nil, errors.New(c.argv[0] + ": not found")
 		}
-		return finish()
+		return nil, nil, err
 	}
-	w.Close()
+	return cmd, r, nil
+}
+
+// waitCommand copies the output into log until the command exits (its process group is killed after timeout), then
+// for at most pipeGrace more: a background process it left behind may hold the pipe open for ever.
+func waitCommand(cmd *exec.Cmd, out *os.File, log *boundedLog, timeout time.Duration, res *commandResult) {
 	copied := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(log, r)
+		_, _ = io.Copy(log, out)
 		close(copied)
 	}()
 	var timedOut atomic.Bool
@@ -245,12 +255,11 @@ func runOne(c command, dir string, log *boundedLog, label string, timeout time.D
 	select {
 	case <-copied:
 	case <-time.After(pipeGrace):
-		r.Close() // the copy ends; what the background process writes later is lost
+		out.Close() // the copy ends; what the background process writes later is lost
 		<-copied
 	}
-	r.Close()
-	st := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if st.Signaled() {
+	out.Close()
+	if st := cmd.ProcessState.Sys().(syscall.WaitStatus); st.Signaled() {
 		res.Signal = strPtr(signalName(st.Signal()))
 	} else {
 		code := st.ExitStatus()
@@ -259,7 +268,6 @@ func runOne(c command, dir string, log *boundedLog, label string, timeout time.D
 	if timedOut.Load() {
 		res.Error = strPtr(fmt.Sprintf("timed out after %ss", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)))
 	}
-	return finish()
 }
 
 func strPtr(s string) *string { return &s }
@@ -307,6 +315,26 @@ func envNumber(name string, def float64) float64 {
 	return v
 }
 
+// runHook runs a hook's commands in parallel; the results in the commands' order.
+func runHook(hook string, commands []command, dir string, log *boundedLog, timeout time.Duration) []commandResult {
+	results := make([]commandResult, len(commands))
+	var wg sync.WaitGroup
+	for i := range commands {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			label := hook
+			if commands[i].name != nil {
+				label += " (" + *commands[i].name + ")"
+			}
+			results[i] = runOne(commands[i], dir, log, label, timeout)
+			results[i].Hook = hook
+		}(i)
+	}
+	wg.Wait()
+	return results
+}
+
 func runCommand(o runOptions, stdout io.Writer) error {
 	if os.Geteuid() == 0 || os.Getuid() == 0 {
 		return errors.New("refusing to run devcontainer.json commands as root")
@@ -342,23 +370,8 @@ func runCommand(o runOptions, stdout io.Writer) error {
 			s.OK = false
 			break
 		}
-		results := make([]commandResult, len(commands))
-		var wg sync.WaitGroup
-		for i := range commands {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				label := hook
-				if commands[i].name != nil {
-					label += " (" + *commands[i].name + ")"
-				}
-				results[i] = runOne(commands[i], o.repo, log, label, timeout)
-				results[i].Hook = hook
-			}(i)
-		}
-		wg.Wait()
 		failed := false
-		for _, r := range results {
+		for _, r := range runHook(hook, commands, o.repo, log, timeout) {
 			s.Commands = append(s.Commands, r)
 			failed = failed || r.Exit == nil || *r.Exit != 0
 		}
