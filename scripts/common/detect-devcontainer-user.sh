@@ -4,20 +4,19 @@
 # as the configured user (runAsUser is fixed by the pod spec), a devcontainer.json cannot change it.
 # Never fails the init: a missing file means the default user, a malformed one is reported and ignored.
 # Usage: detect-devcontainer-user.sh [REPO_DIR...]   (default: $HOME/<name> for each `name` of GITSPACE_REPOS, as given)
-# Output: one JSON line per repository on stdout (see devcontainer-user.js), log lines on stderr.
-# Environment: GITSPACE_USER (vscode), GITSPACE_UID (1000), GITSPACE_GID, GITSPACE_REPOS, GITSPACE_NODE (node),
-#   NODE_PATH (default /usr/local/gitspace/lib/node_modules: where jsonc-parser is),
+# Output: one JSON line per repository on stdout (`gitspace-devcontainer user`, images/devcontainer), log lines on
+# stderr.
+# Environment: GITSPACE_USER (vscode), GITSPACE_UID (1000), GITSPACE_GID, GITSPACE_REPOS,
+#   GITSPACE_DEVCONTAINER (/usr/local/gitspace/bin/gitspace-devcontainer),
 #   GITSPACE_PASSWD_FILE (/etc/passwd), GITSPACE_GROUP_FILE (/etc/group)
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 user="${GITSPACE_USER:-vscode}"
 uid="${GITSPACE_UID:-1000}"
 gid="${GITSPACE_GID:-$uid}"
-node="${GITSPACE_NODE:-node}"
-export NODE_PATH="${NODE_PATH:-/usr/local/gitspace/lib/node_modules}"
+devcontainer="${GITSPACE_DEVCONTAINER:-/usr/local/gitspace/bin/gitspace-devcontainer}"
 passwd="${GITSPACE_PASSWD_FILE:-/etc/passwd}"
 group="${GITSPACE_GROUP_FILE:-/etc/group}"
 
@@ -36,8 +35,8 @@ if ((${#repos[@]} == 0)); then
     gs_log "devcontainer user: no repository to inspect; the IDE runs as $user (uid $uid)"
     exit 0
 fi
-if ! command -v "$node" >/dev/null; then
-    gs_error "devcontainer user: node ($node) not found: devcontainer.json not inspected; the IDE runs as $user (uid $uid)"
+if ! command -v "$devcontainer" >/dev/null; then
+    gs_error "devcontainer user: $devcontainer not found: devcontainer.json not inspected; the IDE runs as $user (uid $uid)"
     exit 0
 fi
 
@@ -46,7 +45,7 @@ for repo in "${repos[@]}"; do
         gs_log "devcontainer user: $repo is not there (clone failed?), skipped"
         continue
     fi
-    if ! out="$("$node" "$here/devcontainer-user.js" --repo "$repo" --passwd "$passwd" --group "$group" --default-user "$user")"; then
+    if ! out="$("$devcontainer" user --repo "$repo" --passwd "$passwd" --group "$group" --default-user "$user")"; then
         gs_error "devcontainer user: could not inspect $repo; the IDE runs as $user (uid $uid)"
         continue
     fi

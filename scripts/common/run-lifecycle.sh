@@ -8,18 +8,18 @@
 #        them again);
 #      - postStartCommand: on every start ($GITSPACE_STATE_DIR/lifecycle/<name>.start.json);
 #      - postAttachCommand: not supported, reported.
-# Commands run in the repository's directory (devcontainer-lifecycle.js: forms, limits, timeouts); their output is in
+# Commands run in the repository's directory (`gitspace-devcontainer run`: forms, limits, timeouts); their output is in
 # $GITSPACE_STATE_DIR/logs/lifecycle-<name>-<create|start>.log (bounded; the start log is rewritten each start).
 # A failure is logged (the IDE container's log) and recorded; it never stops the IDE. A repository that is not there
 # (failed clone) is skipped and gets no marker, so its create commands run once it is cloned.
-# Environment: GITSPACE_REPOS, GITSPACE_DOTFILES, GITSPACE_NODE (node), NODE_PATH, GITSPACE_STATE_DIR
+# Environment: GITSPACE_REPOS, GITSPACE_DOTFILES, GITSPACE_STATE_DIR,
+#   GITSPACE_DEVCONTAINER (/usr/local/gitspace/bin/gitspace-devcontainer)
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-node="${GITSPACE_NODE:-node}"
-export NODE_PATH="${NODE_PATH:-/usr/local/gitspace/lib/node_modules}"
+devcontainer="${GITSPACE_DEVCONTAINER:-/usr/local/gitspace/bin/gitspace-devcontainer}"
 state="$(gs_state_dir)"
 
 if (($(id -u) == 0)); then
@@ -38,8 +38,8 @@ fi
 
 gs_step dotfiles "$here/install-dotfiles.sh" || gs_warn "lifecycle: dotfiles failed; ignored"
 
-if ! command -v "$node" >/dev/null; then
-    gs_error "lifecycle: node ($node) not found: devcontainer.json commands not run"
+if ! command -v "$devcontainer" >/dev/null; then
+    gs_error "lifecycle: $devcontainer not found: devcontainer.json commands not run"
     exit 0
 fi
 
@@ -47,8 +47,8 @@ fi
 phase() {
     local dir="$1" name="$2" which="$3" out log="$state/logs/lifecycle-$2-$3.log"
     [[ "$which" == create ]] || : >"$log"
-    if ! out="$("$node" "$here/devcontainer-lifecycle.js" run --repo "$dir" --phase "$which" --log "$log")"; then
-        gs_error "lifecycle $name: devcontainer-lifecycle.js failed ($which)"
+    if ! out="$("$devcontainer" run --repo "$dir" --phase "$which" --log "$log")"; then
+        gs_error "lifecycle $name: gitspace-devcontainer run failed ($which)"
         out="$(jq -cn --arg repo "$dir" --arg phase "$which" '{repo: $repo, phase: $phase, commands: [], ok: false, problems: ["the runner failed"]}')"
     fi
     jq --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '. + {at: $at}' <<<"$out" | gs_write_if_changed "$state/lifecycle/$name.$which.json" 0644

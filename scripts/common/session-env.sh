@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # The IDE session's environment from the cloned repositories' devcontainer.json (containerEnv, remoteEnv), checked by
-# devcontainer-lifecycle.js (names, values, reserved names, substitution: see there). Prints NAME=VALUE records, each
+# `gitspace-devcontainer env` (names, values, reserved names, substitution: images/devcontainer/env.go). Prints NAME=VALUE records, each
 # ended by a NUL, on stdout; the IDE entrypoints export them into code-server's environment (its terminals inherit
 # it) and sshd's SetEnv (SSH sessions). What was applied and what was refused (and why) is logged and recorded in
-# $GITSPACE_STATE_DIR/session-env.json. Never fails the start: no node, no repository, a bad file: nothing printed.
+# $GITSPACE_STATE_DIR/session-env.json. Never fails the start: no helper binary, no repository, a bad file: nothing printed.
 # Usage: session-env.sh [REPO_DIR...]   (default: $HOME/<name> of GITSPACE_REPOS, in order; the first one wins)
-# Environment: GITSPACE_REPOS, GITSPACE_NODE (node), NODE_PATH (/usr/local/gitspace/lib/node_modules), GITSPACE_STATE_DIR
+# Environment: GITSPACE_REPOS, GITSPACE_STATE_DIR, GITSPACE_DEVCONTAINER (/usr/local/gitspace/bin/gitspace-devcontainer)
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-node="${GITSPACE_NODE:-node}"
-export NODE_PATH="${NODE_PATH:-/usr/local/gitspace/lib/node_modules}"
+devcontainer="${GITSPACE_DEVCONTAINER:-/usr/local/gitspace/bin/gitspace-devcontainer}"
 state="$(gs_state_dir)"
 
 repos=("$@")
@@ -21,16 +19,16 @@ if ((${#repos[@]} == 0)); then
 fi
 args=()
 for repo in "${repos[@]}"; do
-    # Only repositories with a devcontainer.json: no node start (~0.3 s) for a gitspace that has none.
+    # Only repositories with a devcontainer.json: nothing to start for a gitspace that has none.
     if [[ -e "$repo/.devcontainer/devcontainer.json" || -e "$repo/.devcontainer.json" ]]; then args+=(--repo "$repo"); fi
 done
 ((${#args[@]})) || exit 0
-if ! command -v "$node" >/dev/null; then
-    gs_error "session env: node ($node) not found: containerEnv/remoteEnv not applied"
+if ! command -v "$devcontainer" >/dev/null; then
+    gs_error "session env: $devcontainer not found: containerEnv/remoteEnv not applied"
     exit 0
 fi
-if ! out="$("$node" "$here/devcontainer-lifecycle.js" env "${args[@]}")"; then
-    gs_error "session env: devcontainer-lifecycle.js failed; containerEnv/remoteEnv not applied"
+if ! out="$("$devcontainer" env "${args[@]}")"; then
+    gs_error "session env: gitspace-devcontainer env failed; containerEnv/remoteEnv not applied"
     exit 0
 fi
 while IFS= read -r problem; do

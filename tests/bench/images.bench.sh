@@ -15,7 +15,7 @@
 #   GITSPACE_BENCH_EDIT     the script edited between the builds (default: scripts/common/lib.sh)
 #   GITSPACE_BENCH_WORKDIR  where the bench's buildkitd root and logs go (default: a new /var/tmp directory,
 #                           removed at the end)
-# The edit is made in a copy of the build context (images/, scripts/, node_modules/jsonc-parser/), never in the
+# The edit is made in a copy of the build context (images/, scripts/), never in the
 # repository. Prints per image: seconds cold, seconds after the edit, build steps run (not cached), and the ratio.
 set -euo pipefail
 
@@ -61,9 +61,8 @@ start_buildkitd() {
     die "buildkitd did not start"
 }
 ctx="$work/context"
-mkdir -p "$ctx/node_modules"
+mkdir -p "$ctx"
 cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
-cp -a "$repo/node_modules/jsonc-parser" "$ctx/node_modules/"
 [[ -f "$ctx/$edit" ]] || die "no $edit in the build context"
 
 ref() { printf '%s/%s:bench\n' "$registry" "$1"; }

@@ -12,6 +12,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { devcontainerBinary } from "../scripts/devcontainer-binary";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const COMMON = path.join(ROOT, "scripts", "common");
@@ -76,7 +77,7 @@ function main() {
                 GITSPACE_IDENTITY_DIR: identity,
                 GITSPACE_GIT_CREDENTIALS_DIR: path.join(dir, "no-credentials"),
                 GIT_CONFIG_SYSTEM: path.join(dir, "gitconfig"),
-                NODE_PATH: path.join(ROOT, "node_modules"),
+                GITSPACE_DEVCONTAINER: devcontainerBinary(),
             };
             // Cold start once: migration recorded, skeleton copied.
             time(path.join(COMMON, "gitspace-init.sh"), [], env);

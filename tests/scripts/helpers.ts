@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { clonedRepositories, gitCredentialsData, gitspaceEnv } from "../../components/builders";
 import { DeveloperConfig, parseTeamConfig } from "../../components/config";
+import { devcontainerBinary } from "./devcontainer-binary";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -24,7 +25,7 @@ function traversableByOthers(dir: string): boolean {
 }
 
 /**
- * Where the scripts (and the jsonc-parser they load) run from: the checkout itself, or, when the checkout sits in a
+ * Where the scripts run from: the checkout itself, or, when the checkout sits in a
  * directory other users cannot enter (e.g. a `mktemp -d` clone), a world-readable copy, because many tests run the
  * scripts as an unprivileged uid.
  */
@@ -33,8 +34,6 @@ function scriptsRoot(): string {
     const staged = fs.mkdtempSync(path.join(os.tmpdir(), "gs-scripts-"));
     fs.chmodSync(staged, 0o755);
     fs.cpSync(path.join(REPO_ROOT, "scripts"), path.join(staged, "scripts"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "node_modules", "jsonc-parser"), path.join(staged, "node_modules", "jsonc-parser"), { recursive: true });
-    fs.chmodSync(path.join(staged, "node_modules"), 0o755);
     process.on("exit", () => fs.rmSync(staged, { recursive: true, force: true }));
     return staged;
 }
@@ -42,7 +41,8 @@ function scriptsRoot(): string {
 const SCRIPTS_ROOT = scriptsRoot();
 export const SCRIPTS = path.join(SCRIPTS_ROOT, "scripts");
 export const COMMON = path.join(SCRIPTS, "common");
-export const NODE_MODULES = path.join(SCRIPTS_ROOT, "node_modules");
+/** The gitspace-devcontainer binary the scripts run (built from images/devcontainer at load: devcontainer-binary.ts). */
+export const DEVCONTAINER = devcontainerBinary();
 /** An unprivileged uid/gid with no passwd entry on the test machine, for runs "as the developer". */
 export const DEV_UID = 4242;
 
@@ -89,7 +89,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
     const env: Record<string, string> = {
         PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
         LANG: "C.UTF-8",
-        NODE_PATH: NODE_MODULES,
+        GITSPACE_DEVCONTAINER: DEVCONTAINER,
     };
     for (const [k, v] of Object.entries(extra)) {
         if (v === undefined) delete env[k];

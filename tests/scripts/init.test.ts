@@ -15,7 +15,7 @@ describe("scripts: gitspace-init.sh end to end (non-root, real git server, legac
 
     before(async () => {
         requireRoot("prepares files for the developer uid and runs the init as that uid");
-        requireTool("git", "jq", "setpriv", "node");
+        requireTool("git", "jq", "setpriv");
         dir = tmpDir();
         const srv = path.join(dir, "srv");
         fs.mkdirSync(srv);

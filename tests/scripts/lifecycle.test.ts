@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    DEV_UID, GitServer, baseEnv, chownR, grepTree, podEnv, requireRoot, requireTool, rmrf, run, script, shSync, startGitServer,
+    DEVCONTAINER, DEV_UID, GitServer, baseEnv, chownR, grepTree, podEnv, requireRoot, requireTool, rmrf, run, script, shSync, startGitServer,
     tmpDir, writeGitSecret,
 } from "./helpers";
 
@@ -227,7 +227,7 @@ describe("scripts: devcontainer.json lifecycle commands and session environment 
 
     before(() => {
         requireRoot("runs the commands as an unprivileged uid (setpriv)");
-        requireTool("node", "jq", "setpriv", "flock");
+        requireTool("jq", "setpriv", "flock");
     });
     beforeEach(() => {
         dir = tmpDir();
@@ -397,6 +397,66 @@ describe("scripts: devcontainer.json lifecycle commands and session environment 
         assert.equal(many.stdout.split("\0").filter(Boolean).length, 100);
         assert.match(many.stderr, /"PATH" may only extend the container's PATH/);
         assert.match(many.stderr, /over the limit of 100 variables/);
+    });
+
+    it("session env, hostile keys and values: duplicates (last wins, first place), __proto__, escaped NUL, 1e999, invalid UTF-8", async () => {
+        repo("api", '{"containerEnv": {"B": "1", "A": "2", "B": "3", "__proto__": "p", "N\\u0000UL": "x", "BIG": 1e999, "OK": "\\u00e9"}}');
+        let r = await run(script("common/session-env.sh"), [], { env: env(["api"]), ...AS_DEV });
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.split("\0").filter(Boolean), ["B=3", "A=2", "__proto__=p", "OK=é"], "file order, last value of a duplicate");
+        assert.match(r.stderr, /containerEnv\."N\\u0000UL" is not a valid environment variable name/);
+        assert.match(r.stderr, /containerEnv\."BIG" must be a string \(got number\)/);
+        fs.writeFileSync(path.join(home, "api", ".devcontainer", "devcontainer.json"), Buffer.from('{"containerEnv": {"A": "\xff"}}', "latin1"));
+        r = await run(script("common/session-env.sh"), [], { env: env(["api"]), ...AS_DEV });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /WARNING: session env: cannot use .*devcontainer\.json: invalid UTF-8 at line 1, column 25/);
+    });
+
+    it("the runner itself: refuses root, never writes through a symlinked log (0600 otherwise), exit 2 on bad arguments", async () => {
+        repo("api", JSON.stringify({ postStartCommand: "touch ran" }));
+        const dir2 = path.join(home, "api");
+        let r = await run(DEVCONTAINER, ["run", "--repo", dir2, "--phase", "start", "--log", path.join(dir, "root.log")]);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /^\[gitspace\] ERROR: gitspace-devcontainer run: refusing to run devcontainer.json commands as root$/m);
+        assert.ok(!fs.existsSync(path.join(dir2, "ran")) && !fs.existsSync(path.join(dir, "root.log")));
+
+        const target = path.join(home, "target");
+        fs.writeFileSync(target, "keep");
+        const link = path.join(home, "link.log");
+        fs.symlinkSync(target, link);
+        chownR(home, DEV_UID);
+        r = await run(DEVCONTAINER, ["run", "--repo", dir2, "--phase", "start", "--log", link], AS_DEV);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /cannot open the log: .*too many levels of symbolic links/);
+        assert.equal(fs.readFileSync(target, "utf8"), "keep");
+        assert.ok(!fs.existsSync(path.join(dir2, "ran")), "nothing runs without its log");
+
+        r = await run(DEVCONTAINER, ["run", "--repo", dir2, "--phase", "start", "--log", path.join(home, "ok.log")], AS_DEV);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).ok, true);
+        assert.equal(fs.statSync(path.join(home, "ok.log")).mode & 0o777, 0o600);
+        assert.ok(fs.existsSync(path.join(dir2, "ran")));
+
+        for (const args of [[], ["run", "--repo", dir2], ["run", "--repo", dir2, "--phase", "attach", "--log", "x"], ["env"], ["user", "--repo"], ["nope"]]) {
+            r = await run(DEVCONTAINER, args, AS_DEV);
+            assert.equal(r.code, 2, args.join(" "));
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, /^\[gitspace\] ERROR: gitspace-devcontainer/, args.join(" "));
+        }
+    });
+
+    it("without the helper binary: run-lifecycle.sh and session-env.sh say so and never fail the start", async () => {
+        repo("api", JSON.stringify({ containerEnv: { A: "1" }, postStartCommand: "touch ran" }));
+        const missing = { GITSPACE_DEVCONTAINER: path.join(dir, "no", "gitspace-devcontainer") };
+        let r = await lifecycle(["api"], missing);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /ERROR: lifecycle: .*\/no\/gitspace-devcontainer not found: devcontainer.json commands not run/);
+        r = await run(script("common/session-env.sh"), [], { env: env(["api"], missing), ...AS_DEV });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /ERROR: session env: .*\/no\/gitspace-devcontainer not found: containerEnv\/remoteEnv not applied/);
+        assert.ok(!fs.existsSync(path.join(home, "api", "ran")));
     });
 
     it("code-server gets the session env (its terminals inherit it) and the lifecycle runs in the background", async () => {

@@ -18,9 +18,14 @@ const SCRIPT_DIRS = ["common", "vscode", "cursor", "jetbrains"];
 
 /** Stages of each Dockerfile, in order (the last one is the image). */
 const STAGES: Record<string, string[]> = {
-    base: ["rootfs", "system", "base"],
-    vscode: ["build", "vscode"],
+    base: ["rootfs", "system", "devcontainer", "base"],
+    vscode: ["build", "devcontainer", "vscode"],
+    "vscode-desktop": ["devcontainer", "vscode-desktop"],
+    cursor: ["devcontainer", "cursor"],
+    jetbrains: ["devcontainer", "jetbrains"],
 };
+/** The one file every image gets from its `devcontainer` stage (images/devcontainer, Go, cross-compiled). */
+const DEVCONTAINER_BIN = "/usr/local/gitspace/bin/gitspace-devcontainer";
 /** The scripts directories each flavor copies (base carries them all). */
 const FLAVOR_SCRIPT_DIRS: Record<string, string[]> = {
     base: SCRIPT_DIRS,
@@ -126,7 +131,7 @@ describe("runtime image Dockerfiles", () => {
                     const installs = runs.filter((r) => /apt-install\.sh/.test(args(r)));
                     assert.ok(installs.length, "base installs its packages with images/lib/apt-install.sh");
                     const packages = installs.map(args).join(" ");
-                    for (const pkg of ["curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "tini", "nodejs"]) {
+                    for (const pkg of ["curl", "wget", "jq", "ca-certificates", "openssh-client", "procps", "bash", "tini"]) {
                         assert.match(packages, new RegExp(`\\s${pkg}(\\s|$)`), `base package ${pkg}`);
                     }
                     // No documentation, manuals or translations: the dpkg excludes come before the first install; git
@@ -198,17 +203,35 @@ describe("runtime image Dockerfiles", () => {
                     }
                     assert.ok(!parts.some((p) => p.startsWith("--")), `COPY flags (--chmod/--link need BuildKit): ${args(c)}`);
                     for (const src of parts.slice(0, -1)) {
-                        assert.ok(/^(images|scripts|node_modules\/jsonc-parser)\//.test(src), `unexpected source ${src}`);
+                        assert.ok(/^(images|scripts)\//.test(src), `unexpected source ${src}`);
                         if (!src.startsWith("scripts/")) assert.ok(fs.existsSync(path.join(REPO, src)), `${src} missing`);
                     }
                 }
             });
 
-            it("uses no BuildKit-only syntax and no TARGETARCH", () => {
+            it("uses no BuildKit-only syntax; TARGETARCH and BUILDPLATFORM only in the devcontainer stage (cross-compiled Go)", () => {
                 assert.doesNotMatch(content, /^#\s*syntax\s*=/m, "no # syntax= directive");
                 assert.doesNotMatch(content, /^RUN\s+--/m, "no RUN --mount/--network");
                 assert.doesNotMatch(content, /<<-?\s*["']?[A-Z]+/, "no heredocs");
-                assert.doesNotMatch(content, /TARGET(ARCH|PLATFORM|OS|VARIANT)/, "use dpkg --print-architecture");
+                // The Go helper is built on the builder's platform for the target's (no emulation); every other
+                // step runs on the target platform and asks dpkg --print-architecture.
+                const froms = dockerfile.getFROMs();
+                const at = froms.findIndex((f) => f.getBuildStage() === "devcontainer");
+                assert.ok(at >= 0, "a devcontainer stage");
+                assert.equal(froms[at].getPlatformFlag()?.getValue(), "${BUILDPLATFORM}", "the devcontainer stage runs on the builder's platform");
+                const stageText = (i: number) => instructions.slice(instructions.indexOf(froms[i]), i + 1 < froms.length ? instructions.indexOf(froms[i + 1]) : undefined).map(args).join("\n");
+                froms.forEach((f, i) => {
+                    if (i !== at) assert.doesNotMatch(stageText(i), /TARGET(ARCH|PLATFORM|OS|VARIANT)|BUILDPLATFORM/, `stage ${f.getBuildStage()}: use dpkg --print-architecture`);
+                    else assert.match(stageText(i), /build-devcontainer\.sh [^\n]*"\$\{TARGETARCH:-\}"/);
+                });
+                // The final stage gets exactly the binary from it, after the last package install, before the scripts.
+                const last = instructions.slice(instructions.indexOf(froms[froms.length - 1]));
+                const copy = last.find((i) => keyword(i) === "COPY" && (i as Copy).getFromFlag()?.getValue() === "devcontainer");
+                assert.ok(copy, "the final stage copies the devcontainer binary");
+                assert.equal(args(copy).replace(/--from=\S+\s+/, "").trim(), `${DEVCONTAINER_BIN} ${DEVCONTAINER_BIN}`);
+                const firstScripts = last.findIndex((i) => keyword(i) === "COPY" && /^scripts\/[^/\s]+\/\s/.test(args(i)));
+                assert.ok(last.indexOf(copy) < firstScripts, "the binary before the scripts");
+                assert.ok(!last.slice(last.indexOf(copy)).some((i) => keyword(i) === "RUN" && INSTALLS.test(args(i))), "a package install after the binary");
             });
 
             it("exposes exactly the ports the IDE catalog uses for this flavor", () => {
@@ -261,9 +284,10 @@ describe("runtime image Dockerfiles", () => {
         }
         const { dockerfile } = parse("vscode");
         const copies = dockerfile.getInstructions().filter((i) => keyword(i) === "COPY" && (i as Copy).getFromFlag());
-        assert.deepEqual(copies.map((c) => `${(c as Copy).getFromFlag()?.getValue()} ${args(c)}`), [
+        assert.deepEqual(copies.map((c) => `${(c as Copy).getFromFlag()?.getValue()} ${args(c).replace(/--from=\S+\s+/, "")}`), [
             "build /usr/local/gitspace/node/ /usr/local/gitspace/node/",
             "build /usr/local/gitspace/code-server/ /usr/local/gitspace/code-server/",
+            `devcontainer ${DEVCONTAINER_BIN} ${DEVCONTAINER_BIN}`,
         ]);
         assert.match(read(dockerfilePath("vscode")), /prune-code-server\.sh/);
     });
@@ -312,9 +336,9 @@ describe("image build helpers (images/lib)", () => {
 
 describe(".dockerignore", () => {
     const lines = read(path.join(REPO, ".dockerignore")).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-    it("is an allowlist: images/, scripts/ and node_modules/jsonc-parser only", () => {
+    it("is an allowlist: images/ and scripts/ only", () => {
         assert.equal(lines[0], "*");
         const allowed = lines.filter((l) => l.startsWith("!")).sort();
-        assert.deepEqual(allowed, ["!images/", "!node_modules/jsonc-parser/", "!scripts/"]);
+        assert.deepEqual(allowed, ["!images/", "!scripts/"]);
     });
 });
