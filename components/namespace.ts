@@ -38,6 +38,15 @@ export interface GitspaceNamespaceRef {
     ready: pulumi.Resource[];
 }
 
+/**
+ * The ResourceQuota child of a namespace scaffold made with `prefix`: its resource name and type token (the type
+ * @pulumi/kubernetes registers it with). The portal targets the shared namespace's quota by URN (components/team.ts,
+ * PartialRun).
+ */
+export function quotaResource(prefix: string): { type: string; name: string } {
+    return { type: (k8s.core.v1.ResourceQuota as unknown as { __pulumiType: string }).__pulumiType, name: `${prefix}-quota` };
+}
+
 /** Creates the namespace and its namespace-wide objects as `${prefix}-<role>` children of `parent`. */
 export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, parent: pulumi.Resource): GitspaceNamespaceRef {
     const opts = { parent };
@@ -57,7 +66,7 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
     const name = ns.metadata.name;
     const meta = (objectName: string) => ({ name: objectName, namespace: name, labels: args.labels });
 
-    new k8s.core.v1.ResourceQuota(`${prefix}-quota`, { metadata: meta(NAMESPACE_OBJECTS.quota), spec: { hard: args.quota } }, opts);
+    new k8s.core.v1.ResourceQuota(quotaResource(prefix).name, { metadata: meta(NAMESPACE_OBJECTS.quota), spec: { hard: args.quota } }, opts);
     const limitRange = new k8s.core.v1.LimitRange(`${prefix}-limits`, { metadata: meta(NAMESPACE_OBJECTS.limitRange), spec: args.limitRange }, opts);
     new k8s.networking.v1.NetworkPolicy(`${prefix}-default-deny`, { metadata: meta(NAMESPACE_OBJECTS.defaultDeny), spec: defaultDenyIngressSpec() }, opts);
     const egress = egressSpec(args.egress);
