@@ -391,6 +391,16 @@ describe("components: a partial run (the portal's targeted inline program)", () 
         assert.equal(quota.inputs.spec.hard.persistentvolumeclaims, "4");
     });
 
+    it("the gitspaces' namespace waits for the quota's step but is no dependent of it (a targeted run updates the quota alone)", async () => {
+        for (const router of [{ mode: "caddy2-k8s" }, GATEWAY]) {
+            const { result } = await runProgram((opts) => provisionTeam(team({ router }), opts));
+            // What a gitspace's objects take as their namespace carries these resources as dependencies into the state.
+            const deps = await (result.gitspaces.alice.namespace as unknown as { allResources(): Promise<Set<{ __name: string }>> }).allResources();
+            assert.deepEqual([...deps].map((r) => r.__name), [router.mode === "caddy2-k8s" ? "team-namespace" : "alice-namespace"]);
+            assert.equal(await valueOf(result.gitspaces.alice.namespace), router.mode === "caddy2-k8s" ? "gitspace--platform--dev" : "gitspace--platform--dev--alice");
+        }
+    });
+
     it("shared layout: a change of the LimitRange (largest developer) or of the retention (anyone keeps a home) is held for a full run; the quota is not", () => {
         const base = team({ router: { mode: "caddy2-k8s" } });
         const withDevs = (developers: Array<Record<string, unknown>>) => team({ router: { mode: "caddy2-k8s" }, developers });
