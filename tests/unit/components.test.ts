@@ -223,10 +223,15 @@ describe("components under mocks", function () {
         assert.ok(named(resources, TYPES.limitRange, "carol-limits").inputs.spec.limits[0].max);
     });
 
-    it("exposes the IDE port with a Service", () => {
-        const svc = named(resources, TYPES.service, "alice-service").inputs.spec;
-        assert.deepEqual(svc.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
-        assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
+    it("exposes the IDE port with a Service, not awaited (a stopped gitspace has no Pods behind it)", () => {
+        const svc = named(resources, TYPES.service, "alice-service").inputs;
+        assert.deepEqual(svc.spec.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
+        assert.deepEqual(svc.spec.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
+        for (const dev of ["alice", "bob", "carol", "dave"]) {
+            assert.deepEqual(named(resources, TYPES.service, `${dev}-service`).inputs.metadata.annotations, { "pulumi.com/skipAwait": "true" }, dev);
+        }
+        // The SSH Service of a load balancer is awaited: its address is the ssh output's host.
+        for (const s of byType(resources, TYPES.service).filter((r) => r.name.endsWith("-ssh-service"))) assert.equal(s.inputs.metadata.annotations, undefined, s.name);
     });
 
     it("builds five multi-arch images and base-system, every flavor but base FROM base-system's digest-pinned ref", () => {
