@@ -2,9 +2,10 @@
  * The portal's targeted runs in the shared layout (one namespace for the whole team, the default with the caddy2-k8s
  * router), against the real engine and the local cluster. The inline program registers only the targeted
  * developers plus the team-level objects (computed from the whole config); the targets are the developers'
- * components and the shared namespace's quota. Checked after each run: the engine saw no other developer's resource
- * at all (not even a "same" step), the state has the same URNs and IDs, every other developer's outputs are kept,
- * the quota and the objects in the cluster are what the whole program describes, and a full `pulumi preview
+ * components and the shared namespace's quota. Checked after each run: the portal asked the engine for the partial
+ * program and no other developer's object changed, the state has the same URNs and IDs, every other developer's
+ * outputs are kept, the quota and the objects in the cluster are what the whole program describes (a started
+ * developer's pod is admitted and Ready), and a full `pulumi preview
  * --expect-no-changes` of the whole program (CLI language host) passes. A change the shared LimitRange or the
  * namespace's retention must follow, and a team-level setting change, run in full, with the reason.
  */
@@ -13,14 +14,14 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { GitspacePortal, PortalEvent } from "../../portal";
 import type { EngineRunOptions } from "../../portal/driver";
 import { teamNamespaceName } from "../../components/names";
-import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster } from "./e2e-harness";
+import { e2eTeamValues, initStack, kubectl, makeProject, pulumi, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage } from "./e2e-harness";
 
 interface StateResource { urn: string; id?: string; retainOnDelete?: boolean; dependencies?: string[]; propertyDependencies?: Record<string, string[]> }
 
 describe("portal e2e: targeted runs in the shared layout register only the targeted developers (inline program)", function () {
     this.timeout(30 * 60 * 1000);
 
-    it("update, batch, dry run, add and remove stay targeted; the quota follows; LimitRange, retention and team-level changes run in full", async () => {
+    it("update, batch, dry run, start, stop, add and remove stay targeted; the quota follows; LimitRange, retention and team-level changes run in full", async () => {
         requireCli();
         requireCluster();
         const team = `shared${randomSuffix()}`;
@@ -120,6 +121,22 @@ describe("portal e2e: targeted runs in the shared layout register only the targe
             assert.strictEqual(dry.result.targeted, true);
             onlyDevelopers(dry, ["carol"]);
             assert.ok(dry.result.steps.length > 0 && dry.result.steps.every((st) => st.name.startsWith("carol")), JSON.stringify(dry.result.steps.map((st) => st.name)));
+            assert.deepStrictEqual(ids(state()), ids(before));
+
+            // A real start and stop in the shared namespace: targeted; the pod is admitted under the shared quota and
+            // LimitRange and becomes Ready (the update awaits the rollout).
+            const images = e2eTeamValues("x", []).images as { registry: string; tag: string };
+            await requireImage(images.registry, "vscode", images.tag);
+            const start = await run((o) => portal.start(ref, "alice", o));
+            assert.strictEqual(start.result.targeted, true, start.reason);
+            onlyDevelopers(start, ["alice"]);
+            const pods = JSON.parse(kubectl("-n", namespace, "get", "pods", "-l", "gitspace.io/developer=alice", "-o", "json")).items;
+            assert.strictEqual(pods.length, 1);
+            assert.ok(pods[0].status.conditions.some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True"), "alice's pod is Ready");
+            noDrift("after alice's start");
+            const stop = await run((o) => portal.stop(ref, "alice", o));
+            assert.strictEqual(stop.result.targeted, true, stop.reason);
+            onlyDevelopers(stop, ["alice"]);
             assert.deepStrictEqual(ids(state()), ids(before));
 
             // Adding a developer of the same size: targeted; the quota (every developer's sum) grows with it.
