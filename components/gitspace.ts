@@ -243,7 +243,9 @@ function createServices(ctx: Ctx): k8s.core.v1.Service | undefined {
     const { developer, ssh } = ctx.args;
     const parent = { parent: ctx.parent };
     new k8s.core.v1.Service(`${ctx.name}-service`, {
-        metadata: ctx.meta(ctx.objects.service),
+        // Not awaited: the provider would look for ready Pods behind it, 10 s for a stopped gitspace (which has none:
+        // an added developer's update took 10 s longer for it); a running one's rollout is awaited on the Deployment.
+        metadata: { ...ctx.meta(ctx.objects.service), annotations: { "pulumi.com/skipAwait": "true" } },
         spec: { selector: ctx.selector, ports: servicePorts(ctx.spec, developer.ports) },
     }, parent);
     if (ctx.spec.access !== "ssh" || ssh.serviceType === "ClusterIP") return undefined;

@@ -38,6 +38,15 @@ export interface GitspaceNamespaceRef {
     ready: pulumi.Resource[];
 }
 
+/**
+ * The ResourceQuota child of a namespace scaffold made with `prefix`: its resource name and type token (the type
+ * @pulumi/kubernetes registers it with). The portal targets the shared namespace's quota by URN (components/team.ts,
+ * PartialRun).
+ */
+export function quotaResource(prefix: string): { type: string; name: string } {
+    return { type: (k8s.core.v1.ResourceQuota as unknown as { __pulumiType: string }).__pulumiType, name: `${prefix}-quota` };
+}
+
 /** Creates the namespace and its namespace-wide objects as `${prefix}-<role>` children of `parent`. */
 export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, parent: pulumi.Resource): GitspaceNamespaceRef {
     const opts = { parent };
@@ -57,7 +66,12 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
     const name = ns.metadata.name;
     const meta = (objectName: string) => ({ name: objectName, namespace: name, labels: args.labels });
 
-    new k8s.core.v1.ResourceQuota(`${prefix}-quota`, { metadata: meta(NAMESPACE_OBJECTS.quota), spec: { hard: args.quota } }, opts);
+    const quota = new k8s.core.v1.ResourceQuota(quotaResource(prefix).name, { metadata: meta(NAMESPACE_OBJECTS.quota), spec: { hard: args.quota } }, opts);
+    // The gitspaces' objects (the home PVC and pods count against the quota) are created once the quota's own step
+    // is done: a developer added to a shared namespace finds the quota already grown. Not a dependency in the state:
+    // in the shared layout every gitspace would then be a dependent of the quota, which a targeted run could no
+    // longer update alone (components/team.ts, PartialRun).
+    const gitspaceName = afterRegistration(name, quota);
     const limitRange = new k8s.core.v1.LimitRange(`${prefix}-limits`, { metadata: meta(NAMESPACE_OBJECTS.limitRange), spec: args.limitRange }, opts);
     new k8s.networking.v1.NetworkPolicy(`${prefix}-default-deny`, { metadata: meta(NAMESPACE_OBJECTS.defaultDeny), spec: defaultDenyIngressSpec() }, opts);
     const egress = egressSpec(args.egress);
@@ -66,13 +80,28 @@ export function createNamespace(prefix: string, args: NamespaceScaffoldArgs, par
     if (args.routerServiceAccount) createRouterAccess(prefix, args.routerServiceAccount, meta(NAMESPACE_OBJECTS.routerRole), parent);
 
     const ready: pulumi.Resource[] = [limitRange];
-    if (args.registryCredentials === undefined) return { name, ready };
+    if (args.registryCredentials === undefined) return { name: gitspaceName, ready };
     ready.push(new k8s.core.v1.Secret(`${prefix}-registry-credentials`, {
         metadata: meta(NAMESPACE_OBJECTS.registryCredentials),
         type: "kubernetes.io/dockerconfigjson",
         stringData: { ".dockerconfigjson": args.registryCredentials },
     }, opts));
-    return { name, imagePullSecret: NAMESPACE_OBJECTS.registryCredentials, ready };
+    return { name: gitspaceName, imagePullSecret: NAMESPACE_OBJECTS.registryCredentials, ready };
+}
+
+/**
+ * `value` once `resource`'s registration has returned (the engine ran its step: created, updated or kept), failing
+ * if it failed, without making `resource` a dependency of what takes `value` (the Output keeps `value`'s own).
+ */
+export function afterRegistration<T>(value: pulumi.Output<T>, resource: pulumi.Resource): pulumi.Output<T> {
+    // Output#promise is the SDK's own (untyped) accessor: it rejects when the registration failed, where `apply` would
+    // never call back, and it adds no dependency.
+    const registered = (resource.urn as unknown as { promise(): Promise<string> }).promise();
+    registered.catch(() => undefined); // reported through `value` below (or by the failed registration itself)
+    return value.apply(async (v) => {
+        await registered;
+        return v;
+    });
 }
 
 function createRouterAccess(prefix: string, account: { name: string; namespace: string }, metadata: { name: string; namespace: pulumi.Output<string> }, parent: pulumi.Resource) {

@@ -2,15 +2,16 @@
  * The whole team stack from a validated config: the runtime images and one Gitspace per developer. index.ts, the
  * portal and the benchmarks all go through here.
  */
+import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { dockerConfigJson, sharedLimitRangeSpec, sharedQuotaHard, teamLabels } from "./builders";
 import { ideSpec } from "./catalog";
 import { AdoptionPlan, NO_ADOPTION } from "./adoption";
-import { TeamConfig } from "./config";
+import { DeveloperConfig, TeamConfig } from "./config";
 import { Gitspace } from "./gitspace";
 import { RuntimeImages, imagesArgsFromConfig } from "./images";
 import { teamNamespaceName } from "./names";
-import { TeamNamespace } from "./namespace";
+import { NamespaceScaffoldArgs, TeamNamespace, quotaResource } from "./namespace";
 
 export interface GitspaceOutput {
     namespace: pulumi.Output<string>;
@@ -40,12 +41,18 @@ export type ProgramOutputs = Omit<TeamOutputs, "gitspaces"> & { gitspaces: Recor
 
 /**
  * A run of the program that registers some developers' Gitspace components only: the portal's inline program,
- * for an update or preview targeted at exactly those components (`--target` with their dependents). The engine
+ * for an update or preview targeted at exactly those components (`--target` with `--target-dependents`: their
+ * children) and, in the `shared` layout, at the shared namespace's ResourceQuota (`teamQuotaResource`). The engine
  * keeps every resource it is not asked to touch as it is in the state, registered or not, so registering the
  * others is work without effect; their entries of the `gitspaces` output are carried from the last deployed
- * outputs (`gitspaces`, as secrets), for the developers still in the config. Never used when a target's
- * dependents reach other developers (the shared namespace of layout `shared`): the engine would delete what the
- * program did not register. See portal/driver.ts (EngineRunOptions.partial).
+ * outputs (`gitspaces`, as secrets), for the developers still in the config. The team-level resources are still
+ * registered, computed from the whole config (`provisionTeam`), as a full run registers them.
+ *
+ * No target may have another developer's objects as dependents: with `--target-dependents` the engine would delete
+ * every one of them the program did not register (without it, it refuses: "delete untargeted resource"). So the
+ * shared Namespace, its LimitRange and pull Secret (every gitspace depends on them) are never targets: a change
+ * that alters them needs a full run (`sharedNamespaceHeldChanges`). The quota has no dependents. See
+ * portal/driver.ts (EngineRunOptions.partial) and portal/gitspaces.ts (fullUpdateReason).
  */
 export interface PartialRun {
     developers: string[];
@@ -66,6 +73,36 @@ export function carriedGitspaces(inConfig: string[], partial: PartialRun): Recor
 export const gitspaceResourceName = (developer: string) => developer;
 /** Resource name of the TeamNamespace component (layout `shared`); its quota sums every developer's. */
 export const TEAM_NAMESPACE_RESOURCE_NAME = "team";
+/** The shared namespace's ResourceQuota (a child of the TeamNamespace component): type token and resource name. */
+export const teamQuotaResource = () => quotaResource(TEAM_NAMESPACE_RESOURCE_NAME);
+
+/**
+ * What the shared namespace's objects take from the developers rather than from team-level settings: the quota
+ * (the sum of every developer's), the LimitRange (the largest developer's resources) and whether the Namespace is
+ * kept on delete (while any developer keeps a home in it).
+ */
+export function sharedNamespaceOfDevelopers(developers: readonly DeveloperConfig[]): Pick<NamespaceScaffoldArgs, "quota" | "limitRange" | "retainOnDelete"> {
+    return {
+        quota: sharedQuotaHard(developers),
+        limitRange: sharedLimitRangeSpec(developers),
+        // Deleting the namespace deletes every home in it: keep it while any developer keeps their home.
+        retainOnDelete: developers.some((d) => d.retainHome),
+    };
+}
+
+/**
+ * The parts of the shared namespace that follow the developers and that a run targeted at some developers cannot
+ * change (PartialRun: every gitspace depends on them), whose value differs between the developers of `deployed`
+ * (each config the state may hold them from) and of `next`. Empty: a targeted run leaves the shared namespace
+ * exactly as the whole program describes it (it updates the quota itself). Plain data of the resolved configs.
+ */
+export function sharedNamespaceHeldChanges(deployed: readonly TeamConfig[], next: TeamConfig): string[] {
+    const want = sharedNamespaceOfDevelopers(next.developers);
+    const held = { limitRange: "LimitRange (the largest developer's resources)", retainOnDelete: "retention (whether any developer keeps a home)" } as const;
+    return (Object.keys(held) as Array<keyof typeof held>)
+        .filter((k) => deployed.some((c) => !isDeepStrictEqual(sharedNamespaceOfDevelopers(c.developers)[k], want[k])))
+        .map((k) => held[k]);
+}
 
 /**
  * `adoption`: the kept Namespaces and home PVCs to adopt (`adoptionForProgram`). Defaults to none (everything is
@@ -87,12 +124,9 @@ export function provisionTeam(
         ? new TeamNamespace(TEAM_NAMESPACE_RESOURCE_NAME, {
             name: teamNamespaceName(scope),
             labels: teamLabels(scope),
-            quota: sharedQuotaHard(config.developers),
-            limitRange: sharedLimitRangeSpec(config.developers),
+            ...sharedNamespaceOfDevelopers(config.developers),
             egress: config.egress,
             registryCredentials,
-            // Deleting the namespace deletes every home in it: keep it while any developer keeps their home.
-            retainOnDelete: config.developers.some((d) => d.retainHome),
             adopt: adoption.teamNamespace,
             ...(config.router.mode === "caddy2-k8s" && config.router.serviceAccount ? { routerServiceAccount: config.router.serviceAccount } : {}),
         }, opts)

@@ -13,7 +13,7 @@ import {
 import * as pulumi from "@pulumi/pulumi";
 import * as lockfile from "proper-lockfile";
 import { CONFIG_KEYS } from "../components/config";
-import { TEAM_NAMESPACE_RESOURCE_NAME, gitspaceResourceName } from "../components/team";
+import { gitspaceResourceName, teamQuotaResource } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
 import { StackBusyError, StackNotFoundError } from "./errors";
 import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
@@ -28,9 +28,10 @@ export interface EngineRunOptions {
     continueOnError?: boolean;
     onEngineEvent: (event: EngineEvent) => void;
     /**
-     * With `target` set to exactly these developers' components (and nothing whose dependents reach other
-     * developers): the program may register these developers alone and carry the others' `gitspaces` outputs
-     * (index.ts, PartialRun). Used by the inline program; the language host runs the whole program.
+     * With `target` set to exactly these developers' components (plus, in the shared layout, the shared namespace's
+     * quota: nothing whose dependents reach other developers): the program may register these developers alone and
+     * carry the others' `gitspaces` outputs (index.ts, components/team.ts PartialRun). Used by the inline program;
+     * the language host runs the whole program.
      */
     partial?: { developers: string[] };
 }
@@ -63,8 +64,11 @@ export interface StackDriver {
     lock?(): Promise<() => Promise<void>>;
     /** URN of a developer's Gitspace component. */
     componentUrn(developer: string): string;
-    /** The URN of the team stack's shared namespace component (layout `shared`): its quota covers every developer. */
-    teamNamespaceUrn(): string;
+    /**
+     * The URN of the shared namespace's ResourceQuota (layout `shared`): it covers every developer, so a targeted
+     * run that adds, removes or resizes one updates it too. Nothing depends on it (unlike the Namespace itself).
+     */
+    teamQuotaUrn(): string;
 }
 
 export type StackDriverFactory = (stackName: string) => Promise<StackDriver>;
@@ -344,8 +348,9 @@ export class AutomationStackDriver implements StackDriver {
         return this.urn(GITSPACE_COMPONENT_TYPE, gitspaceResourceName(developer));
     }
 
-    teamNamespaceUrn(): string {
-        return this.urn(TYPE_TOKENS.teamNamespace, TEAM_NAMESPACE_RESOURCE_NAME);
+    teamQuotaUrn(): string {
+        const quota = teamQuotaResource();
+        return this.urn(`${TYPE_TOKENS.teamNamespace}$${quota.type}`, quota.name);
     }
 
     private urn(type: string, name: string): string {

@@ -5,6 +5,8 @@
 import { randomUUID } from "crypto";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { z } from "zod";
+import type { TeamConfig } from "../components/config";
+import { sharedNamespaceHeldChanges } from "../components/team";
 import { BatchQueue, QueuedItem } from "./batch";
 import {
     DeveloperNotFoundError, LiveUnavailableError, OperationCancelledError, OperationNotFoundError, OperationRunningError, PortalError,
@@ -18,7 +20,7 @@ import { automationDriverFactory, AutomationOptions, GITSPACE_COMPONENT_TYPE, is
 import { EventCollector } from "./events";
 import {
     addDeveloper, deepEqual, developerEntries, isPlainObject, Mutation, RawConfig, redactEntry, removeDeveloper, setRunning,
-    stopForIdle, updateDeveloper,
+    stopForIdle, updateDeveloper, validate,
 } from "./mutations";
 import { RetryOptions, withBusyRetry } from "./retry";
 import { checkStackRef } from "./stackref";
@@ -117,13 +119,42 @@ export function pendingDevelopers(config: RawConfig, outputs: OutputMap, changin
 }
 
 /**
- * A targeted run may let the program register the targeted developers alone (EngineRunOptions.partial): only
- * when the targets are their components, not the shared namespace (layout `shared`), whose dependents are every
- * developer's objects.
+ * A targeted run lets the program register the targeted developers alone (EngineRunOptions.partial) once the stack
+ * has a `gitspaces` output to carry the others' entries from. The targets (`targetsOf`) never have another
+ * developer's objects as dependents; in the shared layout, `sharedNamespaceReason` sends a change that the shared
+ * namespace's untargeted objects would have to follow to a full run.
  */
 export function partialRun(target: string[] | undefined, outputs: OutputMap, developers: string[]): { partial?: { developers: string[] } } {
-    if (!target || outputs.namespace !== undefined || !isPlainObject(outputs.gitspaces?.value)) return {};
+    if (!target || !isPlainObject(outputs.gitspaces?.value)) return {};
     return { partial: { developers } };
+}
+
+/**
+ * The targets of a targeted run: the developers' components (with their children, `--target-dependents`) and, in
+ * the shared layout (the stack has a `namespace` output), the shared namespace's quota, which sums every developer.
+ */
+export function targetsOf(driver: Pick<StackDriver, "componentUrn" | "teamQuotaUrn">, developers: string[], outputs: OutputMap): string[] {
+    return [...developers.map((d) => driver.componentUrn(d)), ...(outputs.namespace !== undefined ? [driver.teamQuotaUrn()] : [])];
+}
+
+/**
+ * Why a change needs a full run because of the shared namespace, or undefined: its LimitRange or retention would
+ * change (components/team.ts `sharedNamespaceHeldChanges`) between a config the state may hold them from (`deployed`:
+ * the last successful update's and the current one) and `next`.
+ */
+export function sharedNamespaceReason(stack: string, deployed: RawConfig[], next: RawConfig): string | undefined {
+    let configs: TeamConfig[];
+    let want: TeamConfig;
+    try {
+        configs = deployed.filter((c, i) => deployed.findIndex((d) => deepEqual(d.values, c.values)) === i).map((c) => validate(c, stack));
+        want = validate(next, stack);
+    } catch (e) {
+        if (e instanceof ValidationError) return "the last deployed config does not validate any more";
+        throw e;
+    }
+    const held = sharedNamespaceHeldChanges(configs, want);
+    if (held.length === 0) return undefined;
+    return `the shared namespace's ${held.join(" and ")} changes: every gitspace depends on it, so only a full update changes it`;
 }
 
 /** Team-level `gitspace:` keys (everything but `developers`) whose value differs between two configs. */
@@ -313,8 +344,9 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
     /**
      * Why this change needs a full update, or undefined when a targeted update of the developers' components (and
      * their children) is safe: the stack was deployed, the team-level config (images, domain, …) is what the last
-     * successful update ran with, and every other developer of the config is deployed (`pendingDevelopers`), so
-     * nothing outside the change is pending.
+     * successful update ran with, every other developer of the config is deployed (`pendingDevelopers`), so
+     * nothing outside the change is pending, and (shared layout) the shared namespace's objects other than its
+     * quota stay as they are (`sharedNamespaceReason`).
      */
     private async fullUpdateReason(
         driver: StackDriver, change: { raw: RawConfig; next: RawConfig; developers: string[] }, outputs: OutputMap, opts: OperationOptions,
@@ -329,7 +361,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         if (!last) return "no successful update in the stack's history";
         const changed = teamLevelChanges(last, change.raw);
         if (changed.length) return `team-level config changed since the last update: ${changed.map((k) => `gitspace:${k}`).join(", ")}`;
-        return undefined;
+        return outputs.namespace !== undefined ? sharedNamespaceReason(driver.stackName, [last, change.raw], change.next) : undefined;
     }
 
     private state(stack: string) {
@@ -462,8 +494,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         const developers = [...new Set(members.map((m) => m.mutation.developer))];
         const reason = await this.fullUpdateReason(driver, { raw: raw0, next: members[members.length - 1].mutation.next, developers }, before,
             members.some((m) => m.request.opts.targeting === "never") ? { targeting: "never" } : {});
-        const target = reason ? undefined
-            : [...developers.map((d) => driver.componentUrn(d)), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
+        const target = reason ? undefined : targetsOf(driver, developers, before);
         const everyone = [...developers, ...developerNames(raw0), ...developerNames(members[members.length - 1].mutation.next)];
         const events = new BatchEvents(
             members.map((m) => ({ developer: m.mutation.developer, emit: m.request.emit, onEngineEvent: m.request.opts.onEngineEvent })),
@@ -577,9 +608,7 @@ export class GitspacePortal implements GitspaceOperations, OperationQueue, TeamS
         try {
             const before = await driver.outputs();
             const reason = await this.fullUpdateReason(driver, { raw: run.raw, next: mutation.next, developers: [mutation.developer] }, before, opts);
-            // A shared namespace's quota and limits cover every developer: it is updated with the developer.
-            const target = reason ? undefined
-                : [driver.componentUrn(mutation.developer), ...(before.namespace !== undefined ? [driver.teamNamespaceUrn()] : [])];
+            const target = reason ? undefined : targetsOf(driver, [mutation.developer], before);
             run.targeted &&= target !== undefined;
             emit({
                 type: "started", stack, operation: kind, developer: run.developer, dryRun: !!opts.dryRun, targeted: !!target,

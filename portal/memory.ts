@@ -8,7 +8,7 @@ import { CommandError, ConcurrentUpdateError, EngineEvent, OutputMap } from "@pu
 import { ConfigError, CONFIG_KEYS, parseTeamConfig, TeamConfig } from "../components/config";
 import { ideSpec } from "../components/catalog";
 import { gitspaceUrl, identifier, namespaceName, teamNamespaceName } from "../components/names";
-import { TEAM_NAMESPACE_RESOURCE_NAME } from "../components/team";
+import { teamQuotaResource } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
 import type { V1Pod } from "@kubernetes/client-node";
 import { EngineRunOptions, GITSPACE_COMPONENT_TYPE, StackDriver } from "./driver";
@@ -52,8 +52,9 @@ export class MemoryStackDriver implements StackDriver {
         this.values = structuredClone(values);
     }
 
-    teamNamespaceUrn() {
-        return `urn:pulumi:${this.stackName}::gitspace::${TYPE_TOKENS.teamNamespace}::${TEAM_NAMESPACE_RESOURCE_NAME}`;
+    teamQuotaUrn() {
+        const quota = teamQuotaResource();
+        return `urn:pulumi:${this.stackName}::gitspace::${TYPE_TOKENS.teamNamespace}$${quota.type}::${quota.name}`;
     }
 
     componentUrn(developer: string) {

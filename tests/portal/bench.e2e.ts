@@ -5,12 +5,19 @@
  *    `storm: <N> starts <X> s, one start <Y> s, ratio <R>`.
  * 2. Scale: a no-op update (what the portal runs: a full `up` through its driver) and a one-developer change (a
  *    portal call, targeted) for 10, 50 and 200 developers (`build: false`), and the ratio 200/10.
- * Sizes: PORTAL_BENCH_STORM (20), PORTAL_BENCH_SIZES ("10,50,200"). Every stack is a unique team; at the end its
+ * 3. Shared layout (one namespace for the team, the default with the caddy2-k8s router): a no-op update, then
+ *    alternating rounds of a one-developer change with the partial program (targeted: the developer and the shared
+ *    quota) and with the whole program (`targeting: never`: every resource registered and diffed, what a targeted
+ *    change cost in this layout before the partial program), and one developer added (the quota grows, targeted).
+ * Sizes: PORTAL_BENCH_STORM (20), PORTAL_BENCH_SIZES ("10,50,200"), PORTAL_BENCH_SHARED_SIZES ("50"), rounds of the
+ * shared-layout comparison PORTAL_BENCH_ROUNDS (2). Load averages (1, 5, 15 min) are printed with the figures of
+ * the scale and shared runs. Every stack is a unique team; at the end its
  * namespaces (every object of a per-developer-layout stack lives in them, the kept homes included) are deleted and
  * the stack is removed. Fails clearly without the CLI, the cluster or the runtime image.
  */
 import * as assert from "assert";
 import { execFile } from "child_process";
+import * as os from "os";
 import { promisify } from "util";
 import { GitspacePortal } from "../../portal";
 import { AutomationStackDriver } from "../../portal/driver";
@@ -22,6 +29,9 @@ import { developerNamespaceName } from "../../components/names";
 
 const STORM = Number(process.env.PORTAL_BENCH_STORM ?? 20);
 const SIZES = (process.env.PORTAL_BENCH_SIZES ?? "10,50,200").split(",").filter(Boolean).map(Number);
+const SHARED_SIZES = (process.env.PORTAL_BENCH_SHARED_SIZES ?? "50").split(",").filter(Boolean).map(Number);
+const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,11 +177,60 @@ describe("portal bench (real engine, local cluster)", function () {
                 assert.deepStrictEqual(change.changes.update, 1, JSON.stringify(change.changes));
                 await portal.close();
                 scale[n] = { noop: noopMs, change: changeMs };
-                figure(`${n} developers: initial deploy (setup) ${secs(team.deployMs)} s, no-op up ${secs(noopMs)} s, one-developer change ${secs(changeMs)} s (portal call, targeted)`);
+                figure(`${n} developers: initial deploy (setup) ${secs(team.deployMs)} s, no-op up ${secs(noopMs)} s, one-developer change ${secs(changeMs)} s (portal call, targeted; load ${load()})`);
                 const lo = Math.min(...Object.keys(scale).map(Number)), hi = Math.max(...Object.keys(scale).map(Number));
                 if (hi > lo && n === hi) {
                     figure(`ratio ${hi}/${lo} developers: no-op ${(scale[hi].noop / scale[lo].noop).toFixed(1)}x, one-developer change ${(scale[hi].change / scale[lo].change).toFixed(1)}x`);
                 }
+            } finally {
+                await team.cleanup();
+            }
+        });
+    }
+
+    for (const n of SHARED_SIZES) {
+        it(`shared layout, ${n} developers: no-op update, one-developer change with the partial program and with the whole program`, async () => {
+            const team = await deployedTeam(`bshared${n}x`, n, (t) => ({
+                ...e2eTeamValues(t, devs(n)),
+                // The default router's layout: one namespace for the team (quota, limits, policies cover everyone).
+                router: { mode: "caddy2-k8s", serviceAccount: { name: "caddy", namespace: "caddy-system" } },
+            }));
+            try {
+                const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
+                const ref = { team: team.team, env: "dev" };
+                const driver = (await portal.driver(ref)) as AutomationStackDriver;
+                let t0 = Date.now();
+                const noop = await driver.up({ onEngineEvent: () => undefined });
+                const noopMs = Date.now() - t0;
+                assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
+                figure(`shared layout, ${n} developers: initial deploy (setup) ${secs(team.deployMs)} s, no-op up ${secs(noopMs)} s (load ${load()})`);
+                const partial: number[] = [], whole: number[] = [];
+                for (let round = 0; round < ROUNDS; round++) {
+                    // Alternated, each on its own developer, so that the machine's load swings hit both alike.
+                    for (const targeting of ["auto", "never"] as const) {
+                        const developer = devs(n)[(round * 2 + (targeting === "auto" ? 0 : 1) + Math.floor(n / 3)) % n].name;
+                        t0 = Date.now();
+                        const change = await portal.update(ref, developer, { migrateLegacyWorkspaces: true }, { targeting });
+                        const ms = Date.now() - t0;
+                        assert.strictEqual(change.targeted, targeting === "auto");
+                        assert.deepStrictEqual(change.changes.update, 1, JSON.stringify(change.changes));
+                        (targeting === "auto" ? partial : whole).push(ms);
+                        figure(`  round ${round + 1}: ${targeting === "auto" ? "partial program (targeted)" : "whole program (targeting: never)"} ${secs(ms)} s (load ${load()})`);
+                    }
+                }
+                t0 = Date.now();
+                const add = await portal.add(ref, { name: "added", running: false });
+                const addMs = Date.now() - t0;
+                assert.ok(add.targeted);
+                assert.ok(add.steps.some((st) => st.name === "team-quota" && st.op === "update"), "the quota grew");
+                await portal.close();
+                const median = (xs: number[]) => {
+                    const sorted = [...xs].sort((a, b) => a - b);
+                    const mid = Math.floor(sorted.length / 2);
+                    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+                };
+                figure(`shared layout, ${n} developers: one-developer change ${secs(median(partial))} s with the partial program, ` +
+                    `${secs(median(whole))} s with the whole program (median of ${ROUNDS}); one developer added (quota grows, targeted) ${secs(addMs)} s (load ${load()})`);
             } finally {
                 await team.cleanup();
             }

@@ -24,11 +24,12 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         const events: PortalEvent[] = [];
         const r = await portal.add(ref, { name: "erin", git: { username: "erin", token: "tok" } }, { onEvent: (e) => events.push(e) });
         assert.strictEqual(r.targeted, true);
-        // The default router (caddy2-k8s) puts the team in one shared namespace, whose quota covers every developer.
+        // The default router (caddy2-k8s) puts the team in one shared namespace, whose quota covers every developer:
+        // the quota is a target too; the program registers erin alone (partial).
         assert.deepStrictEqual(stack.runs.at(-1), { kind: "up", target: [
             "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:Gitspace::erin",
-            "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:TeamNamespace::team",
-        ] });
+            "urn:pulumi:platform-dev::gitspace::gitspace:gitspace:TeamNamespace$kubernetes:core/v1:ResourceQuota::team-quota",
+        ], partial: ["erin"] });
         assert.deepStrictEqual(r.changes, { create: 1 });
         assert.strictEqual(r.gitspace?.status, "running");
         assert.ok(stack.secretPaths.has("gitspace:developers[3].git.token"));
@@ -88,7 +89,7 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.strictEqual((await portal.add(ref, { name: "erin" })).targeted, true);
     });
 
-    it("per-developer namespaces: a targeted run lets the program register the targeted developers alone; never with the shared namespace", async () => {
+    it("both layouts: a targeted run lets the program register the targeted developers alone", async () => {
         const { portal, addStack } = await memoryPortal();
         const perDev = await addStack("solo-dev", { ...teamValues(), team: "solo", router: { mode: "ingress", namespace: "traefik-system" } });
         const solo = { team: "solo", env: "dev" };
@@ -100,10 +101,51 @@ describe("portal: GitspacePortal orchestration (in-memory engine)", () => {
         assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up", target: [perDev.componentUrn("alice"), perDev.componentUrn("carol")], continueOnError: true, partial: ["alice", "carol"] });
         await portal.start(solo, "carol", { targeting: "never" });
         assert.deepStrictEqual(perDev.runs.at(-1), { kind: "up" }, "a full run registers everyone");
-        // Shared layout (the default router): the shared namespace is a target, its dependents are everyone's objects.
+        // Shared layout (the default router): the developer's component and the shared namespace's quota.
         const { portal: p2, stack } = await memoryPortal();
         await p2.stop(ref, "alice");
-        assert.strictEqual(stack.runs.at(-1)?.partial, undefined);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up", target: [stack.componentUrn("alice"), stack.teamQuotaUrn()], partial: ["alice"] });
+        await Promise.all([p2.start(ref, "alice"), p2.stop(ref, "bob")]);
+        assert.deepStrictEqual(stack.runs.at(-1), {
+            kind: "up", target: [stack.componentUrn("alice"), stack.componentUrn("bob"), stack.teamQuotaUrn()], continueOnError: true, partial: ["alice", "bob"],
+        });
+    });
+
+    it("shared layout: a change the shared LimitRange or the namespace's retention must follow is a full update, with the reason", async () => {
+        const { portal, stack } = await memoryPortal();
+        const reasonOf = async (run: Promise<unknown>, events: PortalEvent[]) => {
+            await run;
+            const started = events.find((e) => e.type === "started") as Extract<PortalEvent, { type: "started" }>;
+            return started.reason;
+        };
+        const big = { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "4", memory: "8Gi" } };
+        // Larger limits than anyone's: the LimitRange (the largest developer's) grows.
+        let events: PortalEvent[] = [];
+        let reason = await reasonOf(portal.add(ref, { name: "erin", resources: big }, { onEvent: (e) => events.push(e) }), events);
+        assert.match(reason ?? "", /^the shared namespace's LimitRange \(the largest developer's resources\) changes/);
+        assert.deepStrictEqual(stack.runs.at(-1), { kind: "up" });
+        // The same resources as the largest: only the quota changes, targeted.
+        const add = await portal.add(ref, { name: "frank", resources: big });
+        assert.strictEqual(add.targeted, true);
+        assert.deepStrictEqual(stack.runs.at(-1)?.partial, ["frank"]);
+        // A dry run decides the same way: removing erin leaves frank as large (targeted); removing both shrinks it.
+        assert.strictEqual((await portal.remove(ref, "erin", { dryRun: true })).targeted, true);
+        await portal.remove(ref, "erin");
+        events = [];
+        reason = await reasonOf(portal.remove(ref, "frank", { dryRun: true, onEvent: (e) => events.push(e) }), events);
+        assert.match(reason ?? "", /LimitRange/);
+        // Retention: once nobody else keeps a home, a change of the last one's retainHome flips the namespace's.
+        for (const d of ["alice", "bob"]) assert.strictEqual((await portal.update(ref, d, { retainHome: false })).targeted, true);
+        assert.strictEqual((await portal.update(ref, "frank", { retainHome: false })).targeted, true, "carol still keeps hers");
+        assert.strictEqual((await portal.update(ref, "carol", { retainHome: false })).targeted, false, "carol was the last one keeping a home");
+        events = [];
+        reason = await reasonOf(portal.add(ref, { name: "gina", retainHome: true }, { onEvent: (e) => events.push(e) }), events);
+        assert.strictEqual(reason, "the shared namespace's retention (whether any developer keeps a home) changes: every gitspace depends on it, so only a full update changes it");
+        // Per-developer namespaces have no shared namespace: the same change stays targeted.
+        const mem = await memoryPortal();
+        const solo = await mem.addStack("solo-dev", { ...teamValues(), team: "solo", router: { mode: "ingress", namespace: "traefik-system" } });
+        assert.strictEqual((await mem.portal.add({ team: "solo", env: "dev" }, { name: "erin", resources: big })).targeted, true);
+        assert.deepStrictEqual(solo.runs.at(-1)?.partial, ["erin"]);
     });
 
     it("dry run: returns the diff and leaves the config as it was", async () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { parseTeamConfig, TOP_LEVEL_SCHEMAS } from "../../components/config";
-import { carriedGitspaces, provisionTeam } from "../../components/team";
+import { carriedGitspaces, provisionTeam, sharedNamespaceHeldChanges, teamQuotaResource } from "../../components/team";
 import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
 
 const REGISTRY = "registry.example.com/gitspace-runtime";
@@ -223,10 +223,15 @@ describe("components under mocks", function () {
         assert.ok(named(resources, TYPES.limitRange, "carol-limits").inputs.spec.limits[0].max);
     });
 
-    it("exposes the IDE port with a Service", () => {
-        const svc = named(resources, TYPES.service, "alice-service").inputs.spec;
-        assert.deepEqual(svc.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
-        assert.deepEqual(svc.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
+    it("exposes the IDE port with a Service, not awaited (a stopped gitspace has no Pods behind it)", () => {
+        const svc = named(resources, TYPES.service, "alice-service").inputs;
+        assert.deepEqual(svc.spec.ports, [{ name: "ide", port: 8089, targetPort: 8089, protocol: "TCP" }]);
+        assert.deepEqual(svc.spec.selector, { app: "gitspace", gitspace: "alice--platform--dev" });
+        for (const dev of ["alice", "bob", "carol", "dave"]) {
+            assert.deepEqual(named(resources, TYPES.service, `${dev}-service`).inputs.metadata.annotations, { "pulumi.com/skipAwait": "true" }, dev);
+        }
+        // The SSH Service of a load balancer is awaited: its address is the ssh output's host.
+        for (const s of byType(resources, TYPES.service).filter((r) => r.name.endsWith("-ssh-service"))) assert.equal(s.inputs.metadata.annotations, undefined, s.name);
     });
 
     it("builds five multi-arch images and base-system, every flavor but base FROM base-system's digest-pinned ref", () => {
@@ -369,6 +374,66 @@ describe("components: a partial run (the portal's targeted inline program)", () 
         assert.ok(resources.every((r) => r.type !== TYPES.deployment || r.name === "bob-deployment"));
         assert.deepEqual(Object.keys(result.gitspaces), ["bob"]);
         assert.equal(byType(resources, TYPES.images).length, 1, "the team's images component");
+    });
+
+    it("shared layout: the shared namespace's objects are registered as a full run registers them; the quota is what the portal targets", async () => {
+        const config = team({ router: { mode: "caddy2-k8s", serviceAccount: { name: "caddy" } } });
+        assert.equal(config.namespaceLayout, "shared");
+        const full = await runProgram((opts) => provisionTeam(config, opts));
+        const partial = await runProgram((opts) => provisionTeam(config, opts, undefined, new Set(["bob"])));
+        assert.deepEqual(byType(partial.resources, TYPES.gitspace).map((r) => r.name), ["bob"]);
+        const teamLevel = (rs: Registered[]) => rs.filter((r) => r.name === "team" || r.name.startsWith("team-"))
+            .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs, retainOnDelete: r.opts.retainOnDelete })).sort((a, b) => a.name.localeCompare(b.name));
+        const objects = teamLevel(full.resources);
+        assert.deepEqual(objects.map((r) => r.name), [
+            "team", "team-default-deny", "team-egress", "team-limits", "team-namespace", "team-quota", "team-registry-credentials", "team-router-binding", "team-router-role",
+        ]);
+        assert.deepEqual(teamLevel(partial.resources), objects, "identical inputs and retention: the engine sees no difference");
+        // Computed from every developer, not from bob alone.
+        const quota = one(partial.resources, TYPES.quota, teamQuotaResource().name);
+        assert.equal(quota.type, teamQuotaResource().type);
+        assert.equal(quota.inputs.spec.hard.pods, "8");
+        assert.equal(quota.inputs.spec.hard.persistentvolumeclaims, "4");
+    });
+
+    it("the gitspaces' namespace waits for the quota's step but is no dependent of it (a targeted run updates the quota alone)", async () => {
+        for (const router of [{ mode: "caddy2-k8s" }, GATEWAY]) {
+            const { result } = await runProgram((opts) => provisionTeam(team({ router }), opts));
+            // What a gitspace's objects take as their namespace carries these resources as dependencies into the state.
+            const deps = await (result.gitspaces.alice.namespace as unknown as { allResources(): Promise<Set<{ __name: string }>> }).allResources();
+            assert.deepEqual([...deps].map((r) => r.__name), [router.mode === "caddy2-k8s" ? "team-namespace" : "alice-namespace"]);
+            assert.equal(await valueOf(result.gitspaces.alice.namespace), router.mode === "caddy2-k8s" ? "gitspace--platform--dev" : "gitspace--platform--dev--alice");
+        }
+    });
+
+    it("shared layout: a change of the LimitRange (largest developer) or of the retention (anyone keeps a home) is held for a full run; the quota is not", () => {
+        const base = team({ router: { mode: "caddy2-k8s" } });
+        const withDevs = (developers: Array<Record<string, unknown>>) => team({ router: { mode: "caddy2-k8s" }, developers });
+        const dev = (name: string, extra: Record<string, unknown> = {}) => ({ name, ...extra });
+        const big = { resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "8", memory: "4Gi" } } };
+        const small = { resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "1Gi" } } };
+        const LIMITS = "LimitRange (the largest developer's resources)";
+        const RETAIN = "retention (whether any developer keeps a home)";
+        // More developers of the same size, fewer, other storage, stopped or started: the quota alone.
+        const four = [dev("a"), dev("b"), dev("c", { storage: "20Gi" }), dev("d", { running: false })];
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four)], withDevs([...four, dev("e")])), []);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four)], withDevs(four.slice(1))), []);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four)], withDevs([...four.slice(0, 3), dev("d", { running: true })])), []);
+        // A smaller developer added or removed: the largest stays.
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four)], withDevs([...four, dev("e", small)])), []);
+        // The largest grows, or the only large one leaves.
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four)], withDevs([...four, dev("e", big)])), [LIMITS]);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs([...four, dev("e", big)])], withDevs(four)), [LIMITS]);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs([...four, dev("e", big)])], withDevs([...four, dev("e", big), dev("f", big)])), []);
+        // Nobody else keeps a home: the last keeper's retainHome decides the Namespace's retention.
+        const lone = [dev("a", { retainHome: false }), dev("b", { retainHome: false })];
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(lone)], withDevs([...lone, dev("c")])), [RETAIN]);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs([...lone, dev("c")])], withDevs([...lone, dev("c", { retainHome: false })])), [RETAIN]);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs([dev("a"), dev("c")])], withDevs([dev("a"), dev("c", { retainHome: false })])), []);
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(lone)], withDevs([...lone, dev("c", big)])), [LIMITS, RETAIN]);
+        // Every config the state may hold them from must agree (a failed update may have applied its own).
+        assert.deepEqual(sharedNamespaceHeldChanges([withDevs(four), withDevs([...four, dev("e", big)])], withDevs(four)), [LIMITS]);
+        assert.deepEqual(sharedNamespaceHeldChanges([base], base), []);
     });
 
     it("carries the other developers' outputs (as secrets) for those still in the config; never the selected ones", async () => {
