@@ -30,5 +30,5 @@ part suite npx mocha --config tests/e2e/mocharc.json "$@"
 # that a stopped cluster watch leaves no connection open).
 part "portal suite" npx mocha --no-config -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
   tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts tests/portal/live.e2e.ts tests/portal/multiprocess.e2e.ts \
-  tests/portal/owners.e2e.ts tests/portal/adoption.e2e.ts tests/portal/partial.e2e.ts
+  tests/portal/owners.e2e.ts tests/portal/adoption.e2e.ts tests/portal/partial.e2e.ts tests/portal/partial-shared.e2e.ts
 log "end-to-end suite passed in $((SECONDS - start)) s"
