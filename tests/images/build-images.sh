@@ -158,7 +158,9 @@ build() {
     [[ -n "$target" ]] && args+=(--target "$target")
     local extra
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--build-arg "$extra"); done
-    [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
+    # vscode's build stage runs on BUILDPLATFORM, which the classic builder does not set: the image's own (native).
+    [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}" \
+        --build-arg "BUILDPLATFORM=linux/$arch")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
     log "build $image FROM $from"
     start=$SECONDS

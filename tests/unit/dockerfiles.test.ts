@@ -35,7 +35,7 @@ const read = (file: string) => fs.readFileSync(file, "utf8");
 const libScripts = () => fs.readdirSync(LIB).filter((f) => f.endsWith(".sh")).map((f) => path.join(LIB, f));
 
 /** A RUN that installs packages: apt, npm, or one of the images/lib installers. */
-const INSTALLS = /\bapt-get\s+(-\S+\s+)*install\b|\bnpm\s+(install|i|ci)\b|\bapt-install\.sh\b|\binstall-(ssh-server|node|code-server)\.sh\b/;
+const INSTALLS = /\bapt-get\s+(-\S+\s+)*install\b|\bnpm\s+(install|i|ci)\b|\bapt-install\.sh\b|\binstall-(ssh-server|node|code-server|build-tools)\.sh\b/;
 /** Downloads from GitHub (unreachable here, and not pinned by a registry): none in the images. */
 const GITHUB_DOWNLOAD = /\b(curl|wget)\b[^\n]*\b(github\.com|githubusercontent\.com|ghcr\.io)/;
 
@@ -204,11 +204,29 @@ describe("runtime image Dockerfiles", () => {
                 }
             });
 
-            it("uses no BuildKit-only syntax and no TARGETARCH", () => {
+            it("uses no BuildKit-only syntax; TARGETARCH and FROM --platform only in vscode's build stage", () => {
                 assert.doesNotMatch(content, /^#\s*syntax\s*=/m, "no # syntax= directive");
                 assert.doesNotMatch(content, /^RUN\s+--/m, "no RUN --mount/--network");
                 assert.doesNotMatch(content, /<<-?\s*["']?[A-Z]+/, "no heredocs");
-                assert.doesNotMatch(content, /TARGET(ARCH|PLATFORM|OS|VARIANT)/, "use dpkg --print-architecture");
+                const froms = dockerfile.getFROMs();
+                const platformFlags = froms.map((f) => f.getPlatformFlag()?.getValue() ?? "");
+                if (flavor !== "vscode") {
+                    assert.doesNotMatch(content, /TARGET(ARCH|PLATFORM|OS|VARIANT)|BUILDPLATFORM/, "use dpkg --print-architecture");
+                    assert.deepEqual(platformFlags.filter(Boolean), [], "FROM --platform");
+                    return;
+                }
+                // The build stage runs on the builder's platform (cross toolchain for a foreign target); the image is
+                // the target's. The classic builder gets BUILDPLATFORM as a build arg, hence the global ARG.
+                assert.deepEqual(platformFlags, ["${BUILDPLATFORM}", ""]);
+                assert.ok(dockerfile.getInitialARGs().some((a) => a.getProperty()?.getName() === "BUILDPLATFORM" && a.getProperty()?.getValue() == null),
+                    "ARG BUILDPLATFORM (no default: BuildKit's own value) before FROM");
+                // TARGETARCH (empty with the classic builder: a native build) reaches the helpers as one variable, in
+                // the build stage only.
+                const buildStage = instructions.slice(0, instructions.indexOf(froms[1]));
+                assert.deepEqual(instructions.filter((i) => /TARGET/.test(i.getTextContent())).map((i) => `${keyword(i)} ${args(i).trim()}`),
+                    ["ARG TARGETARCH", "ENV GITSPACE_TARGET_ARCH=${TARGETARCH}"]);
+                assert.ok(buildStage.some((i) => keyword(i) === "ENV" && /GITSPACE_TARGET_ARCH/.test(args(i))), "TARGETARCH outside the build stage");
+                assert.match(content, /^RUN \/usr\/local\/gitspace\/image\/install-build-tools\.sh$/m);
             });
 
             it("exposes exactly the ports the IDE catalog uses for this flavor", () => {
@@ -249,6 +267,8 @@ describe("runtime image Dockerfiles", () => {
         assert.match(content, /GITSPACE_VSCODE_EXTENSIONS_DIR=\/usr\/local\/gitspace\//);
         assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
         assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
+        // The classic builder has no BUILDPLATFORM of its own: the local build passes the image's (a native build).
+        assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$arch"/);
     });
 
     it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
@@ -304,7 +324,8 @@ describe("image build helpers (images/lib)", () => {
     it("passes shellcheck (when installed)", function () {
         const probe = spawnSync("shellcheck", ["--version"]);
         if (probe.error) this.skip();
-        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh"].map((f) => path.join(REPO, f))];
+        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh",
+            "tests/bench/vscode-arm64.bench.sh", "tests/bench/vscode-check.sh"].map((f) => path.join(REPO, f))];
         const res = spawnSync("shellcheck", files, { encoding: "utf8" });
         assert.equal(res.status, 0, res.stdout + res.stderr);
     });
