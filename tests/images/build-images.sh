@@ -158,9 +158,10 @@ build() {
     [[ -n "$target" ]] && args+=(--target "$target")
     local extra
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--build-arg "$extra"); done
-    # vscode's build stage runs on BUILDPLATFORM, which the classic builder does not set: the image's own (native).
+    # vscode's build stage runs on BUILDPLATFORM, which the classic builder does not set: the daemon's, the platform
+    # it labels every image with (also the arm64 ones of GITSPACE_ARCH, see above); the build is then native.
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}" \
-        --build-arg "BUILDPLATFORM=linux/$arch")
+        --build-arg "BUILDPLATFORM=linux/$host_arch")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
     log "build $image FROM $from"
     start=$SECONDS

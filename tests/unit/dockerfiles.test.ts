@@ -267,8 +267,8 @@ describe("runtime image Dockerfiles", () => {
         assert.match(content, /GITSPACE_VSCODE_EXTENSIONS_DIR=\/usr\/local\/gitspace\//);
         assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
         assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
-        // The classic builder has no BUILDPLATFORM of its own: the local build passes the image's (a native build).
-        assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$arch"/);
+        // The classic builder has no BUILDPLATFORM of its own: the local build passes the daemon's (a native build).
+        assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$host_arch"/);
     });
 
     it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
