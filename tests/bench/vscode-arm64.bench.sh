@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (not part of CI: ~20-40 min on 2 cores): the `vscode` image built for linux/arm64 on an amd64 machine
+# Benchmark (not part of CI: 14-26 min on 2 shared cores): the `vscode` image built for linux/arm64 on an amd64 machine
 # with its build stage on the builder's platform (images/vscode/Dockerfile: cross toolchain, npm on the arm64 Node
 # under QEMU, no compiler under QEMU), against the same build for linux/amd64, cold, in the same run; then the arm64
 # image verified end to end under QEMU with no network: every native module (.node) is an arm64 ELF, which were
