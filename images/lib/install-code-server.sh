@@ -2,12 +2,30 @@
 # Install code-server from the npm registry (no GitHub, no code-server.dev) with the Node.js of install-node.sh,
 # compiling its native modules against that Node's bundled headers (no header download either), and put a
 # `code-server` on PATH that always runs with that Node.
+# GITSPACE_TARGET_ARCH (a Debian architecture name; empty or unset: this system's) is the architecture of that Node
+# and of the result. A foreign one (e.g. arm64 on amd64, install-build-tools.sh's cross toolchain installed) is a
+# cross build: npm and node-gyp run on the target's Node under QEMU (JavaScript only, so process.arch, the optional
+# platform packages such as @parcel/watcher-linux-arm64-glibc and the prebuilt-binary checks such as koffi's are the
+# target's, and prebuilt binaries are kept), and what has no prebuilt binary is compiled by <triple>-gcc/g++, natively.
 # Usage: install-code-server.sh NODE_PREFIX PREFIX VERSION
-# Environment: NPM_REGISTRY (default https://registry.npmjs.org)
+# Environment: NPM_REGISTRY (default https://registry.npmjs.org), GITSPACE_TARGET_ARCH
 set -euo pipefail
 
 (($# == 3)) || { echo "usage: $0 NODE_PREFIX PREFIX VERSION" >&2; exit 2; }
 node_prefix="$1" prefix="$2" version="$3"
+
+build_arch="$(dpkg --print-architecture)"
+target_arch="${GITSPACE_TARGET_ARCH:-$build_arch}"
+if [[ "$target_arch" != "$build_arch" ]]; then
+    # node-gyp's Makefiles take the compilers from CC/CXX/LINK/AR; kerberos finds the target's krb5 by pkg-config.
+    triple="$(dpkg-architecture -a "$target_arch" -qDEB_HOST_GNU_TYPE 2>/dev/null)" \
+        || { echo "GITSPACE_TARGET_ARCH: not a Debian architecture: '$target_arch'" >&2; exit 2; }
+    multiarch="$(dpkg-architecture -a "$target_arch" -qDEB_HOST_MULTIARCH 2>/dev/null)"
+    command -v "$triple-g++" >/dev/null || { echo "no $triple-g++: run install-build-tools.sh first" >&2; exit 1; }
+    export CC="$triple-gcc" CXX="$triple-g++" LINK="$triple-g++" AR="$triple-ar" STRIP="$triple-strip"
+    export PKG_CONFIG_LIBDIR="/usr/lib/$multiarch/pkgconfig:/usr/share/pkgconfig"
+    echo "cross build for $target_arch on $build_arch: compilers $CC/$CXX, npm on the $target_arch Node"
+fi
 
 export PATH="$node_prefix/bin:$PATH"
 export npm_config_registry="${NPM_REGISTRY:-https://registry.npmjs.org}"

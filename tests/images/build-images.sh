@@ -161,6 +161,7 @@ build() {
     [[ -n "$target" ]] && args+=(--target "$target")
     local extra
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--build-arg "$extra"); done
+    # (vscode's build stage runs on BUILDPLATFORM too; the build is then native.)
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
     log "build $image FROM $from"

@@ -40,7 +40,7 @@ const read = (file: string) => fs.readFileSync(file, "utf8");
 const libScripts = () => fs.readdirSync(LIB).filter((f) => f.endsWith(".sh")).map((f) => path.join(LIB, f));
 
 /** A RUN that installs packages: apt, npm, or one of the images/lib installers. */
-const INSTALLS = /\bapt-get\s+(-\S+\s+)*install\b|\bnpm\s+(install|i|ci)\b|\bapt-install\.sh\b|\binstall-(ssh-server|node|code-server)\.sh\b/;
+const INSTALLS = /\bapt-get\s+(-\S+\s+)*install\b|\bnpm\s+(install|i|ci)\b|\bapt-install\.sh\b|\binstall-(ssh-server|node|code-server|build-tools)\.sh\b/;
 /** Downloads from GitHub (unreachable here, and not pinned by a registry): none in the images. */
 const GITHUB_DOWNLOAD = /\b(curl|wget)\b[^\n]*\b(github\.com|githubusercontent\.com|ghcr\.io)/;
 
@@ -209,22 +209,34 @@ describe("runtime image Dockerfiles", () => {
                 }
             });
 
-            it("uses no BuildKit-only syntax; TARGETARCH and BUILDPLATFORM only in the devcontainer stage (cross-compiled Go)", () => {
+            it("uses no BuildKit-only syntax; TARGETARCH and BUILDPLATFORM only in the cross-built stages (devcontainer; vscode's build)", () => {
                 assert.doesNotMatch(content, /^#\s*syntax\s*=/m, "no # syntax= directive");
                 assert.doesNotMatch(content, /^RUN\s+--/m, "no RUN --mount/--network");
                 assert.doesNotMatch(content, /<<-?\s*["']?[A-Z]+/, "no heredocs");
-                // The Go helper is built on the builder's platform for the target's (no emulation); every other
-                // step runs on the target platform and asks dpkg --print-architecture.
+                // Stages built on the builder's platform for the target's (no emulation): the Go helper in every
+                // flavor, code-server's native modules in vscode. Every other step runs on the target platform and
+                // asks dpkg --print-architecture.
+                const cross = flavor === "vscode" ? ["build", "devcontainer"] : ["devcontainer"];
                 const froms = dockerfile.getFROMs();
-                const at = froms.findIndex((f) => f.getBuildStage() === "devcontainer");
-                assert.ok(at >= 0, "a devcontainer stage");
-                assert.equal(froms[at].getPlatformFlag()?.getValue(), "${BUILDPLATFORM}", "the devcontainer stage runs on the builder's platform");
+                assert.deepEqual(froms.filter((f) => f.getPlatformFlag()).map((f) => [f.getBuildStage(), f.getPlatformFlag()?.getValue()]),
+                    cross.map((c) => [c, "${BUILDPLATFORM}"]), "FROM --platform=${BUILDPLATFORM} exactly on the cross-built stages");
+                // The classic builder gets BUILDPLATFORM as a build arg, hence the global ARG (no default: BuildKit's own).
+                assert.ok(dockerfile.getInitialARGs().some((x) => x.getProperty()?.getName() === "BUILDPLATFORM" && x.getProperty()?.getValue() == null),
+                    "ARG BUILDPLATFORM (no default) before FROM");
                 const stageText = (i: number) => instructions.slice(instructions.indexOf(froms[i]), i + 1 < froms.length ? instructions.indexOf(froms[i + 1]) : undefined).map(args).join("\n");
                 froms.forEach((f, i) => {
-                    if (i !== at) assert.doesNotMatch(stageText(i), /TARGET(ARCH|PLATFORM|OS|VARIANT)|BUILDPLATFORM/, `stage ${f.getBuildStage()}: use dpkg --print-architecture`);
-                    else assert.match(stageText(i), /build-devcontainer\.sh [^\n]*"\$\{TARGETARCH:-\}"/);
+                    const stage = f.getBuildStage() ?? "";
+                    if (!cross.includes(stage)) assert.doesNotMatch(stageText(i), /TARGET(ARCH|PLATFORM|OS|VARIANT)|BUILDPLATFORM/, `stage ${stage}: use dpkg --print-architecture`);
+                    else if (stage === "devcontainer") assert.match(stageText(i), /build-devcontainer\.sh [^\n]*"\$\{TARGETARCH:-\}"/);
+                    else {
+                        // vscode's build: TARGETARCH (empty with the classic builder: a native build) reaches the helpers as one variable.
+                        const own = instructions.slice(instructions.indexOf(f), instructions.indexOf(froms[i + 1]));
+                        assert.deepEqual(own.filter((x) => /TARGET/.test(x.getTextContent())).map((x) => `${keyword(x)} ${args(x).trim()}`),
+                            ["ARG TARGETARCH", "ENV GITSPACE_TARGET_ARCH=${TARGETARCH}"]);
+                        assert.match(content, /^RUN \/usr\/local\/gitspace\/image\/install-build-tools\.sh$/m);
+                    }
                 });
-                // The final stage gets exactly the binary from it, after the last package install, before the scripts.
+                // The final stage gets exactly the binary from the devcontainer stage, after the last package install, before the scripts.
                 const last = instructions.slice(instructions.indexOf(froms[froms.length - 1]));
                 const copy = last.find((i) => keyword(i) === "COPY" && (i as Copy).getFromFlag()?.getValue() === "devcontainer");
                 assert.ok(copy, "the final stage copies the devcontainer binary");
@@ -272,6 +284,8 @@ describe("runtime image Dockerfiles", () => {
         assert.match(content, /GITSPACE_VSCODE_EXTENSIONS_DIR=\/usr\/local\/gitspace\//);
         assert.doesNotMatch(content, /^(ENV|ARG) [^\n]*\/home\//m, "nothing baked for HOME: the HOME volume hides it");
         assert.match(read(path.join(LIB, "install-node.sh")), /dpkg --print-architecture/);
+        // The classic builder has no BUILDPLATFORM of its own: the local build passes the daemon's (a native build).
+        assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$host_arch"/);
     });
 
     it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
@@ -328,7 +342,8 @@ describe("image build helpers (images/lib)", () => {
     it("passes shellcheck (when installed)", function () {
         const probe = spawnSync("shellcheck", ["--version"]);
         if (probe.error) this.skip();
-        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh"].map((f) => path.join(REPO, f))];
+        const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh",
+            "tests/bench/vscode-arm64.bench.sh", "tests/bench/vscode-check.sh"].map((f) => path.join(REPO, f))];
         const res = spawnSync("shellcheck", files, { encoding: "utf8" });
         assert.equal(res.status, 0, res.stdout + res.stderr);
     });

@@ -258,3 +258,59 @@ describe("images/lib/repack-git.sh", () => {
         assert.ok(!fs.existsSync(out));
     });
 });
+
+/**
+ * The cross-build setting of the vscode build stage, GITSPACE_TARGET_ARCH (BuildKit's TARGETARCH): a value that is
+ * no Debian architecture is refused by each helper before it installs, downloads or creates anything.
+ */
+describe("images/lib cross-build settings (GITSPACE_TARGET_ARCH)", () => {
+    const HOSTILE = ["arm64 ", " arm64", "ARM64", "arm64;id", "$(id)", "`id`", "../arm64", "arm64\n", "arm\tx", "arm-64",
+        "arm64:amd64", "armé64", "\u200barm64", "arm64\r", "-a", "*", "arm64 amd64"];
+    const foreignArchs = () => spawnSync("dpkg", ["--print-foreign-architectures"], { encoding: "utf8" }).stdout;
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitspace-cross-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("install-build-tools.sh: refuses a hostile architecture or an argument, leaving dpkg's architectures alone", () => {
+        const before = foreignArchs();
+        for (const arch of HOSTILE) {
+            const res = run("install-build-tools.sh", [], { GITSPACE_TARGET_ARCH: arch });
+            assert.equal(res.status, 2, `${JSON.stringify(arch)}: ${res.stderr}`);
+            assert.match(res.stderr, /GITSPACE_TARGET_ARCH: not a Debian architecture/);
+            assert.doesNotMatch(res.stdout, /build tools|apt/);
+        }
+        const res = run("install-build-tools.sh", ["arm64"]);
+        assert.equal(res.status, 2);
+        assert.match(res.stderr, /GITSPACE_TARGET_ARCH/);
+        assert.equal(foreignArchs(), before);
+    });
+
+    it("install-code-server.sh: refuses a hostile architecture before npm, creating nothing", () => {
+        for (const arch of HOSTILE.filter((a) => a.trim() !== "")) {
+            const res = run("install-code-server.sh", [path.join(dir, "node"), path.join(dir, "cs"), "4.139.1"], { GITSPACE_TARGET_ARCH: arch });
+            assert.equal(res.status, 2, `${JSON.stringify(arch)}: ${res.stderr}`);
+            assert.match(res.stderr, /GITSPACE_TARGET_ARCH: not a Debian architecture/);
+            assert.deepEqual(fs.readdirSync(dir), []);
+        }
+    });
+
+    it("install-code-server.sh: a foreign architecture without its cross compiler fails naming it, creating nothing", function () {
+        if (spawnSync("sh", ["-c", "command -v riscv64-linux-gnu-g++"]).status === 0) this.skip();
+        const res = run("install-code-server.sh", [path.join(dir, "node"), path.join(dir, "cs"), "4.139.1"], { GITSPACE_TARGET_ARCH: "riscv64" });
+        assert.equal(res.status, 1, res.stderr);
+        assert.match(res.stderr, /no riscv64-linux-gnu-g\+\+: run install-build-tools\.sh first/);
+        assert.deepEqual(fs.readdirSync(dir), []);
+    });
+
+    it("install-node.sh: an architecture without a pinned Node is refused before any download", () => {
+        const env = { NODE_VERSION: "24.0.0", NPM_VERSION: "11.0.0", NPM_INTEGRITY: "sha512-x", NODE_INTEGRITY_AMD64: "sha512-x",
+            NODE_INTEGRITY_ARM64: "sha512-x", NPM_REGISTRY: "http://127.0.0.1:9/unreachable" };
+        for (const arch of ["riscv64", "armhf", ...HOSTILE.filter((a) => a.trim() !== "")]) {
+            const res = run("install-node.sh", [path.join(dir, "node")], { ...env, GITSPACE_TARGET_ARCH: arch });
+            assert.equal(res.status, 1, `${JSON.stringify(arch)}: ${res.stderr}`);
+            assert.match(res.stderr, /unsupported architecture/);
+            assert.doesNotMatch(res.stdout + res.stderr, /fetching/);
+            assert.deepEqual(fs.readdirSync(dir), []);
+        }
+    });
+});

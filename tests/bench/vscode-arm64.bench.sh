@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Benchmark (not part of CI: 14-26 min on 2 shared cores): the `vscode` image built for linux/arm64 on an amd64 machine
+# with its build stage on the builder's platform (images/vscode/Dockerfile: cross toolchain, npm on the arm64 Node
+# under QEMU, no compiler under QEMU), against the same build for linux/amd64, cold, in the same run; then the arm64
+# image verified end to end under QEMU with no network: every native module (.node) is an arm64 ELF, which were
+# compiled and which came prebuilt, they all load, node-pty spawns, code-server answers /healthz (how long it took).
+# The amd64 image gets the same checks (natively).
+#
+# Cold means an empty build cache: the bench starts its own buildkitd (nice -n 19: the build shares the machine) on a
+# fresh root and removes it at the end. base-system is built first for both platforms (the build stage runs FROM its
+# amd64 variant, the image FROM its arm64 one) and timed apart.
+#
+# Usage: tests/bench/vscode-arm64.bench.sh        (npm run bench:vscode-arm64)
+# Environment:
+#   (buildkitd, buildctl and runc on PATH, root: `source ~/.cache/gitspace-tools/env.sh`; QEMU aarch64 registered in
+#   binfmt_misc with the F flag)
+#   GITSPACE_REGISTRY_REPO    where the images are pushed as <repo>/<image>:bench (required,
+#                             e.g. 127.0.0.1:5000/gitspace-bench)
+#   GITSPACE_BASE_IMAGE       the Debian image, multi-arch with linux/amd64 and linux/arm64 (required,
+#                             e.g. 127.0.0.1:5000/debian:bookworm; tools/cluster/up.sh with GITSPACE_BASE_ARCHES)
+#   GITSPACE_BUILDKITD_CONFIG registry settings for the bench's buildkitd (default: /var/lib/gitspace-cluster/
+#                             buildkitd.toml when it exists: the local registry's CA)
+#   GITSPACE_BENCH_PLATFORMS  the vscode builds, in order (default: "linux/arm64 linux/amd64")
+#   GITSPACE_HEALTHZ_TIMEOUT  seconds code-server gets to answer /healthz (default: 900; under QEMU it is slow)
+#   GITSPACE_BENCH_WORKDIR    the buildkitd root, logs, context copy (default: a new /var/tmp directory, removed)
+set -euo pipefail
+
+log() { printf '[gitspace] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+registry="${GITSPACE_REGISTRY_REPO:?GITSPACE_REGISTRY_REPO is required (e.g. 127.0.0.1:5000/gitspace-bench)}"
+os_image="${GITSPACE_BASE_IMAGE:?GITSPACE_BASE_IMAGE is required (a multi-arch Debian image)}"
+bk_config="${GITSPACE_BUILDKITD_CONFIG:-/var/lib/gitspace-cluster/buildkitd.toml}"
+read -r -a platforms <<<"${GITSPACE_BENCH_PLATFORMS:-linux/arm64 linux/amd64}"
+healthz_timeout="${GITSPACE_HEALTHZ_TIMEOUT:-900}"
+[[ "$healthz_timeout" =~ ^[1-9][0-9]*$ ]] || die "GITSPACE_HEALTHZ_TIMEOUT must be a number of seconds"
+for tool in buildctl buildkitd runc jq; do command -v "$tool" >/dev/null || die "$tool is required"; done
+for p in "${platforms[@]}"; do
+    [[ "$p" == linux/amd64 || "$p" == linux/arm64 ]] || die "unsupported platform $p (linux/amd64, linux/arm64)"
+done
+grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "QEMU aarch64 is not registered in binfmt_misc"
+
+work="${GITSPACE_BENCH_WORKDIR:-$(mktemp -d /var/tmp/gitspace-vscode-arm64-bench.XXXXXX)}"
+mkdir -p "$work"
+bk_pid=""
+cleanup() {
+    if [[ -n "$bk_pid" ]]; then kill "$bk_pid" 2>/dev/null || true; wait "$bk_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_buildkitd() {
+    {
+        printf '[worker.oci]\n  enabled = true\n  binary = "runc"\n[worker.containerd]\n  enabled = false\n'
+        [[ ! -f "$bk_config" ]] || cat "$bk_config"
+    } >"$work/buildkitd.toml"
+    nice -n 19 buildkitd --config "$work/buildkitd.toml" --root "$work/buildkit" --addr "unix://$work/buildkitd.sock" \
+        >"$work/buildkitd.log" 2>&1 &
+    bk_pid=$!
+    export BUILDKIT_HOST="unix://$work/buildkitd.sock"
+    for _ in $(seq 50); do buildctl debug workers >/dev/null 2>&1 && return 0; sleep 0.2; done
+    tail -n 20 "$work/buildkitd.log" >&2
+    die "buildkitd did not start"
+}
+
+ctx="$work/context"
+mkdir -p "$ctx/node_modules"
+cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
+cp -a "$repo/node_modules/jsonc-parser" "$ctx/node_modules/"
+ref() { printf '%s/%s:bench\n' "$registry" "$1"; }
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# build NAME DOCKERFILE-DIR PLATFORMS IMAGE [buildctl option...]: prints the seconds it took.
+build() {
+    local name="$1" dir="$2" platform="$3" image="$4" start
+    shift 4
+    start="$(now)"
+    buildctl build --frontend dockerfile.v0 --local "context=$ctx" --local "dockerfile=$ctx/images/$dir" \
+        --opt "platform=$platform" --progress plain "$@" \
+        --output "type=image,name=$image,push=true" >"$work/$name.log" 2>&1 \
+        || { tail -n 40 "$work/$name.log" >&2; die "build of $name failed (log above)"; }
+    since "$start"
+}
+
+# verify PLATFORM IMAGE: the checks, as never-cached `RUN --network=none` steps FROM IMAGE (as its user, loopback
+# only; under QEMU for arm64); prints their "bench:" lines.
+verify() {
+    local platform="$1" image="$2" dir
+    dir="$work/verify-${platform#linux/}"
+    mkdir -p "$dir"
+    cp "$here/vscode-check.sh" "$dir/check.sh"
+    printf 'FROM %s\nRUN --network=none --mount=type=bind,source=check.sh,target=/tmp/check.sh bash /tmp/check.sh %s\n' \
+        "$image" "$healthz_timeout" >"$dir/Dockerfile"
+    buildctl build --frontend dockerfile.v0 --local "context=$dir" --local "dockerfile=$dir" --opt "platform=$platform" \
+        --no-cache --progress plain >"$dir/out.log" 2>&1 \
+        || { sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' "$dir/out.log" | tail -n 60 >&2; die "checks of $platform failed"; }
+    sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ (bench: )/\1/p' "$dir/out.log"
+}
+
+start_buildkitd
+log "own buildkitd (nice 19, empty cache) at $BUILDKIT_HOST; work dir $work"
+system="$(ref base-system)"
+log "base-system for linux/amd64,linux/arm64 FROM $os_image"
+system_s="$(build base-system base linux/amd64,linux/arm64 "$system" --opt target=system \
+    --opt "build-arg:BASE_IMAGE=$os_image")"
+log "base-system: ${system_s}s"
+
+declare -A build_s push_mb checks
+for platform in "${platforms[@]}"; do
+    arch="${platform#linux/}"
+    image="$(ref "vscode-$arch")"
+    log "vscode for $platform FROM $system"
+    build_s[$arch]="$(build "vscode-$arch" vscode "$platform" "$image" --opt "build-arg:BASE_IMAGE=$system")"
+    log "vscode $platform: ${build_s[$arch]}s"
+    grep -E 'cross build for|installing code-server|added [0-9]+ packages|pruned code-server' "$work/vscode-$arch.log" \
+        | sed -E 's/^#[0-9]+ [0-9.]+ /  /' >&2 || true
+    push_mb[$arch]="$(GITSPACE_REGISTRY_SCHEME=https GITSPACE_LAYER_DIRS=0 "$repo/tests/images/layers.sh" "$image" \
+        "$platform" | awk '$1 == "sum" { print $2 }')"
+    log "checks of the $platform image (no network)"
+    checks[$arch]="$(verify "$platform" "$image")"
+    printf '%s\n' "${checks[$arch]}" >&2
+done
+
+printf '\n# gitspace vscode cross-build bench %s (%s cores, load %s)\n' "$(date -u +%FT%TZ)" "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'base-system linux/amd64+linux/arm64, cold: %ss\n' "$system_s"
+# count KIND CHECKS: the number in "bench: native modules KIND (N)" / "bench: binaries of other platforms left (N)".
+count() { sed -nE "s/^bench: ($1) \(([0-9]+)\).*/\2/p" <<<"$2"; }
+printf '%-8s %8s %8s %9s %9s %6s %11s %10s\n' platform 'build s' 'push MB' compiled prebuilt other 'loads, pty' 'healthz s'
+for platform in "${platforms[@]}"; do
+    arch="${platform#linux/}"
+    c="${checks[$arch]}"
+    printf '%-8s %8s %8s %9s %9s %6s %11s %10s\n' "$arch" "${build_s[$arch]}" "${push_mb[$arch]}" \
+        "$(count 'native modules compiled' "$c")" "$(count 'native modules prebuilt' "$c")" \
+        "$(count 'binaries of other platforms left' "$c")" \
+        "$(sed -nE 's/^bench: native modules load as ([a-z0-9]+) .*pty-ok$/\1, ok/p' <<<"$c")" \
+        "$(sed -nE 's/^bench: healthz answered after ([0-9.]+)s.*/\1/p' <<<"$c")"
+done
+printf '(compiled: build/Release/*.node, by the cross toolchain for a foreign platform; prebuilt: shipped by npm packages)\n'
