@@ -230,9 +230,11 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
             assert.equal(out, [`uid=${uid}(${user}) gid=${uid}(${user}) groups=${uid}(${user})`, `/home/${user}`, `/home/${user}`, "ssh-ok"].join("\n"), dev);
             // What was written over SSH is on the home volume the IDE container mounts.
             assert.equal(kubectl("-n", ns(dev), "exec", "deploy/gitspace", "-c", "ide", "--", "cat", `/home/${user}/.ssh-login`).trim(), "ssh-ok");
-            // The flavor's own tools are there for the IDE backend: Java for JetBrains Gateway, Node for Cursor's server.
-            const tool = flavor === "jetbrains" ? '"$JAVA_HOME/bin/java" -version 2>&1 | head -n 1' : "node --version";
-            assert.match(await sshRun(dev, user, sshKey, knownHosts, tool), flavor === "jetbrains" ? /version "\d+/ : /^v\d+\./, `${dev}: ${tool}`);
+            // What the IDE backend needs: Java for JetBrains Gateway; for Cursor, the user's own writable server
+            // directory in HOME (Cursor installs its server, with its own Node, there at connect time).
+            const tool = flavor === "jetbrains" ? '"$JAVA_HOME/bin/java" -version 2>&1 | head -n 1'
+                : 'test -d "$HOME/.cursor-server" && test -w "$HOME/.cursor-server" && test -O "$HOME/.cursor-server" && echo server-dir-ok';
+            assert.match(await sshRun(dev, user, sshKey, knownHosts, tool), flavor === "jetbrains" ? /version "\d+/ : /^server-dir-ok$/, `${dev}: ${tool}`);
             // A key that is not authorised is refused.
             const other = path.join(workDir, `other-${dev}`);
             sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
@@ -282,8 +284,13 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
                         assert.deepEqual(layerTypes, ["application/vnd.oci.image.layer.v1.tar+zstd"], `${kind} ${p}: layer compression`);
                     }
                     const runStart = Date.now();
-                    const arch = runIn(ref, p, 'printf "%s %s" "$(dpkg --print-architecture)" "$(node -p process.arch)"');
-                    assert.equal(arch, p === "linux/arm64" ? "arm64 arm64" : "amd64 x64", `${kind} ${p}: what runs`);
+                    // dpkg's architecture, the kernel's as the image sees it (QEMU reports aarch64), the ELF machine of
+                    // the cross-compiled devcontainer reader (183 aarch64, 62 x86-64: binfmt would run either), and
+                    // that reader running.
+                    const bin = "/usr/local/gitspace/bin/gitspace-devcontainer";
+                    const arch = runIn(ref, p, `printf "%s %s %s %s" "$(dpkg --print-architecture)" "$(uname -m)" "$(od -An -j18 -N2 -tu2 ${bin} | tr -d ' ')" ` +
+                        `"$(${bin} user --repo /nonexistent --default-user root | grep -o '"source":"default"')"`);
+                    assert.equal(arch, p === "linux/arm64" ? 'arm64 aarch64 183 "source":"default"' : 'amd64 x86_64 62 "source":"default"', `${kind} ${p}: what runs`);
                     timings.push(`${kind} ${p}: a command in the image ${seconds(runStart)} s`);
                 }
             }
