@@ -288,6 +288,19 @@ describe("runtime image Dockerfiles", () => {
         assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$host_arch"/);
     });
 
+    it("the devcontainer stage is the same text in every Dockerfile (a Dockerfile cannot include another: the copies may not drift)", () => {
+        const stageText = (flavor: string) => {
+            const { dockerfile } = parse(flavor);
+            const froms = dockerfile.getFROMs();
+            const at = froms.findIndex((f) => f.getBuildStage() === "devcontainer");
+            const all = dockerfile.getInstructions();
+            return all.slice(all.indexOf(froms[at]), all.indexOf(froms[at + 1])).map((i) => `${keyword(i)} ${args(i).replace(/\s+/g, " ").trim()}`);
+        };
+        const reference = stageText("base");
+        assert.ok(reference.length >= 5, reference.join("\n"));
+        for (const flavor of FLAVORS) assert.deepEqual(stageText(flavor), reference, `${flavor}: its devcontainer stage differs from base's`);
+    });
+
     it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
         const COMPILERS = /\b(build-essential|gcc|g\+\+|python3|libkrb5-dev|pkg-config)\b/;
         for (const flavor of FLAVORS) {
