@@ -66,9 +66,8 @@ start_buildkitd() {
 }
 
 ctx="$work/context"
-mkdir -p "$ctx/node_modules"
+mkdir -p "$ctx"
 cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
-cp -a "$repo/node_modules/jsonc-parser" "$ctx/node_modules/"
 ref() { printf '%s/%s:bench\n' "$registry" "$1"; }
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
