@@ -6,14 +6,14 @@
  *   npm run test:e2e        (tests/e2e/run.sh: toolchain, cluster, BuildKit, then this suite)
  */
 import { strict as assert } from "assert";
-import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { developerNamespaceName } from "../../components/names";
-import { E2E_DOMAIN, E2E_ROUTER, E2eProject, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster, gitspacePod, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
+import { E2E_DOMAIN, E2E_ROUTER, E2eProject, initStack, kubectl, makeProject, pulumi, requireCli, requireCluster, gitspacePod, portForward, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
 import { GitServer, makeBareRepo, startGitServer } from "../scripts/helpers";
 
 const STACK = "e2e";
@@ -49,18 +49,6 @@ function ideAsync(dev: string, command: string): Promise<string> {
 
 const podOf = (dev: string) => gitspacePod(ns(dev), dev);
 const restart = (dev: string) => restartGitspacePod(ns(dev), dev);
-
-/** A port-forward to the developer's pod; resolves once the local port answers. */
-async function portForward(dev: string, remotePort: number): Promise<{ port: number; stop(): void }> {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child: ChildProcess = spawn("kubectl", ["-n", ns(dev), "port-forward", "deploy/gitspace", `${port}:${remotePort}`], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("port-forward did not start")), 30000);
-        child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("Forwarding from")) { clearTimeout(timer); resolve(); } });
-        child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`port-forward exited ${code}`)); });
-    });
-    return { port, stop: () => child.kill() };
-}
 
 /** Prepares a PersistentVolume holding the legacy `/workspaces` layout, released so the stack can claim it. */
 function prepareLegacyVolume(): { pv: string; files: Record<string, string> } {
@@ -226,7 +214,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
         const masked = JSON.parse(pulumi(project, ["stack", "output", "gitspaces", "--json", "--stack", STACK]).stdout);
         assert.equal(masked.web.password, "[secret]", "the password is exported as a secret");
         assert.match(password, /^[A-Za-z0-9]{24}$/);
-        const forward = await portForward("web", 8089);
+        const forward = await portForward(ns("web"), 8089);
         try {
             const wrong = sh("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-urlencode", "password=wrong", `http://127.0.0.1:${forward.port}/login`]);
             const right = sh("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-urlencode", `password@-`, `http://127.0.0.1:${forward.port}/login`], password);
@@ -240,7 +228,7 @@ describe("gitspace stack end to end (real engine, real cluster)", function () {
     it("SSH key login on 8088 works, with the same host key after a restart", async () => {
         const knownHosts = path.join(workDir, "known_hosts");
         const login = async (strict: string) => {
-            const forward = await portForward("ssh", 8088);
+            const forward = await portForward(ns("ssh"), 8088);
             try {
                 // The alias keys known_hosts by gitspace, not by the (random) forwarded port.
                 return sh("ssh", ["-i", sshKey, "-p", String(forward.port), "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${knownHosts}`,

@@ -20,7 +20,6 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -29,8 +28,9 @@ import { kubeIdleCluster } from "../../portal/idle";
 import { parseActivity } from "../../portal/idle/decide";
 import {
     E2eProject, KUBECONFIG, REPO, e2eTeamValues, initStack, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster,
-    requireImage,
+    portForward, requireImage,
 } from "../portal/e2e-harness";
+import { freePort } from "../scripts/helpers";
 
 const TEAM = `idle${randomSuffix()}`;
 const ENV = "dev";
@@ -43,12 +43,6 @@ const G = `/teams/${TEAM}/envs/${ENV}/gitspaces`;
 const ns = (dev: string) => developerNamespaceName({ team: TEAM, environment: ENV }, dev);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-});
-
 function replicas(dev: string): number {
     return Number(kubectl("-n", ns(dev), "get", "deploy", "gitspace", "-o", "jsonpath={.spec.replicas}"));
 }
@@ -60,18 +54,6 @@ function ide(dev: string, command: string): string {
 function waitReady(dev: string): void {
     kubectl("-n", ns(dev), "rollout", "status", "deploy/gitspace", "--timeout=300s");
     kubectl("-n", ns(dev), "wait", "--for=condition=Ready", "pod", "-l", "app=gitspace", "--timeout=300s");
-}
-
-/** A kubectl port-forward to the developer's pod; resolves with the local port once it answers. */
-async function portForward(dev: string, remotePort: number): Promise<{ port: number; child: ChildProcess }> {
-    const port = await freePort();
-    const child = spawn("kubectl", ["--kubeconfig", KUBECONFIG, "-n", ns(dev), "port-forward", "deploy/gitspace", `${port}:${remotePort}`], { stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("port-forward did not start")), 30000);
-        child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("Forwarding from")) { clearTimeout(timer); resolve(); } });
-        child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`port-forward exited ${code}`)); });
-    });
-    return { port, child };
 }
 
 /** One GET on a new connection, closed after the reply (so no connection stays open between requests). */
@@ -227,7 +209,7 @@ describe("idle auto-stop end to end: the portal's reaper, the real engine and cl
         for (let i = 0; i < 100 && !sshOut.includes("session-open"); i++) await sleep(200);
         assert.match(sshOut, /session-open/, `the ssh session did not open: ${sshOut}`);
         // A browser: a request every 20 s, each on its own connection.
-        const forward = await portForward("browser", 8089);
+        const forward = await portForward(ns("browser"), 8089);
         browser = { child: forward.child, hits: [], timer: setInterval(() => void getOnce(forward.port, "/").then((s) => browser!.hits.push(s), () => browser!.hits.push(0)), 20000) };
         browser.hits.push(await getOnce(forward.port, "/"));
 

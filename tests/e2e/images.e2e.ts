@@ -12,7 +12,7 @@
  * (GITSPACE_E2E_IMAGE_TAG overrides). Team `imge2e`: its namespaces and stacks are this suite's own, and removed.
  */
 import { strict as assert } from "assert";
-import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -22,7 +22,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ImageKind, SYSTEM_IMAGE, flavorImageArgs } from "../../components/images";
 import { developerNamespaceName } from "../../components/names";
-import { E2eProject, e2eTeamValues, initStack, kubectl, makeProject, requireCli, requireCluster, requireImage, gitspacePod, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
+import { E2eProject, e2eTeamValues, initStack, kubectl, makeProject, requireCli, requireCluster, requireImage, gitspacePod, portForward, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
 
 const TEAM = "imge2e";
 const STACK = "imge2e";
@@ -118,21 +118,9 @@ function nodeBlobs(): Set<string> {
     return new Set(sh("ctr", ["--address", CONTAINERD, "-n", "k8s.io", "content", "ls", "-q"]).trim().split("\n"));
 }
 
-/** A port-forward to the developer's pod; resolves once the local port answers. */
-async function portForward(dev: string, remotePort: number): Promise<{ port: number; stop(): void }> {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child: ChildProcess = spawn("kubectl", ["-n", ns(dev), "port-forward", "deploy/gitspace", `${port}:${remotePort}`], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("port-forward did not start")), 30000);
-        child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("Forwarding from")) { clearTimeout(timer); resolve(); } });
-        child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`port-forward exited ${code}`)); });
-    });
-    return { port, stop: () => child.kill() };
-}
-
 /** A real `ssh` key login into the developer's gitspace on 8088, running `command`; strict host key checking. */
 async function sshRun(dev: string, user: string, key: string, knownHosts: string, command: string): Promise<string> {
-    const forward = await portForward(dev, 8088);
+    const forward = await portForward(ns(dev), 8088);
     try {
         return sh("ssh", ["-i", key, "-p", String(forward.port), "-o", "StrictHostKeyChecking=accept-new", "-o", `UserKnownHostsFile=${knownHosts}`,
             "-o", `HostKeyAlias=${ns(dev)}`, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", `${user}@127.0.0.1`, command]).trim();

@@ -4,11 +4,12 @@
  * local cluster. Missing pieces FAIL with what to run; nothing is skipped.
  */
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { freePort } from "../scripts/helpers";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 const TOOLS = process.env.GITSPACE_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "gitspace-tools");
@@ -72,6 +73,18 @@ export function requireCluster(): void {
 
 export function kubectl(...args: string[]): string {
     return execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** A kubectl port-forward to the gitspace Deployment of `namespace`; resolves once kubectl forwards the local port. */
+export async function portForward(namespace: string, remotePort: number): Promise<{ port: number; child: ChildProcess; stop(): void }> {
+    const port = await freePort();
+    const child = spawn("kubectl", ["--kubeconfig", KUBECONFIG, "-n", namespace, "port-forward", "deploy/gitspace", `${port}:${remotePort}`], { stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("port-forward did not start")), 30000);
+        child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("Forwarding from")) { clearTimeout(timer); resolve(); } });
+        child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`port-forward exited ${code}`)); });
+    });
+    return { port, child, stop: () => child.kill() };
 }
 
 /** The one live gitspace pod of a developer's namespace (`what` names the developer in failures). */
