@@ -158,19 +158,25 @@ describe("portal bench (real engine, local cluster)", function () {
         }
     });
 
+    /** A portal over a deployed team's project, and the wall time of a no-op `up` through its driver (nothing changed). */
+    async function noopUp(teamName: string, workDir: string) {
+        const portal = new GitspacePortal({ automation: { workDir } });
+        const ref = { team: teamName, env: "dev" };
+        const driver = (await portal.driver(ref)) as AutomationStackDriver;
+        const t0 = Date.now();
+        const noop = await driver.up({ onEngineEvent: () => undefined });
+        const noopMs = Date.now() - t0;
+        assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
+        return { portal, ref, noopMs };
+    }
+
     const scale: Record<number, { noop: number; change: number }> = {};
     for (const n of SIZES) {
         it(`no-op update and a one-developer change, ${n} developers`, async () => {
             const team = await deployedTeam(`bscale${n}x`, n);
             try {
-                const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
-                const ref = { team: team.team, env: "dev" };
-                const driver = (await portal.driver(ref)) as AutomationStackDriver;
-                let t0 = Date.now();
-                const noop = await driver.up({ onEngineEvent: () => undefined });
-                const noopMs = Date.now() - t0;
-                assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
-                t0 = Date.now();
+                const { portal, ref, noopMs } = await noopUp(team.team, team.project.dir);
+                const t0 = Date.now();
                 const change = await portal.update(ref, devs(n)[Math.floor(n / 2)].name, { migrateLegacyWorkspaces: true });
                 const changeMs = Date.now() - t0;
                 assert.ok(change.targeted);
@@ -196,20 +202,14 @@ describe("portal bench (real engine, local cluster)", function () {
                 router: { mode: "caddy2-k8s", serviceAccount: { name: "caddy", namespace: "caddy-system" } },
             }));
             try {
-                const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
-                const ref = { team: team.team, env: "dev" };
-                const driver = (await portal.driver(ref)) as AutomationStackDriver;
-                let t0 = Date.now();
-                const noop = await driver.up({ onEngineEvent: () => undefined });
-                const noopMs = Date.now() - t0;
-                assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
+                const { portal, ref, noopMs } = await noopUp(team.team, team.project.dir);
                 figure(`shared layout, ${n} developers: initial deploy (setup) ${secs(team.deployMs)} s, no-op up ${secs(noopMs)} s (load ${load()})`);
                 const partial: number[] = [], whole: number[] = [];
                 for (let round = 0; round < ROUNDS; round++) {
                     // Alternated, each on its own developer, so that the machine's load swings hit both alike.
                     for (const targeting of ["auto", "never"] as const) {
                         const developer = devs(n)[(round * 2 + (targeting === "auto" ? 0 : 1) + Math.floor(n / 3)) % n].name;
-                        t0 = Date.now();
+                        const t0 = Date.now();
                         const change = await portal.update(ref, developer, { migrateLegacyWorkspaces: true }, { targeting });
                         const ms = Date.now() - t0;
                         assert.strictEqual(change.targeted, targeting === "auto");
@@ -218,9 +218,9 @@ describe("portal bench (real engine, local cluster)", function () {
                         figure(`  round ${round + 1}: ${targeting === "auto" ? "partial program (targeted)" : "whole program (targeting: never)"} ${secs(ms)} s (load ${load()})`);
                     }
                 }
-                t0 = Date.now();
+                const addStart = Date.now();
                 const add = await portal.add(ref, { name: "added", running: false });
-                const addMs = Date.now() - t0;
+                const addMs = Date.now() - addStart;
                 assert.ok(add.targeted);
                 assert.ok(add.steps.some((st) => st.name === "team-quota" && st.op === "update"), "the quota grew");
                 await portal.close();
