@@ -1,8 +1,11 @@
 /**
  * `npm run bench:portal`: the portal against the real engine and the local cluster, one run, prints the figures.
- * 1. Storm: a 20-developer team, all stopped (small requests so that 20 pods fit), 20 simultaneous start requests
+ * 1. Storm: a 20-developer team, all stopped (small requests so that 20 pods fit; started once before, so that every
+ *    home volume exists, as on a team's morning), 20 simultaneous start requests
  *    through the HTTP API, measured until every pod is Ready, against one start alone:
- *    `storm: <N> starts <X> s, one start <Y> s, ratio <R>`.
+ *    `storm: <N> starts <X> s, one start <Y> s, ratio <R>`, then where the time went: per phase (Deployment scaled,
+ *    pod created, scheduled, initialized, IDE running, Ready) the first, median and last time, from watches in this
+ *    process, for the one start, the storm, and the same pods scaled by kubectl alone (the floor).
  * 2. Scale: a no-op update (what the portal runs: a full `up` through its driver) and a one-developer change (a
  *    portal call, targeted) for 10, 50 and 200 developers (`build: false`), and the ratio 200/10.
  * 3. Shared layout (one namespace for the team, the default with the caddy2-k8s router): a no-op update, then
@@ -67,27 +70,85 @@ async function removeTeam(project: E2eProject, team: string, stack: string) {
     project.cleanup();
 }
 
-/** Ready gitspace Deployments of a team (`readyReplicas` 1), by developer (kubectl run without blocking the portal in this process). */
-async function readyDevelopers(team: string): Promise<Set<string>> {
-    const { stdout } = await execFileAsync("kubectl", ["--kubeconfig", KUBECONFIG, "get", "deployments", "-A", "-l", `gitspace.io/team=${team}`, "-o", "json"], { maxBuffer: 64 << 20 });
-    const list = JSON.parse(stdout) as {
-        items: Array<{ metadata: { labels?: Record<string, string> }; status?: { readyReplicas?: number } }>;
-    };
-    return new Set(list.items.filter((d) => (d.status?.readyReplicas ?? 0) >= 1).map((d) => d.metadata.labels?.["gitspace.io/developer"] ?? ""));
-}
+const PHASES = ["deployment", "pod", "scheduled", "initialized", "ide", "ready"] as const;
+type Phase = (typeof PHASES)[number];
 
 /**
- * Milliseconds from `t0` until every developer of `names` has a Ready pod (polled every 500 ms); `seen` gets when
- * each one was first seen Ready.
+ * What the cluster does with a team's gitspaces, from two watches (@kubernetes/client-node, in this process: no
+ * kubectl process every half second competing with the pods for the two cores): when each developer's Deployment
+ * asked for a pod, the pod was created, scheduled, initialized (the init container done), its IDE container running,
+ * and Ready. Times are milliseconds since `reset`.
  */
-async function untilReady(team: string, names: string[], t0: number, seen: Map<string, number> = new Map(), timeoutMs = 30 * 60_000): Promise<number> {
-    for (;;) {
-        const ready = await readyDevelopers(team);
-        for (const n of ready) if (!seen.has(n)) seen.set(n, Date.now() - t0);
-        if (names.every((n) => ready.has(n))) return Date.now() - t0;
-        if (Date.now() - t0 > timeoutMs) throw new Error(`not Ready after ${secs(timeoutMs)} s: ${names.filter((n) => !ready.has(n)).join(", ")}`);
-        await sleep(500);
+class TeamTimeline {
+    private t0 = Date.now();
+    private marks = new Map<string, Partial<Record<Phase, number>>>();
+    private readyNow = new Set<string>();
+    private constructor(private readonly watches: Array<{ abort(): void }>) {}
+
+    static async start(team: string): Promise<TeamTimeline> {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromFile(KUBECONFIG);
+        const w = new k8s.Watch(kc);
+        const labelSelector = `gitspace.io/team=${team}`;
+        const aborts: Array<{ abort(): void }> = [];
+        const timeline = new TeamTimeline(aborts);
+        const failed = (e: unknown) => { if (e && !String(e).includes("aborted")) console.log(`      watch: ${String(e).slice(0, 200)}`); };
+        aborts.push(await w.watch("/apis/apps/v1/deployments", { labelSelector }, (type, d: any) => {
+            if (type !== "DELETED" && d.spec?.replicas === 1) timeline.mark(d, "deployment");
+        }, failed));
+        aborts.push(await w.watch("/api/v1/pods", { labelSelector }, (type, p: any) => timeline.pod(type, p), failed));
+        return timeline;
     }
+
+    private developer(o: any): string { return o.metadata?.labels?.["gitspace.io/developer"] ?? ""; }
+    private mark(o: any, phase: Phase) {
+        const m = this.marks.get(this.developer(o)) ?? {};
+        if (m[phase] === undefined) m[phase] = Date.now() - this.t0;
+        this.marks.set(this.developer(o), m);
+    }
+    private pod(type: string, p: any) {
+        const dev = this.developer(p);
+        const ready = type !== "DELETED" && !p.metadata.deletionTimestamp &&
+            (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+        if (ready) this.readyNow.add(dev); else this.readyNow.delete(dev);
+        if (type === "DELETED" || p.metadata.deletionTimestamp) return;
+        const is = (t: string) => (p.status?.conditions ?? []).some((c: any) => c.type === t && c.status === "True");
+        this.mark(p, "pod");
+        if (is("PodScheduled")) this.mark(p, "scheduled");
+        if (is("Initialized")) this.mark(p, "initialized");
+        if (p.status?.containerStatuses?.some((c: any) => c.name === "ide" && c.state?.running)) this.mark(p, "ide");
+        if (ready) this.mark(p, "ready");
+    }
+
+    /** Starts a new measurement: marks are cleared, times count from now. */
+    reset() { this.t0 = Date.now(); this.marks.clear(); }
+    get ready(): ReadonlySet<string> { return this.readyNow; }
+
+    /** Milliseconds since `reset` until every developer of `names` has had a Ready pod. */
+    async untilReady(names: string[], timeoutMs = 30 * 60_000): Promise<number> {
+        while (!names.every((n) => this.marks.get(n)?.ready !== undefined)) {
+            if (Date.now() - this.t0 > timeoutMs) throw new Error(`not Ready after ${secs(timeoutMs)} s: ${names.filter((n) => this.marks.get(n)?.ready === undefined).join(", ")}`);
+            await sleep(50);
+        }
+        return Math.max(...names.map((n) => this.marks.get(n)!.ready!));
+    }
+
+    /** Until no pod of the team is Ready. */
+    async untilNoneReady(timeoutMs = 180_000) {
+        const end = Date.now() + timeoutMs;
+        while (this.readyNow.size > 0 && Date.now() < end) await sleep(200);
+    }
+
+    /** Per phase, over `names`: first, median and last time (s), e.g. `ready 9.8/21.0/27.4`. */
+    summary(names: string[]): string {
+        return PHASES.map((ph) => {
+            const xs = names.map((n) => this.marks.get(n)?.[ph]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+            return xs.length ? `${ph} ${secs(xs[0])}/${secs(xs[Math.floor(xs.length / 2)])}/${secs(xs[xs.length - 1])}` : `${ph} -`;
+        }).join(", ");
+    }
+
+    stop() { for (const w of this.watches) w.abort(); }
 }
 
 describe("portal bench (real engine, local cluster)", function () {
@@ -104,14 +165,18 @@ describe("portal bench (real engine, local cluster)", function () {
         const images = e2eTeamValues("x", []).images as { registry: string; tag: string };
         await requireImage(images.registry, "vscode", images.tag);
         const names = devs(STORM).map((d) => d.name);
-        // 20 pods on 2 cores: requests small enough that the scheduler places every one.
+        // 20 pods on 2 cores: requests small enough that the scheduler places every one. Deployed running, then
+        // stopped below: every home volume exists, as it does on a team's morning. (A first start also provisions the
+        // volume; the local-path provisioner of the local cluster makes one at a time, which a storm of first starts
+        // waits for: portal/README.md.)
         const team = await deployedTeam("bstorm", STORM, (t) => ({
-            ...e2eTeamValues(t, devs(STORM)),
+            ...e2eTeamValues(t, devs(STORM).map((d) => ({ ...d, running: true }))),
             defaults: { storage: "1Gi", resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
         }));
-        figure(`storm team: initial deploy of ${STORM} stopped gitspaces (setup, CLI, PULUMI_SKIP_CHECKPOINTS) ${secs(team.deployMs)} s`);
+        figure(`storm team: initial deploy of ${STORM} running gitspaces (setup, CLI, PULUMI_SKIP_CHECKPOINTS) ${secs(team.deployMs)} s`);
         const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
         const served = await serve(portal);
+        const timeline = await TeamTimeline.start(team.team);
         try {
             const G = `/teams/${team.team}/envs/dev/gitspaces`;
             // The first engine run of a portal process loads the program into it (inline program): warm up with a
@@ -120,38 +185,42 @@ describe("portal bench (real engine, local cluster)", function () {
             const warm = await served.request("POST", `${G}/${names[0]}/start?dryRun=1`);
             assert.strictEqual(warm.status, 200, warm.text);
             figure(`storm team: first engine run of the portal process (a dry run, loads the program) ${secs(Date.now() - t0)} s`);
-            t0 = Date.now();
-            const onePod = untilReady(team.team, [names[0]], t0);
+            const stopped = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/stop`)));
+            assert.deepStrictEqual(stopped.map((r) => r.status), names.map(() => 200));
+            await timeline.untilNoneReady(240_000);
+            timeline.reset();
             const one = await served.request("POST", `${G}/${names[0]}/start`);
             assert.strictEqual(one.status, 200, one.text);
-            const oneMs = await onePod;
+            const oneMs = await timeline.untilReady([names[0]]);
+            const oneSummary = timeline.summary([names[0]]);
             const stop = await served.request("POST", `${G}/${names[0]}/stop`);
             assert.strictEqual(stop.status, 200, stop.text);
-            for (let i = 0; i < 120 && (await readyDevelopers(team.team)).size > 0; i++) await sleep(500);
+            await timeline.untilNoneReady();
 
+            timeline.reset();
             t0 = Date.now();
-            const readyAt = new Map<string, number>();
-            const pods = untilReady(team.team, names, t0, readyAt);
             const replies = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/start`).then((r) => ({ ...r, ms: Date.now() - t0 }))));
             const bad = replies.filter((r) => r.status !== 200);
             assert.deepStrictEqual(bad.map((r) => `${r.status} ${r.text.slice(0, 300)}`), []);
-            const stormMs = await pods;
-            const firstReady = [...readyAt.values()].sort((a, b) => a - b);
+            const stormMs = await timeline.untilReady(names);
+            const stormSummary = timeline.summary(names);
             const batches = new Set(replies.map((r) => r.body.durationMs && Math.round((t0 + r.ms - r.body.durationMs) / 1000))).size;
             figure(`storm: ${STORM} starts ${secs(stormMs)} s, one start ${secs(oneMs)} s, ratio ${(stormMs / oneMs).toFixed(1)}`);
             // The floor: the same 20 pods started with no portal and no engine (kubectl scale), from stopped again.
             const stopAll = await Promise.all(names.map((n) => served.request("POST", `${G}/${n}/stop`)));
             assert.deepStrictEqual(stopAll.map((r) => r.status), names.map(() => 200));
-            for (let i = 0; i < 240 && (await readyDevelopers(team.team)).size > 0; i++) await sleep(500);
+            await timeline.untilNoneReady(240_000);
             const nsOf = (n: string) => developerNamespaceName({ team: team.team, environment: "dev" }, n);
-            const t1 = Date.now();
-            const floor = untilReady(team.team, names, t1);
+            timeline.reset();
             await Promise.all(names.map((n) => execFileAsync("kubectl", ["--kubeconfig", KUBECONFIG, "-n", nsOf(n), "scale", "deployment", "gitspace", "--replicas=1"])));
-            const floorMs = await floor;
-            figure(`  (the same 20 pods started by kubectl scale alone, no portal, no engine: ${secs(floorMs)} s)`);
-            figure(`  (storm replies ${secs(Math.min(...replies.map((r) => r.ms)))}–${secs(Math.max(...replies.map((r) => r.ms)))} s, about ${batches} engine run(s); ` +
-                `pods Ready at ${firstReady.map((ms) => secs(ms)).join(", ")} s)`);
+            const floorMs = await timeline.untilReady(names);
+            figure(`  (the same ${STORM} pods started by kubectl scale alone, no portal, no engine: ${secs(floorMs)} s)`);
+            figure(`  (storm replies ${secs(Math.min(...replies.map((r) => r.ms)))}–${secs(Math.max(...replies.map((r) => r.ms)))} s, about ${batches} engine run(s))`);
+            figure(`  (seconds from the request(s), first/median/last: one start: ${oneSummary})`);
+            figure(`  (storm: ${stormSummary})`);
+            figure(`  (kubectl scale: ${timeline.summary(names)})`);
         } finally {
+            timeline.stop();
             await served.close();
             await portal.close();
             await team.cleanup();
