@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    MOUNTS, STARTUP_LIMIT_SECONDS, buildPodSpec, dockerConfigJson, gitCredentialsData, gitspaceEnv, gitspaceLabels, ideProbe, imageTag,
+    MOUNTS, buildPodSpec, dockerConfigJson, gitCredentialsData, gitspaceEnv, gitspaceLabels, ideProbe, imageTag,
     limitRangeSpec, quotaHard, registryHost, scaleQuantity, selectorLabels,
 } from "../../components/builders";
 import { IDE_CATALOG, IDE_TYPES, INIT_COMMAND, ideSpec } from "../../components/catalog";
@@ -213,20 +213,6 @@ describe("pod spec", () => {
         const resources = { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "4", memory: "8Gi" } };
         const spec = podSpec({ resources });
         for (const c of [...spec.initContainers, ...spec.containers]) assert.deepEqual(c.resources, resources);
-    });
-
-    it("probes the start every second for STARTUP_LIMIT_SECONDS, then readiness every 5 s and a lenient liveness, for every IDE", () => {
-        for (const ide of IDE_TYPES) {
-            const [c] = podSpec({ ide }).containers;
-            const action = ideSpec(ide).probe.kind === "http" ? "httpGet" : "tcpSocket";
-            for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
-                assert.deepEqual(probe[action], action === "httpGet" ? { path: "/healthz", port: 8089 } : { port: 8088 }, ide);
-            }
-            assert.deepEqual([c.startupProbe.periodSeconds, c.startupProbe.periodSeconds * c.startupProbe.failureThreshold], [1, STARTUP_LIMIT_SECONDS], ide);
-            assert.equal(c.readinessProbe.periodSeconds, 5, ide);
-            assert.ok(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold >= 60, ide);
-            assert.equal(podSpec({ ide }).initContainers[0].startupProbe, undefined, ide);
-        }
     });
 
     it("uses a lenient liveness probe", () => {
