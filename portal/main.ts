@@ -15,9 +15,11 @@ import { idleIntervalMs, startIdleReaper } from "./idle";
 import { createPortalServer, portalTokenFromEnv } from "./http/server";
 import { kubeLiveBackend } from "./live/watch";
 import { createInMemoryPortal, exampleTeamValues, MemoryLiveBackend } from "./memory";
+import { cheapSdkPromiseStacks } from "./sdk-stacks";
 import { GitspaceOperations } from "./types";
 
 async function main() {
+    cheapSdkPromiseStacks();
     let token: string;
     try {
         token = portalTokenFromEnv(process.env, (file) => fs.readFileSync(file, "utf8"));

@@ -28,12 +28,14 @@ import {
     E2eProject, e2eTeamValues, initStack, KUBECONFIG, kubectl, makeProject, pulumiAsync, randomSuffix, requireCli, requireCluster, requireImage,
 } from "./e2e-harness";
 import { serve } from "./helpers";
+import { cheapSdkPromiseStacks } from "../../portal/sdk-stacks";
 import { developerNamespaceName } from "../../components/names";
 
 const STORM = Number(process.env.PORTAL_BENCH_STORM ?? 20);
 const SIZES = (process.env.PORTAL_BENCH_SIZES ?? "10,50,200").split(",").filter(Boolean).map(Number);
 const SHARED_SIZES = (process.env.PORTAL_BENCH_SHARED_SIZES ?? "50").split(",").filter(Boolean).map(Number);
 const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
+const STACKS_DEVS = Number(process.env.PORTAL_BENCH_STACKS ?? 20);
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
@@ -238,6 +240,41 @@ describe("portal bench (real engine, local cluster)", function () {
         assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
         return { portal, ref, noopMs };
     }
+
+    it(`the SDK's promise stacks: the portal's CPU for a ${STACKS_DEVS}-developer batch, stacks source-mapped or plain`, async () => {
+        // The portal as shipped (main.ts) formats the SDK's promise stacks plainly; here both ways, alternated.
+        const mapped = Error.prepareStackTrace;
+        assert.ok(mapped, "ts-node's source-map formatter is installed (this bench runs under ts-node, as npm run portal does)");
+        assert.ok(cheapSdkPromiseStacks());
+        const cheap = Error.prepareStackTrace;
+        const team = await deployedTeam("bstacks", STACKS_DEVS);
+        try {
+            const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
+            const ref = { team: team.team, env: "dev" };
+            await portal.update(ref, "dev000", { migrateLegacyWorkspaces: true }, { dryRun: true });
+            const runs: Record<"mapped" | "plain", Array<{ cpu: number; wall: number }>> = { mapped: [], plain: [] };
+            for (let round = 0; round < ROUNDS * 2; round++) {
+                for (const how of round % 2 ? (["plain", "mapped"] as const) : (["mapped", "plain"] as const)) {
+                    Error.prepareStackTrace = how === "plain" ? cheap : mapped;
+                    const migrate = (runs.mapped.length + runs.plain.length) % 2 === 0; // flips every batch: each one changes
+                    const cpu0 = process.cpuUsage(), t0 = Date.now();
+                    // One batch: every developer's change at once (stopped gitspaces: the Deployments change, no pod starts).
+                    const results = await Promise.all(devs(STACKS_DEVS).map((d) => portal.update(ref, d.name, { migrateLegacyWorkspaces: migrate })));
+                    const cpu = process.cpuUsage(cpu0);
+                    runs[how].push({ cpu: (cpu.user + cpu.system) / 1000, wall: Date.now() - t0 });
+                    assert.ok(results.every((r) => r.changes.update === 1), JSON.stringify(results.map((r) => r.changes)));
+                }
+            }
+            await portal.close();
+            const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+            const m = (how: "mapped" | "plain", k: "cpu" | "wall") => med(runs[how].map((r) => r[k]));
+            figure(`promise stacks, ${STACKS_DEVS}-developer batch (median of ${runs.plain.length}): portal CPU ${secs(m("mapped", "cpu"))} s source-mapped, ` +
+                `${secs(m("plain", "cpu"))} s plain (${(m("mapped", "cpu") / m("plain", "cpu")).toFixed(2)}x); wall ${secs(m("mapped", "wall"))} s and ${secs(m("plain", "wall"))} s (load ${load()})`);
+        } finally {
+            Error.prepareStackTrace = cheap;
+            await team.cleanup();
+        }
+    });
 
     const scale: Record<number, { noop: number; change: number }> = {};
     for (const n of SIZES) {
