@@ -19,37 +19,38 @@ gs_die() {
 # prints; without forking when the script was run by an absolute path without `.`, `..` or `//` (every caller of
 # the images and of gitspace-init.sh).
 gs_script_dir() {
-    local src="${BASH_SOURCE[1]}" dir
-    if [[ "$src" == */* ]]; then dir="${src%/*}"; else dir=.; fi
-    [[ -n "$dir" ]] || dir=/
-    if [[ "$dir" != /* || "$dir" == *//* || "$dir/" == */./* || "$dir/" == */../* ]]; then
-        dir="$(cd "$dir" && pwd)" || return 1
+    local gs_src="${BASH_SOURCE[1]}" gs_dir
+    if [[ "$gs_src" == */* ]]; then gs_dir="${gs_src%/*}"; else gs_dir=.; fi
+    [[ -n "$gs_dir" ]] || gs_dir=/
+    if [[ "$gs_dir" != /* || "$gs_dir" == *//* || "$gs_dir/" == */./* || "$gs_dir/" == */../* ]]; then
+        gs_dir="$(cd "$gs_dir" && pwd)" || return 1
     fi
-    printf -v "$1" '%s' "$dir"
+    printf -v "$1" '%s' "$gs_dir"
 }
 
+# Functions that set a caller's VAR keep their own locals prefixed gs_, so a caller's name is never shadowed.
 # gs_now_ms [VAR]: milliseconds since the epoch, printed or set in VAR, without forking (bash 5 EPOCHREALTIME; falls
 # back to date).
 gs_now_ms() {
-    local ms
+    local gs_ms gs_t
     if [[ -n "${EPOCHREALTIME:-}" ]]; then
-        local t="${EPOCHREALTIME/[.,]/}"
-        ms=$((10#$t / 1000))
+        gs_t="${EPOCHREALTIME/[.,]/}"
+        gs_ms=$((10#$gs_t / 1000))
     else
-        ms=$(($(date +%s%N) / 1000000))
+        gs_ms=$(($(date +%s%N) / 1000000))
     fi
-    if (($#)); then printf -v "$1" '%s' "$ms"; else printf '%s\n' "$ms"; fi
+    if (($#)); then printf -v "$1" '%s' "$gs_ms"; else printf '%s\n' "$gs_ms"; fi
 }
 
 # gs_duration START_MS [VAR]: "1.234s" since START_MS, printed or set in VAR.
 gs_duration() {
-    local now ms
-    gs_now_ms now
-    ms=$((now - $1))
+    local gs_end gs_took
+    gs_now_ms gs_end
+    gs_took=$((gs_end - $1))
     if (($# > 1)); then
-        printf -v "$2" '%d.%03ds' "$((ms / 1000))" "$((ms % 1000))"
+        printf -v "$2" '%d.%03ds' "$((gs_took / 1000))" "$((gs_took % 1000))"
     else
-        printf '%d.%03ds' "$((ms / 1000))" "$((ms % 1000))"
+        printf '%d.%03ds' "$((gs_took / 1000))" "$((gs_took % 1000))"
     fi
 }
 
