@@ -4,7 +4,7 @@
 #   GITSPACE_REPOS='[{"name":"api","url":"https://host/org/api.git","branch":"main"}]'  (branch optional)
 #   GITSPACE_DOTFILES='{"url":"https://host/alice/dotfiles.git","branch":"main"}'       (optional; empty: none)
 # The list is the program's resolved and validated one (components/repo.ts: URL, directory name, branch): this script
-# uses each value as given, read field by field with jq, and derives or re-checks nothing.
+# uses each value as given (read with jq: gs_repos_read, gs_json_fields), and derives or re-checks nothing.
 # Rules:
 # - an existing $HOME/<name> (anything, even a symlink or an empty dir) is never touched: skipped and logged;
 # - each clone goes into a temp dir inside HOME (same filesystem) and is renamed into place only when complete, so a
@@ -25,12 +25,14 @@
 # checkout owned by another uid is reported (git would refuse it) but nothing is written to the user's git config.
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 helper="$here/git-credential-gitspace"
 home="${HOME:?HOME is not set}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 attempts="${GITSPACE_CLONE_ATTEMPTS:-3}"
 delay="${GITSPACE_CLONE_RETRY_DELAY:-2}"
 repos_json="${GITSPACE_REPOS:-[]}"
@@ -47,18 +49,22 @@ export GIT_TERMINAL_PROMPT=0
 export GIT_SSH_COMMAND="${GIT_SSH_COMMAND:-ssh -o BatchMode=yes -o ConnectTimeout=20}"
 unset GIT_ASKPASS SSH_ASKPASS
 
-# Temp dirs of a run that was killed (kill -9, node eviction) before it could clean up: they are ours by name.
-while IFS= read -r -d '' stale; do
+# Temp dirs of a run that was killed (kill -9, node eviction) before it could clean up: they are ours by name (real
+# directories owned by this uid).
+shopt -s nullglob
+for stale in "$home"/.gitspace-clone-*.??????; do
+    [[ -d "$stale" && ! -L "$stale" && -O "$stale" ]] || continue
     gs_warn "clone: removing the temp dir of an interrupted clone: $stale"
     rm -rf -- "$stale"
-done < <(find "$home" -mindepth 1 -maxdepth 1 -type d -name '.gitspace-clone-*.??????' -user "$(id -u)" -print0)
+done
+shopt -u nullglob
 
+# The fields of each record (NAME URL STATE DETAIL), four by four; clone-status.json is written from them at the end.
 statuses=()
 failures=0
 # record NAME URL STATE DETAIL
 record() {
-    statuses+=("$(jq -cn --arg name "$1" --arg url "$2" --arg state "$3" --arg detail "$4" \
-        '{name: $name, url: $url, state: $state, detail: $detail}')")
+    statuses+=("$1" "$2" "$3" "$4")
     if [[ "$3" == failed ]]; then failures=$((failures + 1)); fi
 }
 
@@ -72,10 +78,10 @@ clone_one() {
     target="$home/$name"
     if [[ -e "$target" || -L "$target" ]]; then
         local owner
-        owner="$(stat -c %u -- "$target" 2>/dev/null || echo '?')"
         gs_log "clone $name: $target already exists, left untouched"
-        if [[ ! -L "$target" && "$owner" != "$(id -u)" ]]; then
-            gs_warn "clone $name: $target is owned by uid $owner, not $(id -u); git will refuse it until it is trusted (git config --global --add safe.directory $target)"
+        if [[ ! -L "$target" && ! -O "$target" ]]; then
+            owner="$(stat -c %u -- "$target" 2>/dev/null || echo '?')"
+            gs_warn "clone $name: $target is owned by uid $owner, not $EUID; git will refuse it until it is trusted (git config --global --add safe.directory $target)"
         fi
         record "$name" "$url" ok "ready"
         return 0
@@ -113,15 +119,17 @@ clone_one() {
     return 0
 }
 
-if ! count="$(gs_repos_count "$repos_json")"; then
+if ! gs_repos_read "$repos_json"; then
     gs_error "GITSPACE_REPOS is not a JSON array; no repository cloned"
     record "" "" failed "GITSPACE_REPOS is not a JSON array"
 else
-    gs_log "clone: $count repositor$( ((count == 1)) && echo y || echo ies) to clone into $home"
+    count="$GS_REPO_COUNT"
+    plural=ies
+    ((count != 1)) || plural=y
+    gs_log "clone: $count repositor$plural to clone into $home"
     for ((i = 0; i < count; i++)); do
-        if name="$(gs_repos_field "$repos_json" "$i" name)" && url="$(gs_repos_field "$repos_json" "$i" url)" &&
-            branch="$(gs_repos_field "$repos_json" "$i" branch)" && [[ -n "$name" && -n "$url" ]]; then
-            clone_one "$url" "$name" "$branch"
+        if [[ -v 'GS_REPO_NAME[i]' && -v 'GS_REPO_URL[i]' && -v 'GS_REPO_BRANCH[i]' && -n "${GS_REPO_NAME[i]}" && -n "${GS_REPO_URL[i]}" ]]; then
+            clone_one "${GS_REPO_URL[i]}" "${GS_REPO_NAME[i]}" "${GS_REPO_BRANCH[i]}"
         else
             gs_error "clone: GITSPACE_REPOS[$i] lacks a string name or url; skipped"
             record "" "" failed "GITSPACE_REPOS[$i] is malformed"
@@ -135,7 +143,7 @@ set_aside_dotfiles() {
     local target="$1" url="$2" current="" aside
     [[ -e "$target" || -L "$target" ]] || return 0
     if [[ -L "$target" || ! -d "$target" || ! -O "$target" ]]; then
-        gs_error "dotfiles: $target is not a directory of uid $(id -u) (a symlink, a file or another owner's); left untouched, dotfiles not cloned"
+        gs_error "dotfiles: $target is not a directory of uid $EUID (a symlink, a file or another owner's); left untouched, dotfiles not cloned"
         return 1
     fi
     if [[ -d "$target/.git" ]]; then
@@ -153,7 +161,8 @@ set_aside_dotfiles() {
 
 dotfiles_json="${GITSPACE_DOTFILES:-}"
 if [[ -n "$dotfiles_json" ]]; then
-    if url="$(gs_json_field "$dotfiles_json" url)" && branch="$(gs_json_field "$dotfiles_json" branch)" && [[ -n "$url" ]]; then
+    if gs_json_fields "$dotfiles_json" url branch && [[ -v 'GS_FIELD[url]' && -v 'GS_FIELD[branch]' && -n "${GS_FIELD[url]}" ]]; then
+        url="${GS_FIELD[url]}" branch="${GS_FIELD[branch]}"
         rc=0
         set_aside_dotfiles "$home/.dotfiles" "$url" || rc=$?
         case "$rc" in
@@ -168,13 +177,17 @@ if [[ -n "$dotfiles_json" ]]; then
 fi
 
 if ((${#statuses[@]})); then
-    printf '%s\n' "${statuses[@]}" | jq -s '.'
+    # One jq call for every record; after `--`, no field is taken for an option.
+    jq -n '[$ARGS.positional as $f | range(0; $f | length; 4) | {name: $f[.], url: $f[. + 1], state: $f[. + 2], detail: $f[. + 3]}]' \
+        --args -- "${statuses[@]}"
 else
     echo '[]'
 fi | gs_write_if_changed "$state/clone-status.json" 0644
 
 if ((failures)); then
-    gs_error "clone: $failures repositor$( ((failures == 1)) && echo y || echo ies) failed (see above and $state/clone-status.json)"
+    plural=ies
+    ((failures != 1)) || plural=y
+    gs_error "clone: $failures repositor$plural failed (see above and $state/clone-status.json)"
     gs_is_true "${GITSPACE_CLONE_STRICT:-false}" GITSPACE_CLONE_STRICT && exit 1
     exit 0
 fi

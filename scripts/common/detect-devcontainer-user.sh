@@ -11,7 +11,7 @@
 #   GITSPACE_PASSWD_FILE (/etc/passwd), GITSPACE_GROUP_FILE (/etc/group)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 user="${GITSPACE_USER:-vscode}"
 uid="${GITSPACE_UID:-1000}"
@@ -23,10 +23,10 @@ group="${GITSPACE_GROUP_FILE:-/etc/group}"
 repos=("$@")
 if ((${#repos[@]} == 0)); then
     home="${HOME:?HOME is not set}"
-    if [[ -n "${GITSPACE_REPOS:-}" ]] && command -v jq >/dev/null && count="$(gs_repos_count "$GITSPACE_REPOS")"; then
-        for ((i = 0; i < count; i++)); do
-            if name="$(gs_repos_field "$GITSPACE_REPOS" "$i" name)" && [[ -n "$name" ]]; then
-                repos+=("$home/$name")
+    if [[ -n "${GITSPACE_REPOS:-}" ]] && command -v jq >/dev/null && gs_repos_read "$GITSPACE_REPOS"; then
+        for ((i = 0; i < GS_REPO_COUNT; i++)); do
+            if [[ -n "${GS_REPO_NAME[i]:-}" ]]; then
+                repos+=("$home/${GS_REPO_NAME[i]}")
             fi
         done
     fi

@@ -14,7 +14,7 @@
 #   GITSPACE_HEARTBEAT_FILE ($HOME/.local/share/code-server/heartbeat), GITSPACE_PROC_NET_DIR (/proc/net)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 port="${GITSPACE_IDE_PORT:?GITSPACE_IDE_PORT is not set}"
 heartbeat="${GITSPACE_HEARTBEAT_FILE:-${HOME:?HOME is not set}/.local/share/code-server/heartbeat}"

@@ -11,12 +11,14 @@
 # Warm start: every step is O(1) in the size of HOME (markers in $HOME/.gitspace, no walk, no chown).
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 home="${HOME:?HOME is not set}"
-started="$(gs_now_ms)"
-gs_log "init: user ${GITSPACE_USER:-vscode} (uid $(id -u), gid $(id -g)), HOME $home, IDE ${GITSPACE_IDE:-unknown}"
+declare started took at
+gs_now_ms started
+gs_log "init: user ${GITSPACE_USER:-vscode} (uid $EUID, gid $(id -g)), HOME $home, IDE ${GITSPACE_IDE:-unknown}"
 [[ -d "$home" ]] || gs_die "init: HOME $home does not exist (is the home volume mounted?)"
 
 gs_step supported-os-distribution "$here/supported-os-distribution.sh"
@@ -37,7 +39,8 @@ fi
 # GITSPACE_MIGRATE_LEGACY=true never takes the user's own ~/workspaces for the legacy layout (migrate-to-home.sh).
 if [[ ! -e "$home/.gitspace/initialized.json" ]]; then
     gs_ensure_private_dir "$home/.gitspace" || gs_die "init: cannot use $home/.gitspace"
-    jq -cn --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{first_init_at: $at}' | gs_write_if_changed "$home/.gitspace/initialized.json" 0644
+    gs_utc_now at
+    jq -cn --arg at "$at" '{first_init_at: $at}' | gs_write_if_changed "$home/.gitspace/initialized.json" 0644
 fi
 
 gs_step write-user-identity "$here/write-user-identity.sh"
@@ -46,4 +49,5 @@ gs_step setup-git-credentials "$here/setup-git-credentials.sh"
 gs_step clone-code "$here/clone-code.sh"
 gs_step detect-devcontainer-user "$here/detect-devcontainer-user.sh" >/dev/null || gs_warn "init: detect-devcontainer-user failed; ignored"
 
-gs_log "init: HOME $home ready in $(gs_duration "$started")"
+gs_duration "$started" took
+gs_log "init: HOME $home ready in $took"

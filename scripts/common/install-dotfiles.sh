@@ -16,10 +16,11 @@
 # A failure is reported (log, dotfiles.json) and exits 0: it never breaks the start.
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 home="${HOME:?HOME is not set}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 dir="$home/.dotfiles"
 timeout_s="${GITSPACE_DOTFILES_TIMEOUT:-600}"
 log_max="${GITSPACE_LIFECYCLE_LOG_MAX:-1048576}"
@@ -29,29 +30,38 @@ SCRIPTS=(install.sh install bootstrap.sh bootstrap script/bootstrap setup.sh set
 [[ -n "$json" ]] || exit 0
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_DOTFILES_TIMEOUT must be a positive number of seconds (got '$timeout_s')"
 [[ "$log_max" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_LIFECYCLE_LOG_MAX must be a positive number of bytes (got '$log_max')"
-if (($(id -u) == 0)); then
+if ((EUID == 0)); then
     gs_error "dotfiles: refusing to run as root; dotfiles not applied"
     exit 0
 fi
 gs_ensure_private_dir "$state" || exit 0
 gs_ensure_private_dir "$state/logs" || exit 0
-url="$(gs_json_field "$json" url)" || gs_die "GITSPACE_DOTFILES is not a JSON object with a string url"
-install_command="$(gs_json_field "$json" installCommand)" || gs_die "GITSPACE_DOTFILES.installCommand is not a string"
+if ! gs_json_fields "$json" url installCommand || [[ ! -v 'GS_FIELD[url]' ]]; then
+    gs_die "GITSPACE_DOTFILES is not a JSON object with a string url"
+fi
+[[ -v 'GS_FIELD[installCommand]' ]] || gs_die "GITSPACE_DOTFILES.installCommand is not a string"
+url="${GS_FIELD[url]}"
+install_command="${GS_FIELD[installCommand]}"
 marker="$state/dotfiles.json"
 
 # result METHOD STATE DETAIL: record the outcome (the marker of this URL).
 result() {
-    jq -n --arg url "$url" --arg method "$1" --arg state "$2" --arg detail "$3" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    local at
+    gs_utc_now at
+    jq -n --arg url "$url" --arg method "$1" --arg state "$2" --arg detail "$3" --arg at "$at" \
         '{url: $url, method: $method, state: $state, detail: $detail, at: $at}' | gs_write_if_changed "$marker" 0644
     if [[ "$2" == ok ]]; then gs_log "dotfiles: $3"; else gs_error "dotfiles: $3"; fi
 }
 
-if [[ -f "$marker" ]] && [[ "$(jq -r '.url // ""' "$marker" 2>/dev/null || true)" == "$url" ]]; then
-    gs_log "dotfiles: already applied for this URL ($(jq -r '"\(.method), \(.state)"' "$marker" 2>/dev/null || echo '?')); delete $marker to apply them again"
+# One jq call reads the marker: the URL it records, and "method, state" for the log.
+applied=()
+if [[ -f "$marker" ]] && gs_records applied '(.url // "" | if type == "string" then . else tojson end), "\u0000",
+        "\(.method), \(.state)\u0000", "end\u0000"' <"$marker" 2>/dev/null && [[ "${applied[0]}" == "$url" ]]; then
+    gs_log "dotfiles: already applied for this URL (${applied[1]}); delete $marker to apply them again"
     exit 0
 fi
 if [[ -L "$dir" || ! -d "$dir" || ! -O "$dir" ]]; then
-    gs_error "dotfiles: $dir is not a checkout of uid $(id -u) (clone failed? see the init container's log); retried on the next start"
+    gs_error "dotfiles: $dir is not a checkout of uid $EUID (clone failed? see the init container's log); retried on the next start"
     exit 0
 fi
 if [[ "$(git -C "$dir" config --get remote.origin.url 2>/dev/null || true)" != "$url" ]]; then

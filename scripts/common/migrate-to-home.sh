@@ -28,7 +28,7 @@
 # Environment: GITSPACE_MIGRATE_FAULT_AFTER=N (tests only: kill -9 this script right after the Nth rename).
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 usage() {
     echo "usage: $0 [--dry-run] HOME_DIR" >&2

@@ -16,13 +16,15 @@
 #   GITSPACE_DEVCONTAINER (/usr/local/gitspace/bin/gitspace-devcontainer)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 devcontainer="${GITSPACE_DEVCONTAINER:-/usr/local/gitspace/bin/gitspace-devcontainer}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 
-if (($(id -u) == 0)); then
+if ((EUID == 0)); then
     gs_error "lifecycle: refusing to run the developer's commands as root"
     exit 0
 fi
@@ -51,18 +53,34 @@ phase() {
         gs_error "lifecycle $name: gitspace-devcontainer run failed ($which)"
         out="$(jq -cn --arg repo "$dir" --arg phase "$which" '{repo: $repo, phase: $phase, commands: [], ok: false, problems: ["the runner failed"]}')"
     fi
-    jq --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '. + {at: $at}' <<<"$out" | gs_write_if_changed "$state/lifecycle/$name.$which.json" 0644
-    while IFS= read -r problem; do gs_warn "lifecycle $name: $problem"; done < <(jq -r '.problems[]' <<<"$out")
-    local ran
-    ran="$(jq -r '[.commands[] | "\(.hook)\(if .name then " (\(.name))" else "" end): \(if .error then .error elif .signal then "killed by \(.signal)" else "exit \(.exit)" end)"] | join(", ")' <<<"$out")"
-    if [[ "$(jq -r '.ok' <<<"$out")" == true ]]; then
+    # One jq call: the record's content, each line of the problems (p), what ran (r), whether all went well (o).
+    local at records=() r ran="" ok=""
+    gs_utc_now at
+    # shellcheck disable=SC2016 # jq's $at.
+    gs_records records --arg at "$at" "$GS_JQ_LINES"'(. + {at: $at}), "\n\u0000",
+        (.problems[] | gs_lines("p")),
+        "r" + ([.commands[] | "\(.hook)\(if .name then " (\(.name))" else "" end): \(if .error then .error elif .signal then "killed by \(.signal)" else "exit \(.exit)" end)"] | join(", ")) + "\u0000",
+        "o" + (.ok | tostring) + "\u0000",
+        "end\u0000"' <<<"$out" || gs_error "lifecycle $name: the summary of gitspace-devcontainer run is not readable ($which)"
+    ((${#records[@]} == 0)) || gs_write_content_if_changed "$state/lifecycle/$name.$which.json" 0644 "${records[0]}"
+    for r in "${records[@]:1}"; do
+        case "$r" in
+            p*) gs_warn "lifecycle $name: ${r#p}" ;;
+            r*) ran="${r#r}" ;;
+            o*) ok="${r#o}" ;;
+        esac
+    done
+    # As $(...) gave it: without trailing newlines.
+    while [[ "$ran" == *$'\n' ]]; do ran="${ran%$'\n'}"; done
+    if [[ "$ok" == true ]]; then
         gs_log "lifecycle $name: $which ${ran:+done: $ran}${ran:-had nothing to run}"
     else
         gs_error "lifecycle $name: $which failed${ran:+: $ran} (output: $log)"
     fi
 }
 
-while IFS= read -r dir; do
+gs_repo_dirs || true
+for dir in "${GS_REPO_DIRS[@]}"; do
     name="${dir##*/}"
     if [[ ! -d "$dir" || -L "$dir" ]]; then
         gs_log "lifecycle $name: $dir is not there (clone failed?); skipped"
@@ -74,4 +92,4 @@ while IFS= read -r dir; do
         phase "$dir" "$name" create
     fi
     phase "$dir" "$name" start
-done < <(gs_repo_dirs || true)
+done

@@ -6,9 +6,10 @@
 # Environment: see setup-ssh-server.sh.
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 sshd="${GITSPACE_SSHD:-/usr/sbin/sshd}"
 # The repositories' containerEnv/remoteEnv (session-env.sh) reach SSH sessions through sshd's SetEnv.
 names=()

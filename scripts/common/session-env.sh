@@ -8,14 +8,16 @@
 # Environment: GITSPACE_REPOS, GITSPACE_STATE_DIR, GITSPACE_DEVCONTAINER (/usr/local/gitspace/bin/gitspace-devcontainer)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 devcontainer="${GITSPACE_DEVCONTAINER:-/usr/local/gitspace/bin/gitspace-devcontainer}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 
 repos=("$@")
 if ((${#repos[@]} == 0)); then
-    while IFS= read -r d; do repos+=("$d"); done < <(gs_repo_dirs || true)
+    gs_repo_dirs || true
+    repos=("${GS_REPO_DIRS[@]}")
 fi
 args=()
 for repo in "${repos[@]}"; do
@@ -31,11 +33,25 @@ if ! out="$("$devcontainer" env "${args[@]}")"; then
     gs_error "session env: gitspace-devcontainer env failed; containerEnv/remoteEnv not applied"
     exit 0
 fi
-while IFS= read -r problem; do
-    gs_warn "session env: $problem"
-done < <(jq -r '.problems[]' <<<"$out")
-gs_log "session env: $(jq -r '.env | keys | if length == 0 then "no variable" else "\(length) variable(s): \(join(" "))" end' <<<"$out") from devcontainer.json"
-if gs_ensure_private_dir "$state" 2>/dev/null; then
-    jq '{applied: (.env | keys), problems}' <<<"$out" | gs_write_if_changed "$state/session-env.json" 0644 || true
+# One jq call: the content of session-env.json, each line of the problems (p), the summary (s), the variables (e).
+records=()
+if ! gs_records records "$GS_JQ_LINES"'({applied: (.env | keys), problems}), "\n\u0000",
+        (.problems[] | gs_lines("p")),
+        "s" + (.env | keys | if length == 0 then "no variable" else "\(length) variable(s): \(join(" "))" end) + "\u0000",
+        (.env | to_entries[] | "e\(.key)=\(.value)\u0000"),
+        "end\u0000"' <<<"$out"; then
+    gs_error "session env: the output of gitspace-devcontainer env is not readable; containerEnv/remoteEnv not applied"
+    exit 0
 fi
-jq -j '.env | to_entries[] | "\(.key)=\(.value)\u0000"' <<<"$out"
+env=()
+for r in "${records[@]:1}"; do
+    case "$r" in
+        p*) gs_warn "session env: ${r#p}" ;;
+        s*) gs_log "session env: ${r#s} from devcontainer.json" ;;
+        e*) env+=("${r#e}") ;;
+    esac
+done
+if gs_ensure_private_dir "$state" 2>/dev/null; then
+    gs_write_content_if_changed "$state/session-env.json" 0644 "${records[0]}" || true
+fi
+((${#env[@]} == 0)) || printf '%s\0' "${env[@]}"

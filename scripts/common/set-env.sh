@@ -8,14 +8,15 @@
 # Environment: HOME, GITSPACE_SKEL_DIR (/etc/skel), GITSPACE_STATE_DIR ($HOME/.gitspace)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 home="${HOME:?HOME is not set}"
 skel="${GITSPACE_SKEL_DIR:-/etc/skel}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 
 [[ -d "$home" && ! -L "$home" ]] || gs_die "HOME $home is not a directory"
-[[ -w "$home" ]] || gs_die "HOME $home is not writable by uid $(id -u) (is the volume's fsGroup set?)"
+[[ -w "$home" ]] || gs_die "HOME $home is not writable by uid $EUID (is the volume's fsGroup set?)"
 gs_ensure_private_dir "$state"
 
 if [[ -e "$state/skel.done" ]]; then

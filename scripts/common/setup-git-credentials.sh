@@ -13,9 +13,10 @@
 # Environment: GITSPACE_GIT_CREDENTIALS_DIR (/etc/gitspace/git), GIT_CONFIG_SYSTEM (git's own, default /etc/gitconfig)
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 helper="$here/git-credential-gitspace"
 dir="${GITSPACE_GIT_CREDENTIALS_DIR:-/etc/gitspace/git}"
 system_config="${GIT_CONFIG_SYSTEM:-/etc/gitconfig}"
@@ -51,7 +52,9 @@ if [[ -r "$dir/username" && -r "$dir/token" ]]; then
         gs_warn "git credentials: $dir/token is empty"
     fi
     if [[ -s "$dir/hosts" ]]; then
-        gs_log "git credentials: given only to $(grep -c '' "$dir/hosts") scope(s) listed in $dir/hosts"
+        scopes=()
+        mapfile -t scopes <"$dir/hosts" || true
+        gs_log "git credentials: given only to ${#scopes[@]} scope(s) listed in $dir/hosts"
     else
         gs_warn "git credentials: $dir/hosts is missing or empty: the helper gives the token to no host"
     fi

@@ -5,7 +5,7 @@
 # Exit: 0 supported, 1 unsupported or unreadable.
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 file="${GITSPACE_OS_RELEASE:-}"
 if [[ -z "$file" ]]; then

@@ -12,7 +12,7 @@
 #   GITSPACE_IDENTITY_DIR (/var/run/gitspace/identity): where passwd and group are written
 set -euo pipefail
 # shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/lib.sh" ;; *) . ./lib.sh ;; esac
 
 user="${GITSPACE_USER:-vscode}"
 uid="${GITSPACE_UID:-1000}"
@@ -31,10 +31,10 @@ for f in passwd group; do
     [[ -r "$etc/$f" ]] || gs_die "cannot read $etc/$f"
 done
 [[ -d "$out" && ! -L "$out" ]] || gs_die "identity directory $out does not exist or is a symlink (the pod mounts an emptyDir there)"
-[[ -w "$out" ]] || gs_die "identity directory $out is not writable by uid $(id -u)"
+[[ -w "$out" ]] || gs_die "identity directory $out is not writable by uid $EUID"
 
 # Users removed because they hold our name or uid (their names are also dropped from group member lists).
-removed_users="$(awk -F: -v u="$user" -v id="$uid" '$1 != u && $3 == id { print $1 }' "$etc/passwd" | paste -sd, -)"
+removed_users="$(awk -F: -v u="$user" -v id="$uid" '$1 != u && $3 == id { printf "%s%s", sep, $1; sep = "," }' "$etc/passwd")"
 
 awk -F: -v OFS=: -v u="$user" -v id="$uid" -v g="$gid" -v h="$home" -v s="$shell" '
     NF == 0 || $1 == u || $3 == id { next }

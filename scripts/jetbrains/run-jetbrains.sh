@@ -4,9 +4,10 @@
 # backend uses, logs the connection hint, then runs the common sshd (run-ssh-server.sh).
 set -euo pipefail
 # shellcheck source=../common/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/../common/lib.sh" ;; *) . ../common/lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 home="${HOME:?HOME is not set}"
 for d in .cache/JetBrains .config/JetBrains .local/share/JetBrains; do
     [[ -e "$home/$d" || -L "$home/$d" ]] || mkdir -p -- "$home/$d"

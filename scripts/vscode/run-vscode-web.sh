@@ -16,18 +16,20 @@
 # run-lifecycle.sh (dotfiles, devcontainer.json lifecycle commands).
 set -euo pipefail
 # shellcheck source=../common/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/../common/lib.sh" ;; *) . ../common/lib.sh ;; esac
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+declare here
+gs_script_dir here
 home="${HOME:?HOME is not set}"
 port="${GITSPACE_IDE_PORT:-8089}"
 bind="${GITSPACE_IDE_BIND:-0.0.0.0}"
 auth="${GITSPACE_IDE_AUTH:-password}"
 secret_dir="${GITSPACE_IDE_SECRET_DIR:-/etc/gitspace/ide}"
 code_server="${GITSPACE_CODE_SERVER:-code-server}"
-rt="${GITSPACE_VSCODE_RUNTIME_DIR:-/tmp/gitspace-code-server-$(id -u)}"
+rt="${GITSPACE_VSCODE_RUNTIME_DIR:-/tmp/gitspace-code-server-$EUID}"
 baked="${GITSPACE_VSCODE_EXTENSIONS_DIR:-/usr/local/gitspace/vscode/extensions}"
-state="$(gs_state_dir)"
+declare state
+gs_state_dir state
 data_dir="$home/.local/share/code-server"
 ext_dir="$data_dir/extensions"
 
@@ -56,18 +58,26 @@ case "$auth" in
     *) gs_die "GITSPACE_IDE_AUTH must be 'password' or 'none' (got '$auth')" ;;
 esac
 
-mkdir -p -- "$ext_dir"
+[[ -d "$ext_dir" ]] || mkdir -p -- "$ext_dir"
 gs_ensure_private_dir "$state" || gs_die "cannot use $state"
 seeded="$state/vscode-baked-extensions"
-touch -- "$seeded"
+[[ -e "$seeded" ]] || : >>"$seeded"
+# The ids already made available (one per line), read once.
+declare -A done_ids=()
+lines=()
+mapfile -t lines <"$seeded" || true
+for line in "${lines[@]}"; do done_ids[x$line]=1; done
 if [[ -d "$baked" ]]; then
-    while IFS= read -r -d '' ext; do
+    shopt -s nullglob dotglob
+    for ext in "$baked"/*; do
+        [[ -d "$ext" && ! -L "$ext" ]] || continue
         dir="${ext##*/}"
         [[ "$dir" =~ ^([A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)-[0-9][^/]*$ ]] || continue
         id="${BASH_REMATCH[1],,}"
-        grep -qxF -- "$id" "$seeded" && continue
+        [[ -z "${done_ids[x$id]:-}" ]] || continue
         if compgen -G "$ext_dir/${BASH_REMATCH[1]}-[0-9]*" >/dev/null || compgen -G "$ext_dir/$id-[0-9]*" >/dev/null; then
             printf '%s\n' "$id" >>"$seeded"
+            done_ids[x$id]=1
             continue
         fi
         cp -a -- "$ext" "$ext_dir/.$dir.tmp" && mv -T -- "$ext_dir/.$dir.tmp" "$ext_dir/$dir"
@@ -79,8 +89,10 @@ if [[ -d "$baked" ]]; then
                 | gs_write_if_changed "$ext_dir/extensions.json" 0644
         fi
         printf '%s\n' "$id" >>"$seeded"
+        done_ids[x$id]=1
         gs_log "code-server: baked extension $id made available in $ext_dir"
-    done < <(find "$baked" -mindepth 1 -maxdepth 1 -type d -print0)
+    done
+    shopt -u nullglob dotglob
 fi
 
 # The repositories' containerEnv/remoteEnv (checked by session-env.sh), into code-server's environment: its terminals
