@@ -12,6 +12,9 @@
  *    alternating rounds of a one-developer change with the partial program (targeted: the developer and the shared
  *    quota) and with the whole program (`targeting: never`: every resource registered and diffed, what a targeted
  *    change cost in this layout before the partial program), and one developer added (the quota grows, targeted).
+ * 4. Promise stacks: the portal process's CPU and wall time for a batch changing every developer of a team and for a
+ *    no-op update, with the SDK's promise stacks source-mapped (ts-node's formatter) or plain (portal/sdk-stacks.ts,
+ *    what main.ts installs), alternated; PORTAL_BENCH_STACKS developers (20).
  * Sizes: PORTAL_BENCH_STORM (20), PORTAL_BENCH_SIZES ("10,50,200"), PORTAL_BENCH_SHARED_SIZES ("50"), rounds of the
  * shared-layout comparison PORTAL_BENCH_ROUNDS (2). Load averages (1, 5, 15 min) are printed with the figures of
  * the scale and shared runs. Every stack is a unique team; at the end its
@@ -241,7 +244,7 @@ describe("portal bench (real engine, local cluster)", function () {
         return { portal, ref, noopMs };
     }
 
-    it(`the SDK's promise stacks: the portal's CPU for a ${STACKS_DEVS}-developer batch, stacks source-mapped or plain`, async () => {
+    it(`the SDK's promise stacks: the portal's CPU for a ${STACKS_DEVS}-developer batch and a no-op update, stacks source-mapped or plain`, async () => {
         // The portal as shipped (main.ts) formats the SDK's promise stacks plainly; here both ways, alternated.
         const mapped = Error.prepareStackTrace;
         assert.ok(mapped, "ts-node's source-map formatter is installed (this bench runs under ts-node, as npm run portal does)");
@@ -251,25 +254,42 @@ describe("portal bench (real engine, local cluster)", function () {
         try {
             const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
             const ref = { team: team.team, env: "dev" };
+            const driver = (await portal.driver(ref)) as AutomationStackDriver;
             await portal.update(ref, "dev000", { migrateLegacyWorkspaces: true }, { dryRun: true });
-            const runs: Record<"mapped" | "plain", Array<{ cpu: number; wall: number }>> = { mapped: [], plain: [] };
+            type How = "mapped" | "plain";
+            const runs: Record<"batch" | "noop", Record<How, Array<{ cpu: number; wall: number }>>> = {
+                batch: { mapped: [], plain: [] }, noop: { mapped: [], plain: [] },
+            };
+            const measure = async (kind: "batch" | "noop", how: How, run: () => Promise<unknown>) => {
+                Error.prepareStackTrace = how === "plain" ? cheap : mapped;
+                const cpu0 = process.cpuUsage(), t0 = Date.now();
+                await run();
+                const cpu = process.cpuUsage(cpu0);
+                runs[kind][how].push({ cpu: (cpu.user + cpu.system) / 1000, wall: Date.now() - t0 });
+            };
+            let batches = 0;
             for (let round = 0; round < ROUNDS * 2; round++) {
                 for (const how of round % 2 ? (["plain", "mapped"] as const) : (["mapped", "plain"] as const)) {
-                    Error.prepareStackTrace = how === "plain" ? cheap : mapped;
-                    const migrate = (runs.mapped.length + runs.plain.length) % 2 === 0; // flips every batch: each one changes
-                    const cpu0 = process.cpuUsage(), t0 = Date.now();
+                    const migrate = batches++ % 2 === 0; // flips every batch: each one changes every developer
                     // One batch: every developer's change at once (stopped gitspaces: the Deployments change, no pod starts).
-                    const results = await Promise.all(devs(STACKS_DEVS).map((d) => portal.update(ref, d.name, { migrateLegacyWorkspaces: migrate })));
-                    const cpu = process.cpuUsage(cpu0);
-                    runs[how].push({ cpu: (cpu.user + cpu.system) / 1000, wall: Date.now() - t0 });
-                    assert.ok(results.every((r) => r.changes.update === 1), JSON.stringify(results.map((r) => r.changes)));
+                    await measure("batch", how, async () => {
+                        const results = await Promise.all(devs(STACKS_DEVS).map((d) => portal.update(ref, d.name, { migrateLegacyWorkspaces: migrate })));
+                        assert.ok(results.every((r) => r.changes.update === 1), JSON.stringify(results.map((r) => r.changes)));
+                    });
+                    // A no-op update: the whole program registers, nothing changes.
+                    await measure("noop", how, async () => {
+                        const noop = await driver.up({ onEngineEvent: () => undefined });
+                        assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
+                    });
                 }
             }
             await portal.close();
             const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-            const m = (how: "mapped" | "plain", k: "cpu" | "wall") => med(runs[how].map((r) => r[k]));
-            figure(`promise stacks, ${STACKS_DEVS}-developer batch (median of ${runs.plain.length}): portal CPU ${secs(m("mapped", "cpu"))} s source-mapped, ` +
-                `${secs(m("plain", "cpu"))} s plain (${(m("mapped", "cpu") / m("plain", "cpu")).toFixed(2)}x); wall ${secs(m("mapped", "wall"))} s and ${secs(m("plain", "wall"))} s (load ${load()})`);
+            for (const [kind, what] of [["batch", `${STACKS_DEVS}-developer batch`], ["noop", "no-op update"]] as const) {
+                const m = (how: How, k: "cpu" | "wall") => med(runs[kind][how].map((r) => r[k]));
+                figure(`promise stacks, ${what} (median of ${runs[kind].plain.length}): portal CPU ${secs(m("mapped", "cpu"))} s source-mapped, ` +
+                    `${secs(m("plain", "cpu"))} s plain (${(m("mapped", "cpu") / m("plain", "cpu")).toFixed(2)}x); wall ${secs(m("mapped", "wall"))} s and ${secs(m("plain", "wall"))} s (load ${load()})`);
+            }
         } finally {
             Error.prepareStackTrace = cheap;
             await team.cleanup();
