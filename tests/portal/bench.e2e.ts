@@ -39,6 +39,8 @@ const SIZES = (process.env.PORTAL_BENCH_SIZES ?? "10,50,200").split(",").filter(
 const SHARED_SIZES = (process.env.PORTAL_BENCH_SHARED_SIZES ?? "50").split(",").filter(Boolean).map(Number);
 const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
 const STACKS_DEVS = Number(process.env.PORTAL_BENCH_STACKS ?? 20);
+/** ts-node's source-map formatter, before `cheapSdkPromiseStacks` wraps it (the "promise stacks" comparison). */
+const SOURCE_MAPPED = Error.prepareStackTrace;
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
@@ -164,6 +166,8 @@ describe("portal bench (real engine, local cluster)", function () {
     before(() => {
         requireCli();
         requireCluster();
+        // Every figure is the portal as shipped: main.ts installs it too.
+        cheapSdkPromiseStacks();
     });
 
     it(`storm: ${STORM} simultaneous starts through the HTTP API against one start alone`, async () => {
@@ -246,10 +250,10 @@ describe("portal bench (real engine, local cluster)", function () {
 
     it(`the SDK's promise stacks: the portal's CPU for a ${STACKS_DEVS}-developer batch and a no-op update, stacks source-mapped or plain`, async () => {
         // The portal as shipped (main.ts) formats the SDK's promise stacks plainly; here both ways, alternated.
-        const mapped = Error.prepareStackTrace;
+        const mapped = SOURCE_MAPPED;
         assert.ok(mapped, "ts-node's source-map formatter is installed (this bench runs under ts-node, as npm run portal does)");
-        assert.ok(cheapSdkPromiseStacks());
         const cheap = Error.prepareStackTrace;
+        assert.ok(cheap && cheap !== mapped, "cheapSdkPromiseStacks is installed (before)");
         const team = await deployedTeam("bstacks", STACKS_DEVS);
         try {
             const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
