@@ -170,15 +170,11 @@ gs_repos_read() {
     local records=() i=0 r
     # No repository (what the program writes for none, JSON.stringify([])): nothing to ask jq.
     [[ "$1" != "[]" ]] || return 0
-    mapfile -d '' -t records < <(jq -nj '
+    gs_records records -n "$GS_JQ_FIELD"'
         [inputs] | if length == 1 and (.[0] | type) == "array" then .[0] else error("not an array") end
-        | (.[] | . as $e | ("name", "url", "branch") | . as $k
-           | (try ((($e[$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end)
-                   | "s" + (split("\u0000") | join("")))
-              catch "x") + "\u0000"),
-          "end\u0000"' 2>/dev/null <<<"$1")
-    ((${#records[@]} % 3 == 1)) && [[ "${records[-1]}" == end ]] || return 1
-    for ((r = 0; r + 3 < ${#records[@]}; r += 3, i++)); do
+        | (.[] | gs_field("name"), gs_field("url"), gs_field("branch")), "end\u0000"' 2>/dev/null <<<"$1" || return 1
+    ((${#records[@]} % 3 == 0)) || return 1
+    for ((r = 0; r < ${#records[@]}; r += 3, i++)); do
         [[ "${records[r]}" != s* ]] || GS_REPO_NAME[i]="${records[r]#s}"
         [[ "${records[r + 1]}" != s* ]] || GS_REPO_URL[i]="${records[r + 1]#s}"
         [[ "${records[r + 2]}" != s* ]] || GS_REPO_BRANCH[i]="${records[r + 2]#s}"
@@ -195,15 +191,11 @@ gs_json_fields() {
     shift
     keys=("$@")
     GS_FIELD=()
-    mapfile -d '' -t records < <(jq -nj '
+    # shellcheck disable=SC2016 # jq's $ARGS.
+    gs_records records -n "$GS_JQ_FIELD"'
         [inputs] | if length == 1 and (.[0] | type) == "object" then .[0] else error("not an object") end
-        | . as $o
-        | ($ARGS.positional[] | . as $k
-           | (try ((($o[$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end)
-                   | "s" + (split("\u0000") | join("")))
-              catch "x") + "\u0000"),
-          "end\u0000"' --args -- "$@" 2>/dev/null <<<"$json")
-    ((${#records[@]} == $# + 1)) && [[ "${records[-1]}" == end ]] || return 1
+        | gs_field($ARGS.positional[]), "end\u0000"' --args -- "$@" 2>/dev/null <<<"$json" || return 1
+    ((${#records[@]} == $#)) || return 1
     for ((i = 0; i < $#; i++)); do
         [[ "${records[i]}" != s* ]] || GS_FIELD[${keys[i]}]="${records[i]#s}"
     done
@@ -238,6 +230,13 @@ gs_records() {
     fi
     unset 'gs_records_out[-1]'
 }
+
+# GS_JQ_FIELD: a jq function for gs_records programs, the one rule of gs_repos_read and gs_json_fields: the field $k of
+# its input as one record, "s<value>" when it is a string (empty when absent or null; a NUL inside it dropped), "x"
+# when it is not (or the input is not an object).
+# shellcheck disable=SC2016,SC2034 # jq's own $variables; used by the functions above.
+GS_JQ_FIELD='def gs_field($k): (try (((.[$k] // "") as $v | if ($v | type) == "string" then $v else error("\($k) is not a string") end)
+        | "s" + (split("\u0000") | join(""))) catch "x") + "\u0000";'
 
 # GS_JQ_LINES: a jq function for gs_records programs: each line of the string (or JSON text of any other value) as its
 # own record "<prefix><line>", as `jq -r` and a `while read -r` loop split them.
