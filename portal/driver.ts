@@ -17,6 +17,7 @@ import { gitspaceResourceName, teamQuotaResource } from "../components/team";
 import { TYPE_TOKENS } from "../components/tokens";
 import { StackBusyError, StackNotFoundError } from "./errors";
 import { ConfigOp, RawConfig, rawConfigFromConfigMap } from "./mutations";
+import { withStateReadRetry } from "./retry";
 
 /** The type token of a developer's Gitspace component (defined once in components/tokens.ts). */
 export const GITSPACE_COMPONENT_TYPE = TYPE_TOKENS.gitspace;
@@ -234,9 +235,9 @@ export function automationDriverFactory(opts: AutomationOptions = {}): StackDriv
         };
         let stack: Stack;
         try {
-            stack = opts.createStacks
-                ? await LocalWorkspace.createOrSelectStack({ stackName, workDir }, wsOpts)
-                : await LocalWorkspace.selectStack({ stackName, workDir }, wsOpts);
+            stack = await withStateReadRetry(() => opts.createStacks
+                ? LocalWorkspace.createOrSelectStack({ stackName, workDir }, wsOpts)
+                : LocalWorkspace.selectStack({ stackName, workDir }, wsOpts));
         } catch (e) {
             if (e instanceof AutoStackNotFoundError) throw new StackNotFoundError(stackName);
             throw e;
@@ -366,7 +367,7 @@ export class AutomationStackDriver implements StackDriver {
     async readConfig(): Promise<RawConfig> {
         const key = this.configKey();
         if (key !== undefined && this.cache.config?.key === key) return structuredClone(this.cache.config.raw);
-        const raw = rawConfigFromConfigMap(await this.stack.getAllConfig(), CONFIG_KEYS);
+        const raw = rawConfigFromConfigMap(await withStateReadRetry(() => this.stack.getAllConfig()), CONFIG_KEYS);
         if (key !== undefined) this.cache.config = { key, raw: structuredClone(raw) };
         return raw;
     }
@@ -407,7 +408,7 @@ export class AutomationStackDriver implements StackDriver {
             if (op.op === "remove") {
                 const paths: string[] = [];
                 while (i < ops.length && ops[i].op === "remove") paths.push(ops[i++].path);
-                await this.ws.removeAllConfig(this.stackName, paths, true);
+                await withStateReadRetry(() => this.ws.removeAllConfig(this.stackName, paths, true));
                 continue;
             }
             if (typeof op.value === "string" && needsStringType(op.value) && !op.secret) {
@@ -424,7 +425,7 @@ export class AutomationStackDriver implements StackDriver {
                 batch[o.path] = { value: String(o.value), secret: o.secret };
                 i++;
             }
-            await this.ws.setAllConfig(this.stackName, batch, true);
+            await withStateReadRetry(() => this.ws.setAllConfig(this.stackName, batch, true));
         }
     }
 
@@ -436,7 +437,7 @@ export class AutomationStackDriver implements StackDriver {
         const run = (ws.pulumiCommand as unknown as {
             run(args: string[], cwd: string, env: Record<string, string>): Promise<{ stdout: string }>;
         }).run.bind(ws.pulumiCommand);
-        return run(args, ws.workDir, env);
+        return withStateReadRetry(() => run(args, ws.workDir, env));
     }
 
     private configFile(): string {
@@ -477,7 +478,7 @@ export class AutomationStackDriver implements StackDriver {
             if ("config" in deployed) return structuredClone(deployed.config);
             if (this.cache.config?.key === deployed.configKey) return structuredClone(this.cache.config.raw);
         }
-        const history = await this.stack.history(20, 1, true);
+        const history = await withStateReadRetry(() => this.stack.history(20, 1, true));
         const last = history.find((h) => h.kind === "update" && h.result === "succeeded");
         const config = last?.config ? rawConfigFromConfigMap(last.config, CONFIG_KEYS) : undefined;
         if (token !== undefined) this.cache.deployed = { token, config: structuredClone(config) };
@@ -502,35 +503,35 @@ export class AutomationStackDriver implements StackDriver {
     async up(opts: EngineRunOptions) {
         const { changes, onEvent } = summarize(opts.onEngineEvent);
         const configKey = this.configKey();
-        const result = await this.engine(() => this.stack.up({
+        const result = await this.engine(() => withStateReadRetry(() => this.stack.up({
             ...this.programOf(opts),
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
             ...(opts.continueOnError ? { continueOnError: true } : {}),
             onEvent,
             color: "never",
             ...(this.parallel ? { parallel: this.parallel } : {}),
-        }));
+        })));
         this.noteDeployed(configKey);
         return { changes, outputs: result.outputs };
     }
 
     async destroy(opts: EngineRunOptions) {
         const { changes, onEvent } = summarize(opts.onEngineEvent);
-        await this.stack.destroy({ onEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) });
+        await withStateReadRetry(() => this.stack.destroy({ onEvent, color: "never", ...(opts.continueOnError ? { continueOnError: true } : {}) }));
         return { changes };
     }
 
     async removeStack() {
-        await this.ws.removeStack(this.stackName);
+        await withStateReadRetry(() => this.ws.removeStack(this.stackName));
     }
 
     async preview(opts: EngineRunOptions) {
-        const result = await this.engine(() => this.stack.preview({
+        const result = await this.engine(() => withStateReadRetry(() => this.stack.preview({
             ...this.programOf(opts),
             ...(opts.target ? { target: opts.target, targetDependents: true } : {}),
             onEvent: opts.onEngineEvent,
             color: "never",
-        }));
+        })));
         const changes: Record<string, number> = {};
         for (const [op, n] of Object.entries(result.changeSummary ?? {})) changes[op] = n as number;
         return { changes };

@@ -7,7 +7,7 @@ export * from "./errors";
 export { KeyedQueue } from "./queue";
 export { BatchQueue, QueuedItem, QueueEntry } from "./batch";
 export { ResourceOwners, BatchEvents } from "./group";
-export { withBusyRetry, backoffDelay, isConcurrentUpdateError, RetryOptions, DEFAULT_RETRY } from "./retry";
+export { withBusyRetry, backoffDelay, isConcurrentUpdateError, isTornStateRead, withStateReadRetry, RetryOptions, StateReadRetryOptions, DEFAULT_RETRY } from "./retry";
 export {
     addDeveloper, updateDeveloper, removeDeveloper, setRunning, validate, applyOps, mergePatch, rawConfigFromConfigMap,
     ConfigOp, Mutation, RawConfig, SECRET_FIELDS, TEAM_SECRET_FIELDS, teamConfigOps,

@@ -67,3 +67,47 @@ export async function withBusyRetry<T>(
     }
     throw new StackBusyError(stack, o.attempts, last);
 }
+
+/**
+ * Did the CLI read the stack's checkpoint while another process was writing it? The DIY backend reads it without
+ * the stack lock (every command that loads the stack does, an update before it takes the lock), and a CLI `pulumi up`
+ * racing the portal rewrites it after every step: the read then ends early (`failed to load checkpoint: EOF`, or
+ * `… unexpected end of JSON input`). The command stopped before it did anything, so it can run again. Only the
+ * CLI's own final error line counts, never a resource's message that happens to contain the words.
+ */
+export function isTornStateRead(e: unknown): boolean {
+    if (!(e instanceof Error)) return false;
+    const stderr = (e as { commandResult?: { stderr?: unknown } }).commandResult?.stderr;
+    return typeof stderr === "string" && TORN_STATE_READ.test(stderr);
+}
+
+const TORN_STATE_READ = /^error: failed to load checkpoint: (?:place \d+: )?(?:EOF|unexpected EOF|unexpected end of JSON input)\r?$/m;
+
+export interface StateReadRetryOptions {
+    /** Attempts in all (the first one included). Default 6. */
+    attempts?: number;
+    /** Delay before retry n is n times this. Default 250 ms (a write takes milliseconds). */
+    delayMs?: number;
+    /** Injected for tests. */
+    sleep?: (ms: number) => Promise<void>;
+    onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+/**
+ * Runs a CLI command again while it fails on a torn checkpoint read (`isTornStateRead`); any other outcome, and the
+ * last torn read once the attempts are spent, is the caller's as it came.
+ */
+export async function withStateReadRetry<T>(fn: () => Promise<T>, opts: StateReadRetryOptions = {}): Promise<T> {
+    const attempts = opts.attempts ?? 6;
+    const sleep = opts.sleep ?? defaultSleep;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await fn();
+        } catch (e) {
+            if (!isTornStateRead(e) || attempt >= attempts) throw e;
+            const delayMs = attempt * (opts.delayMs ?? 250);
+            opts.onRetry?.({ attempt, delayMs, error: e });
+            await sleep(delayMs);
+        }
+    }
+}

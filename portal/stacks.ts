@@ -9,6 +9,7 @@ import { AutomationOptions, automationEnv, REPO_DIR } from "./driver";
 import { PortalError, ValidationError } from "./errors";
 import { checkUntrustedJson, TEAM_JSON_LIMITS } from "./limits";
 import { ConfigOp, isPlainObject, RawConfig, teamConfigOps, validate } from "./mutations";
+import { withStateReadRetry } from "./retry";
 import { envNameSchema, teamNameSchema } from "./stackref";
 import { StackRef } from "./types";
 
@@ -93,13 +94,13 @@ export function automationCatalog(opts: AutomationOptions = {}, apply: (stackNam
     return {
         async list() {
             const ws = await LocalWorkspace.create(wsOpts());
-            return (await ws.listStacks({ all: false })).map((s) => ({
+            return (await withStateReadRetry(() => ws.listStacks({ all: false }))).map((s) => ({
                 name: s.name, lastUpdate: s.lastUpdate, resourceCount: s.resourceCount, updateInProgress: s.updateInProgress,
             }));
         },
         async create(name, ops) {
             try {
-                await LocalWorkspace.createStack({ stackName: name, workDir }, wsOpts());
+                await withStateReadRetry(() => LocalWorkspace.createStack({ stackName: name, workDir }, wsOpts()));
             } catch (e) {
                 if (e instanceof StackAlreadyExistsError || (e as Error).name === "StackAlreadyExistsError") throw new StackExistsError(name);
                 throw e;

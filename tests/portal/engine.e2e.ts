@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    addDeveloper, applyOps, GitspacePortal, PortalEvent, removeDeveloper, updateDeveloper, UpdateFailedError,
+    addDeveloper, applyOps, GitspacePortal, isTornStateRead, PortalEvent, removeDeveloper, updateDeveloper, UpdateFailedError,
 } from "../../portal";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 import { automationDriverFactory, AutomationStackDriver } from "../../portal/driver";
@@ -180,12 +180,42 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
         assert.ok(retries.length >= 1, "the portal met the lock and retried");
         if (outcome instanceof UpdateFailedError) {
             // Without a cluster the update itself fails: the portal names the resources and the reason.
-            assert.ok(outcome.failures.length > 0 && outcome.failures.some((f) => f.urn && f.message), JSON.stringify(outcome.failures));
+            assert.ok(outcome.failures.length > 0 && outcome.failures.some((f) => f.urn && f.message), `${outcome.message}\n${JSON.stringify(outcome.failures)}\nCLI:\n${cliOut.slice(-3000)}`);
             console.log(`      the update failed as expected without a cluster: ${outcome.failures.slice(0, 2).map((f) => `${f.type} ${f.name}: ${f.message.slice(0, 120)}`).join(" | ")}`);
             const bob = await portal.get(ref, "bob");
             assert.strictEqual(bob.status, "failed");
         } else {
             assert.ok(!(outcome instanceof Error), String(outcome));
+        }
+    });
+
+    it("a checkpoint read while another process writes it is read again (outputs, preview), not reported as a failure", async () => {
+        driver ??= (await portal.driver(ref)) as AutomationStackDriver;
+        const stacks = path.join(project.dir, ".state", ".pulumi", "stacks");
+        const file = path.join(stacks, fs.readdirSync(stacks, { recursive: true }).map(String).find((f) => f.endsWith(`${STACK}.json`))!);
+        const whole = fs.readFileSync(file);
+        const tear = () => fs.writeFileSync(file, whole.subarray(0, whole.length >> 1));
+        try {
+            // The state a racing CLI leaves for an instant, held: the CLI itself fails on it, with the error the portal retries.
+            tear();
+            const direct = spawnSync("pulumi", ["stack", "output", "--json", "--stack", STACK, "--non-interactive"], { cwd: project.dir, env: { ...process.env, ...project.env }, encoding: "utf8" });
+            assert.notStrictEqual(direct.status, 0, direct.stdout);
+            assert.ok(isTornStateRead(Object.assign(new Error("CLI"), { commandResult: { stderr: direct.stderr } })), direct.stderr);
+            for (const [what, run] of [
+                ["outputs", () => driver.outputs()],
+                ["preview", () => driver.preview({ onEngineEvent: () => undefined })],
+            ] as const) {
+                tear();
+                const started = Date.now();
+                const written = new Promise<void>((r) => setTimeout(() => { fs.writeFileSync(file, whole); r(); }, 700));
+                const result = await run();
+                await written;
+                assert.ok(Date.now() - started >= 700, `${what} returned before the checkpoint was whole again`);
+                if (what === "outputs") assert.ok("gitspaces" in (result as object), JSON.stringify(result).slice(0, 300));
+                console.log(`      ${what}: torn for 700 ms, done after ${Date.now() - started} ms`);
+            }
+        } finally {
+            fs.writeFileSync(file, whole);
         }
     });
 });
