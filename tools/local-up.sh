@@ -11,9 +11,9 @@
 # Extra arguments go to `pulumi up`. Env: GITSPACE_STACK (default dev), GITSPACE_LOCAL_CLUSTER, GITSPACE_TOOLS_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; log "$name done in $((SECONDS - t)) s"; }
+# shellcheck source=SCRIPTDIR/../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/common/lib.sh"
+part() { local name=$1 t=$SECONDS; shift; gs_log "$name ..."; "$@"; gs_log "$name done in $((SECONDS - t)) s"; }
 start=$SECONDS
 local_cluster=0
 stack="${GITSPACE_STACK:-dev}"
@@ -45,20 +45,20 @@ builder_ready() {
   local out
   buildx_cmd
   [[ ${#BUILDX[@]} -gt 0 ]] || return 1
-  out=$(timeout 120 "${BUILDX[@]}" inspect --bootstrap 2>&1) || { log "buildx builder not usable: $(tail -1 <<<"$out")"; return 1; }
-  grep -qE '^Status:[[:space:]]+running' <<<"$out" || { log "buildx builder not running: $(grep -E '^(Name|Status|Error)' <<<"$out" | tr '\n' ' ')"; return 1; }
+  out=$(timeout 120 "${BUILDX[@]}" inspect --bootstrap 2>&1) || { gs_log "buildx builder not usable: $(tail -1 <<<"$out")"; return 1; }
+  grep -qE '^Status:[[:space:]]+running' <<<"$out" || { gs_log "buildx builder not running: $(grep -E '^(Name|Status|Error)' <<<"$out" | tr '\n' ' ')"; return 1; }
 }
 
 if pulumi_ready; then
-  log "using your Pulumi CLI: $(command -v pulumi) $(pulumi version)"
+  gs_log "using your Pulumi CLI: $(command -v pulumi) $(pulumi version)"
 else
   # shellcheck source=/dev/null
   part "toolchain (Pulumi CLI, providers, BuildKit, Kubernetes; cached)" bash tools/toolchain.sh && source "$tools_env"
-  pulumi_ready || die "the toolchain's Pulumi CLI does not have the providers it should (see tools/README.md)"
+  pulumi_ready || gs_die "the toolchain's Pulumi CLI does not have the providers it should (see tools/README.md)"
 fi
 
 if [[ "${GITSPACE_LOCAL_CLUSTER:-0}" != 1 ]] && cluster_ready; then
-  log "using your cluster: $(kubectl config current-context 2>/dev/null || echo "\$KUBECONFIG")"
+  gs_log "using your cluster: $(kubectl config current-context 2>/dev/null || echo "\$KUBECONFIG")"
 else
   if ! command -v kube-apiserver >/dev/null; then
     # shellcheck source=/dev/null
@@ -67,11 +67,11 @@ else
   part "local cluster, registry 127.0.0.1:5000" bash tools/cluster/up.sh
   export KUBECONFIG="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
   local_cluster=1
-  cluster_ready || die "the local cluster does not answer (logs: ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/logs)"
+  cluster_ready || gs_die "the local cluster does not answer (logs: ${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/logs)"
 fi
 
 if builder_ready; then
-  log "using your buildx builder: $("${BUILDX[@]}" inspect 2>/dev/null | sed -n 's/^Name:[[:space:]]*//p' | head -1)"
+  gs_log "using your buildx builder: $("${BUILDX[@]}" inspect 2>/dev/null | sed -n 's/^Name:[[:space:]]*//p' | head -1)"
 else
   if ! command -v buildkitd >/dev/null || ! command -v buildx >/dev/null; then
     # shellcheck source=/dev/null
@@ -79,7 +79,7 @@ else
   fi
   part "BuildKit" bash tools/buildkit-up.sh
   buildx use "${GITSPACE_BUILDER:-gitspace}"
-  builder_ready || die "the BuildKit builder does not answer (log: ${GITSPACE_BUILDKIT_DIR:-/var/lib/gitspace-buildkit}/buildkitd.log)"
+  builder_ready || gs_die "the BuildKit builder does not answer (log: ${GITSPACE_BUILDKIT_DIR:-/var/lib/gitspace-buildkit}/buildkitd.log)"
 fi
 
 # Local file backend in the repository (git-ignored); the passphrase protects stack secrets.
@@ -110,5 +110,5 @@ print_access() {
     }
     if (ca) console.error(`[gitspace] the router'"'"'s certificate is signed by the local CA ${ca} (trusted system-wide here; import it in a browser, or curl --cacert). *.localtest.me resolves to 127.0.0.1, else add a hosts entry.`);'
 }
-print_access || log "could not read the stack outputs: pulumi stack output gitspaces"
-log "done in $((SECONDS - start)) s; outputs: pulumi stack output gitspaces --show-secrets (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"
+print_access || gs_log "could not read the stack outputs: pulumi stack output gitspaces"
+gs_log "done in $((SECONDS - start)) s; outputs: pulumi stack output gitspaces --show-secrets (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"

@@ -19,8 +19,8 @@ TOOLS_DIR=${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}
 mkdir -p "$TOOLS_DIR"
 TOOLS_DIR=$(cd "$TOOLS_DIR" && pwd)
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/common/lib.sh"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Versions
@@ -28,7 +28,7 @@ die() { log "ERROR: $*"; exit 1; }
 lock_version() { # npm package name -> version in package-lock.json
   node -e 'const l=require(process.argv[1]); const p=l.packages["node_modules/"+process.argv[2]];
            if(!p){process.exit(1)} console.log(p.version)' "$REPO/package-lock.json" "$1" \
-    || die "$1 not found in $REPO/package-lock.json"
+    || gs_die "$1 not found in $REPO/package-lock.json"
 }
 PULUMI_VERSION=$(lock_version @pulumi/pulumi)
 K8S_PROVIDER_VERSION=$(lock_version @pulumi/kubernetes)
@@ -38,7 +38,7 @@ DOCKER_BUILD_PROVIDER_VERSION=$(lock_version @pulumi/docker-build)
 # ---------------------------------------------------------------------------------------------------------------
 # Go environment: module and build caches live in the tools cache, so one cached directory serves CI.
 # ---------------------------------------------------------------------------------------------------------------
-command -v go >/dev/null || die "go is required (Go >= 1.25)"
+command -v go >/dev/null || gs_die "go is required (Go >= 1.25)"
 export GOMODCACHE=${GITSPACE_GOMODCACHE:-$TOOLS_DIR/go/mod}
 export GOCACHE=${GITSPACE_GOCACHE:-$TOOLS_DIR/go/build}
 # The checksum database is not reachable for most of these versions from here; the module proxy is the trust root.
@@ -57,8 +57,8 @@ COLD_NOTICE_SHOWN=0
 cold_notice() {
   [[ $COLD_NOTICE_SHOWN == 1 ]] && return 0
   COLD_NOTICE_SHOWN=1
-  log "building the toolchain from the Go module proxy: a full cold build takes about 35-45 min on 2 cores, once;"
-  log "it is cached in $TOOLS_DIR afterwards (a second run takes seconds). Each step prints its progress and time."
+  gs_log "building the toolchain from the Go module proxy: a full cold build takes about 35-45 min on 2 cores, once;"
+  gs_log "it is cached in $TOOLS_DIR afterwards (a second run takes seconds). Each step prints its progress and time."
 }
 # step NAME VERSION FUNCTION: runs FUNCTION DIR unless DIR/.done exists; DIR=$TOOLS_DIR/NAME-VERSION
 step() {
@@ -66,16 +66,16 @@ step() {
   # one builder per tool at a time (several sessions or CI jobs may share the cache): wait for the lock
   exec {lockfd}>"$TOOLS_DIR/.lock-$name-$version"
   if ! flock -n "$lockfd"; then
-    log "$name $version: another run is building it, waiting ..."
+    gs_log "$name $version: another run is building it, waiting ..."
     flock "$lockfd"
   fi
   if [[ -f "$dir/.done" ]]; then
-    log "$name $version: cached in $dir"
+    gs_log "$name $version: cached in $dir"
     exec {lockfd}>&-
     return 0
   fi
   cold_notice
-  log "$name $version: building into $dir ..."
+  gs_log "$name $version: building into $dir ..."
   local t0=$SECONDS
   rm -rf "$dir"
   mkdir -p "$dir/bin"
@@ -85,7 +85,7 @@ step() {
   date -u +%FT%TZ >"$dir/.done"
   exec {lockfd}>&-
   TIMINGS+=("$name $version: ${took}s")
-  log "$name $version: built in ${took}s"
+  gs_log "$name $version: built in ${took}s"
 }
 
 # wrapper_module DIR MODPATH: a go.mod in DIR/src for a module that only requires the tool's module.
@@ -311,7 +311,7 @@ KNP_PATCH=$HERE/cluster/patches/kube-network-policies-$KUBE_NETWORK_POLICIES_VER
 build_kube_network_policies() {
   local dir=$1 mod=sigs.k8s.io/kube-network-policies src
   src=$(cd "$TOOLS_DIR" && go mod download -json "$mod@$KUBE_NETWORK_POLICIES_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  [[ -n $src ]] || die "$mod@$KUBE_NETWORK_POLICIES_VERSION not downloaded"
+  [[ -n $src ]] || gs_die "$mod@$KUBE_NETWORK_POLICIES_VERSION not downloaded"
   printf 'require %s %s\n\nreplace %s => ./upstream\n' "$mod" "$KUBE_NETWORK_POLICIES_VERSION" "$mod" |
     wrapper_module "$dir" kube-network-policies
   cp -r "$src" "$dir/src/upstream"
@@ -332,7 +332,7 @@ build_traefik() {
   local dir=$1 mod=github.com/traefik/traefik/v3 ext=github.com/traefik/traefik/dynamic/ext
   local lego=github.com/go-acme/lego/v5 gomod lego_src
   gomod=$(gomod_file "$mod@$TRAEFIK_VERSION")
-  grep -qE "^\s+$lego $LEGO_VERSION\$" "$gomod" || die "traefik $TRAEFIK_VERSION does not require $lego $LEGO_VERSION"
+  grep -qE "^\s+$lego $LEGO_VERSION\$" "$gomod" || gs_die "traefik $TRAEFIK_VERSION does not require $lego $LEGO_VERSION"
   lego_src=$(cd "$TOOLS_DIR" && go mod download -json "$lego@$LEGO_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   # traefik's go.mod: forks (replace), an exclude, and the "dynamic config extension" module, a directory of the
   # repository with its own go.mod that is not in the module zip: a stand-in with its two (empty, in the open
@@ -370,7 +370,7 @@ EOF
 fetch_gateway_api_crds() {
   local dir=$1 mod=sigs.k8s.io/gateway-api src
   src=$(cd "$TOOLS_DIR" && go mod download -json "$mod@$GATEWAY_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  [[ -d $src/config/crd/standard ]] || die "no config/crd/standard in $mod@$GATEWAY_API_VERSION"
+  [[ -d $src/config/crd/standard ]] || gs_die "no config/crd/standard in $mod@$GATEWAY_API_VERSION"
   mkdir -p "$dir/crd"
   cp "$src"/config/crd/standard/*.yaml "$dir/crd/"
   chmod -R u+w "$dir/crd"
@@ -391,11 +391,11 @@ build_random_provider() {
 install_plugin() {
   local name=$1 version=$2 bin=$3 pdir="$PULUMI_HOME/plugins/resource-$1-v$2"
   if cmp -s "$bin" "$pdir/pulumi-resource-$name"; then
-    log "plugin $name $version: installed in $pdir"
+    gs_log "plugin $name $version: installed in $pdir"
     return 0
   fi
   pulumi plugin install resource "$name" "$version" --file "$bin" --reinstall >&2
-  log "plugin $name $version: installed from $bin"
+  gs_log "plugin $name $version: installed from $bin"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ on_path() {
   bin=$(command -v "$name" 2>/dev/null) || return 1
   [[ $bin == "$TOOLS_DIR"/* ]] && return 1
   if timeout 5 "$@" 2>/dev/null | grep -qF -- "$want"; then
-    log "$name: using $bin (version $want)"
+    gs_log "$name: using $bin (version $want)"
     return 0
   fi
   return 1
@@ -426,10 +426,10 @@ apt_install() {
   local cmd=$1 pkg=$2
   command -v "$cmd" >/dev/null && return 0
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    log "WARNING: $cmd not found: install the Debian package $pkg"
+    gs_log "WARNING: $cmd not found: install the Debian package $pkg"
     return 0
   fi
-  log "installing Debian package $pkg ..."
+  gs_log "installing Debian package $pkg ..."
   local t0=$SECONDS
   if [[ -z $APT_UPDATED ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
@@ -453,9 +453,9 @@ write_env() {
     for k in "${!EXTRA_ENV[@]}"; do echo "export $k=\"${EXTRA_ENV[$k]}\""; done
   } >"$envfile.$$"
   mv -f "$envfile.$$" "$envfile" # atomic: other shells may be sourcing it
-  log "environment written to $envfile:"
+  gs_log "environment written to $envfile:"
   sed 's/^/    /' "$envfile" >&2
-  log "use it with:  source $envfile"
+  gs_log "use it with:  source $envfile"
 }
 
 # use DIR: put DIR/bin on the PATH of env.sh if that tool is built (whatever groups this run was asked for)
@@ -524,7 +524,7 @@ main() {
   fi
   if want kubernetes; then
     apt_install etcd etcd-server
-    if command -v etcd >/dev/null; then log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"; fi
+    if command -v etcd >/dev/null; then gs_log "etcd: using $(command -v etcd) ($(etcd --version 2>/dev/null | head -1))"; fi
   fi
 
   # 5. parts of the local cluster (tools/cluster/up.sh finds them through these variables of env.sh)
@@ -540,8 +540,8 @@ main() {
   done
 
   write_env
-  log "done in $((SECONDS - t_start))s"
-  for t in "${TIMINGS[@]+"${TIMINGS[@]}"}"; do log "  built $t"; done
+  gs_log "done in $((SECONDS - t_start))s"
+  for t in "${TIMINGS[@]+"${TIMINGS[@]}"}"; do gs_log "  built $t"; done
 }
 
 main "$@"; exit $?  # on one line: an edit of this file during a run cannot be picked up

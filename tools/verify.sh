@@ -14,12 +14,14 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 TOOLS_DIR=${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}
-log() { printf '[gitspace] verify: %s\n' "$*" >&2; }
+GS_LOG_TAG=verify
+# shellcheck source=SCRIPTDIR/../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/common/lib.sh"
 
-[[ -f "$TOOLS_DIR/env.sh" ]] || { log "run tools/toolchain.sh first"; exit 1; }
+[[ -f "$TOOLS_DIR/env.sh" ]] || { gs_log "run tools/toolchain.sh first"; exit 1; }
 # shellcheck disable=SC1091
 source "$TOOLS_DIR/env.sh"
-[[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || { log "run npm ci first"; exit 1; }
+[[ -d "$REPO/node_modules/@pulumi/pulumi" ]] || { gs_log "run npm ci first"; exit 1; }
 
 WORK=$(mktemp -d /tmp/gitspace-verify.XXXXXX)
 BUILDKITD_PID=
@@ -77,13 +79,13 @@ EOF
 fi
 
 passed=0 failed=0
-ok() { log "ok: $*"; passed=$((passed + 1)); }
-fail() { log "FAIL: $*"; failed=$((failed + 1)); }
+ok() { gs_log "ok: $*"; passed=$((passed + 1)); }
+fail() { gs_log "FAIL: $*"; failed=$((failed + 1)); }
 
-log "$(pulumi version) ($(command -v pulumi))"
+gs_log "$(pulumi version) ($(command -v pulumi))"
 pulumi login "file://$WORK/state" >/dev/null
 pulumi stack init verify >/dev/null
-log "pulumi up: RandomPassword$($with_image && echo ' + docker-build Image')"
+gs_log "pulumi up: RandomPassword$($with_image && echo ' + docker-build Image')"
 pulumi up --yes --skip-preview >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; exit 1; }
 len=$(pulumi stack output passwordLength --show-secrets)
 if [[ $len == 20 ]]; then ok "random password of length $len, stored as a secret"; else fail "password length $len"; fi

@@ -1,12 +1,13 @@
 # shellcheck shell=bash
 # Shared helpers of the gitspace scripts. Sourced, never executed:
 #   . "${BASH_SOURCE[0]%/*}/lib.sh"        (from scripts/common/; every script is run by its path)
-# Every log line goes to stderr and starts with "[gitspace]", so stdout stays free for data (JSON, paths).
+# Every log line goes to stderr and starts with "[gitspace]" (then "$GS_LOG_TAG: " when a script sets it), so stdout
+# stays free for data (JSON, paths). The tools and test scripts (tools/, tests/) log through these helpers too.
 # Every pod start runs these scripts, on a node where all pods start at once: the helpers fork no process where a
 # bash builtin does the same (functions that return a value take the name of the variable to set, as `printf -v`
 # does, instead of being called in `$(...)`, which forks), and JSON is read with one jq call per value, not per field.
 
-gs_log() { printf '[gitspace] %s\n' "$*" >&2; }
+gs_log() { printf '[gitspace] %s%s\n' "${GS_LOG_TAG:+$GS_LOG_TAG: }" "$*" >&2; }
 gs_info() { gs_log "$@"; }
 gs_warn() { gs_log "WARNING: $*"; }
 gs_error() { gs_log "ERROR: $*"; }

@@ -4,14 +4,10 @@
 # Usage: install-extensions.sh [ID|VSIX ...]   or VSCODE_EXTENSIONS="ms-python.python, golang.go" (spaces/commas)
 # No-op for an empty list. Fails when an extension cannot be installed.
 # Environment: GITSPACE_VSCODE_EXTENSIONS_DIR (/usr/local/gitspace/vscode/extensions), GITSPACE_CODE_SERVER (code-server)
-# Self-contained (no lib.sh): the vscode Dockerfile copies this file alone, before the other scripts.
+# The vscode Dockerfile stages this file and ../common/lib.sh alone, before the other scripts.
 set -euo pipefail
-
-gs_log() { printf '[gitspace] %s\n' "$*" >&2; }
-gs_die() {
-    gs_log "ERROR: $*"
-    exit 1
-}
+# shellcheck source=../common/lib.sh
+case "${BASH_SOURCE[0]}" in */*) . "${BASH_SOURCE[0]%/*}/../common/lib.sh" ;; *) . ../common/lib.sh ;; esac
 
 dir="${GITSPACE_VSCODE_EXTENSIONS_DIR:-/usr/local/gitspace/vscode/extensions}"
 code_server="${GITSPACE_CODE_SERVER:-code-server}"

@@ -19,8 +19,8 @@
 # repository. Prints per image: seconds cold, seconds after the edit, build steps run (not cached), and the ratio.
 set -euo pipefail
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -28,7 +28,7 @@ registry="${GITSPACE_REGISTRY_REPO:?GITSPACE_REGISTRY_REPO is required (e.g. 127
 os_image="${GITSPACE_BASE_IMAGE:?GITSPACE_BASE_IMAGE is required (e.g. 127.0.0.1:5055/debian:bookworm)}"
 edit="${GITSPACE_BENCH_EDIT:-scripts/common/lib.sh}"
 for tool in buildctl buildkitd runc; do
-    command -v "$tool" >/dev/null || die "$tool is required (source ~/.cache/gitspace-tools/env.sh)"
+    command -v "$tool" >/dev/null || gs_die "$tool is required (source ~/.cache/gitspace-tools/env.sh)"
 done
 flavors=("$@")
 ((${#flavors[@]})) || flavors=(vscode-desktop jetbrains cursor vscode)
@@ -58,12 +58,12 @@ start_buildkitd() {
     export BUILDKIT_HOST="unix://$work/buildkitd.sock"
     for _ in $(seq 50); do buildctl debug workers >/dev/null 2>&1 && return 0; sleep 0.2; done
     tail -n 20 "$work/buildkitd.log" >&2
-    die "buildkitd did not start"
+    gs_die "buildkitd did not start"
 }
 ctx="$work/context"
 mkdir -p "$ctx"
 cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
-[[ -f "$ctx/$edit" ]] || die "no $edit in the build context"
+[[ -f "$ctx/$edit" ]] || gs_die "no $edit in the build context"
 
 ref() { printf '%s/%s:bench\n' "$registry" "$1"; }
 
@@ -86,10 +86,10 @@ build() {
     [[ -z "$target" ]] || args+=(--opt "target=$target")
     start="$(date +%s.%N)"
     buildctl "${args[@]}" >"$work/$phase.$image.log" 2>&1 \
-        || { tail -n 30 "$work/$phase.$image.log" >&2; die "$phase build of $image failed"; }
+        || { tail -n 30 "$work/$phase.$image.log" >&2; gs_die "$phase build of $image failed"; }
     out="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"
     printf '%s %s\n' "$out" "$(steps_run "$work/$phase.$image.log")" >"$work/$phase.$image"
-    log "$phase $image: ${out}s"
+    gs_log "$phase $image: ${out}s"
 }
 
 build_all() {
@@ -101,10 +101,10 @@ build_all() {
 
 images=(base-system base "${flavors[@]}")
 start_buildkitd
-log "cold build (a new buildkitd, empty cache) of ${images[*]}"
+gs_log "cold build (a new buildkitd, empty cache) of ${images[*]}"
 build_all cold
 printf '# gitspace images bench %s\n' "$(date -u +%FT%TZ)" >>"$ctx/$edit"
-log "one-line edit of $edit, rebuild"
+gs_log "one-line edit of $edit, rebuild"
 build_all edit
 
 total_cold=0 total_edit=0

@@ -25,8 +25,8 @@
 #   GITSPACE_BENCH_WORKDIR    the buildkitd root, logs, context copy (default: a new /var/tmp directory, removed)
 set -euo pipefail
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -35,12 +35,12 @@ os_image="${GITSPACE_BASE_IMAGE:?GITSPACE_BASE_IMAGE is required (a multi-arch D
 bk_config="${GITSPACE_BUILDKITD_CONFIG:-/var/lib/gitspace-cluster/buildkitd.toml}"
 read -r -a platforms <<<"${GITSPACE_BENCH_PLATFORMS:-linux/arm64 linux/amd64}"
 healthz_timeout="${GITSPACE_HEALTHZ_TIMEOUT:-900}"
-[[ "$healthz_timeout" =~ ^[1-9][0-9]*$ ]] || die "GITSPACE_HEALTHZ_TIMEOUT must be a number of seconds"
-for tool in buildctl buildkitd runc jq; do command -v "$tool" >/dev/null || die "$tool is required"; done
+[[ "$healthz_timeout" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_HEALTHZ_TIMEOUT must be a number of seconds"
+for tool in buildctl buildkitd runc jq; do command -v "$tool" >/dev/null || gs_die "$tool is required"; done
 for p in "${platforms[@]}"; do
-    [[ "$p" == linux/amd64 || "$p" == linux/arm64 ]] || die "unsupported platform $p (linux/amd64, linux/arm64)"
+    [[ "$p" == linux/amd64 || "$p" == linux/arm64 ]] || gs_die "unsupported platform $p (linux/amd64, linux/arm64)"
 done
-grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "QEMU aarch64 is not registered in binfmt_misc"
+grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || gs_die "QEMU aarch64 is not registered in binfmt_misc"
 
 work="${GITSPACE_BENCH_WORKDIR:-$(mktemp -d /var/tmp/gitspace-vscode-arm64-bench.XXXXXX)}"
 mkdir -p "$work"
@@ -62,7 +62,7 @@ start_buildkitd() {
     export BUILDKIT_HOST="unix://$work/buildkitd.sock"
     for _ in $(seq 50); do buildctl debug workers >/dev/null 2>&1 && return 0; sleep 0.2; done
     tail -n 20 "$work/buildkitd.log" >&2
-    die "buildkitd did not start"
+    gs_die "buildkitd did not start"
 }
 
 ctx="$work/context"
@@ -80,7 +80,7 @@ build() {
     buildctl build --frontend dockerfile.v0 --local "context=$ctx" --local "dockerfile=$ctx/images/$dir" \
         --opt "platform=$platform" --progress plain "$@" \
         --output "type=image,name=$image,push=true" >"$work/$name.log" 2>&1 \
-        || { tail -n 40 "$work/$name.log" >&2; die "build of $name failed (log above)"; }
+        || { tail -n 40 "$work/$name.log" >&2; gs_die "build of $name failed (log above)"; }
     since "$start"
 }
 
@@ -95,30 +95,30 @@ verify() {
         "$image" "$healthz_timeout" >"$dir/Dockerfile"
     buildctl build --frontend dockerfile.v0 --local "context=$dir" --local "dockerfile=$dir" --opt "platform=$platform" \
         --no-cache --progress plain >"$dir/out.log" 2>&1 \
-        || { sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' "$dir/out.log" | tail -n 60 >&2; die "checks of $platform failed"; }
+        || { sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' "$dir/out.log" | tail -n 60 >&2; gs_die "checks of $platform failed"; }
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ (bench: )/\1/p' "$dir/out.log"
 }
 
 start_buildkitd
-log "own buildkitd (nice 19, empty cache) at $BUILDKIT_HOST; work dir $work"
+gs_log "own buildkitd (nice 19, empty cache) at $BUILDKIT_HOST; work dir $work"
 system="$(ref base-system)"
-log "base-system for linux/amd64,linux/arm64 FROM $os_image"
+gs_log "base-system for linux/amd64,linux/arm64 FROM $os_image"
 system_s="$(build base-system base linux/amd64,linux/arm64 "$system" --opt target=system \
     --opt "build-arg:BASE_IMAGE=$os_image")"
-log "base-system: ${system_s}s"
+gs_log "base-system: ${system_s}s"
 
 declare -A build_s push_mb checks
 for platform in "${platforms[@]}"; do
     arch="${platform#linux/}"
     image="$(ref "vscode-$arch")"
-    log "vscode for $platform FROM $system"
+    gs_log "vscode for $platform FROM $system"
     build_s[$arch]="$(build "vscode-$arch" vscode "$platform" "$image" --opt "build-arg:BASE_IMAGE=$system")"
-    log "vscode $platform: ${build_s[$arch]}s"
+    gs_log "vscode $platform: ${build_s[$arch]}s"
     grep -E 'cross build for|installing code-server|added [0-9]+ packages|pruned code-server' "$work/vscode-$arch.log" \
         | sed -E 's/^#[0-9]+ [0-9.]+ /  /' >&2 || true
     push_mb[$arch]="$(GITSPACE_REGISTRY_SCHEME=https GITSPACE_LAYER_DIRS=0 "$repo/tests/images/layers.sh" "$image" \
         "$platform" | awk '$1 == "sum" { print $2 }')"
-    log "checks of the $platform image (no network)"
+    gs_log "checks of the $platform image (no network)"
     checks[$arch]="$(verify "$platform" "$image")"
     printf '%s\n' "${checks[$arch]}" >&2
 done

@@ -3,8 +3,10 @@
 # running, then runs tests/e2e/*.e2e.ts with mocha against them. Prints how long each part took.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-log() { printf '[gitspace] e2e: %s\n' "$*" >&2; }
-part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; log "$name done in $((SECONDS - t)) s"; }
+GS_LOG_TAG=e2e
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
+part() { local name=$1 t=$SECONDS; shift; gs_log "$name ..."; "$@"; gs_log "$name done in $((SECONDS - t)) s"; }
 
 start=$SECONDS
 part toolchain bash tools/toolchain.sh
@@ -31,4 +33,4 @@ part suite npx mocha --config tests/e2e/mocharc.json "$@"
 part "portal suite" npx mocha --no-config -r ts-node/register/transpile-only --extension ts --timeout 1800000 \
   tests/portal/engine.e2e.ts tests/portal/cluster.e2e.ts tests/portal/live.e2e.ts tests/portal/multiprocess.e2e.ts \
   tests/portal/owners.e2e.ts tests/portal/adoption.e2e.ts tests/portal/partial.e2e.ts tests/portal/partial-shared.e2e.ts
-log "end-to-end suite passed in $((SECONDS - start)) s"
+gs_log "end-to-end suite passed in $((SECONDS - start)) s"

@@ -48,8 +48,8 @@
 # makes a second run quick. Prints how long each image took and its size.
 set -euo pipefail
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/../.." && pwd)"
@@ -83,7 +83,7 @@ default_mirror() {
 }
 mirror="${GITSPACE_MIRROR:-$(default_mirror)}"
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required (${2:-apt-get install $1})"; }
+need() { command -v "$1" >/dev/null 2>&1 || gs_die "$1 is required (${2:-apt-get install $1})"; }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -92,25 +92,25 @@ rootfs_tarball() {
     local tarball tmp
     tarball="$cache_dir/debian-$suite-$arch-minbase.tar"
     if [[ -s "$tarball" ]]; then
-        log "rootfs: cached $tarball"
+        gs_log "rootfs: cached $tarball"
         printf '%s\n' "$tarball"
         return
     fi
     need debootstrap
     mkdir -p "$cache_dir"
     tmp="$(mktemp -d "$cache_dir/rootfs.XXXXXX")"
-    log "rootfs: debootstrap --variant=minbase --arch=$arch $suite from $mirror"
+    gs_log "rootfs: debootstrap --variant=minbase --arch=$arch $suite from $mirror"
     if ! debootstrap --variant=minbase --arch="$arch" "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
         tail -n 30 "$tmp/debootstrap.log" >&2
         rm -rf "$tmp"
-        die "debootstrap failed"
+        gs_die "debootstrap failed"
     fi
     # Leave no apt lists or caches in the image.
     rm -rf "$tmp/rootfs/var/lib/apt/lists/"* "$tmp/rootfs/var/cache/apt/"*.bin "$tmp/rootfs/var/cache/apt/archives/"*.deb
     tar --numeric-owner -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
     mv "$tmp/rootfs.tar" "$tarball"
     rm -rf "$tmp"
-    log "rootfs: cached $tarball ($(du -h "$tarball" | cut -f1))"
+    gs_log "rootfs: cached $tarball ($(du -h "$tarball" | cut -f1))"
     printf '%s\n' "$tarball"
 }
 
@@ -120,7 +120,7 @@ ensure_local_base() {
     local raw="$prefix/debian:$suite$base_suffix-rootfs" tarball ctx
     if ! image_exists "$raw"; then
         tarball="$(rootfs_tarball)"
-        log "base image: docker import $tarball as $raw"
+        gs_log "base image: docker import $tarball as $raw"
         docker import --change 'CMD ["/bin/bash"]' "$tarball" "$raw" >/dev/null
     fi
     ctx="$(mktemp -d)"
@@ -129,8 +129,8 @@ ensure_local_base() {
         find "$extra_ca_dir" -maxdepth 1 -type f -name '*.crt' -exec cp {} "$ctx/ca/" \;
     fi
     printf 'FROM %s\nCOPY ca/ /usr/local/share/ca-certificates/\n' "$raw" >"$ctx/Dockerfile"
-    log "base image: $local_base (extra CAs: $(find "$ctx/ca" -type f | wc -l))"
-    DOCKER_BUILDKIT=0 docker build -q -t "$local_base" "$ctx" >"$ctx.log" 2>&1 || { cat "$ctx.log" >&2; die "local base build failed"; }
+    gs_log "base image: $local_base (extra CAs: $(find "$ctx/ca" -type f | wc -l))"
+    DOCKER_BUILDKIT=0 docker build -q -t "$local_base" "$ctx" >"$ctx.log" 2>&1 || { cat "$ctx.log" >&2; gs_die "local base build failed"; }
     rm -f "$ctx.log"
     rm -rf "$ctx"
 }
@@ -164,13 +164,13 @@ build() {
     # (vscode's build stage runs on BUILDPLATFORM too; the build is then native.)
     [[ "$flavor" == vscode ]] && args+=(--build-arg "VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
-    log "build $image FROM $from"
+    gs_log "build $image FROM $from"
     start=$SECONDS
     DOCKER_BUILDKIT=0 docker "${args[@]}" "$context_dir" >"$log_dir/$name.log" 2>&1 \
-        || { tail -n 40 "$log_dir/$name.log" >&2; die "build of $name failed (log: $log_dir/$name.log)"; }
+        || { tail -n 40 "$log_dir/$name.log" >&2; gs_die "build of $name failed (log: $log_dir/$name.log)"; }
     elapsed=$((SECONDS - start))
     size="$(docker image inspect -f '{{.Size}}' "$image")"
-    log "built $image in ${elapsed}s, size $((size / 1000000)) MB"
+    gs_log "built $image in ${elapsed}s, size $((size / 1000000)) MB"
     summary+=("$(printf '%-16s %6ss %8s MB' "$name" "$elapsed" "$((size / 1000000))")")
 }
 
@@ -179,8 +179,8 @@ push() {
     [[ -n "${GITSPACE_PUSH_REPO:-}" && "$builder" == docker ]] || return 0
     local ref="$GITSPACE_PUSH_REPO:$1-${GITSPACE_PUSH_TAG:-latest}"
     docker tag "$prefix/$1:$tag" "$ref"
-    docker push "$ref" >"$log_dir/$1.push.log" 2>&1 || { tail -n 20 "$log_dir/$1.push.log" >&2; die "push of $ref failed"; }
-    log "pushed $ref"
+    docker push "$ref" >"$log_dir/$1.push.log" 2>&1 || { tail -n 20 "$log_dir/$1.push.log" >&2; gs_die "push of $ref failed"; }
+    gs_log "pushed $ref"
 }
 
 # compression_opts: the image exporter's options for GITSPACE_COMPRESSION (nothing for the default).
@@ -190,7 +190,7 @@ compression_opts() {
         gzip) ;;
         gzip:[0-9] | zstd:[0-9] | zstd:1[0-9] | zstd:2[0-2])
             printf ',compression=%s,compression-level=%s,force-compression=true,oci-mediatypes=true' "${c%%:*}" "${c#*:}" ;;
-        *) die "GITSPACE_COMPRESSION must be gzip, gzip:<0-9> or zstd:<0-22>, not '$c'" ;;
+        *) gs_die "GITSPACE_COMPRESSION must be gzip, gzip:<0-9> or zstd:<0-22>, not '$c'" ;;
     esac
 }
 
@@ -204,13 +204,13 @@ bk_build() {
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--opt "build-arg:$extra"); done
     [[ "$flavor" == vscode ]] && args+=(--opt "build-arg:VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
-    log "build $image FROM $from (buildkit)"
+    gs_log "build $image FROM $from (buildkit)"
     start=$SECONDS
     buildctl "${args[@]}" >"$log_dir/$name.log" 2>&1 \
-        || { tail -n 40 "$log_dir/$name.log" >&2; die "build of $name failed (log: $log_dir/$name.log)"; }
+        || { tail -n 40 "$log_dir/$name.log" >&2; gs_die "build of $name failed (log: $log_dir/$name.log)"; }
     elapsed=$((SECONDS - start))
     size="$(GITSPACE_LAYER_DIRS=0 "$script_dir/layers.sh" "$image" "linux/$arch" | awk '$1 == "sum" { print $2 }')"
-    log "built $image in ${elapsed}s, push size $size MB"
+    gs_log "built $image in ${elapsed}s, push size $size MB"
     summary+=("$(printf '%-16s %6ss %8s MB pushed' "$name" "$elapsed" "$size")")
 }
 
@@ -236,7 +236,7 @@ bk_run() {
             -v) mounts+=("$2"); shift 2 ;;
             -u) user="$2"; shift 2 ;;
             --online) network=""; shift ;;
-            *) die "bk_run: unsupported option $1" ;;
+            *) gs_die "bk_run: unsupported option $1" ;;
         esac
     done
     image="$1"; shift
@@ -266,7 +266,7 @@ bk_run() {
         rc=0
         out="$(buildctl "${args[@]}" 2>&1)" || rc=$?
         if ((rc == 0)) || [[ "$out" != *"error: context deadline exceeded"* ]]; then break; fi
-        log "  buildctl: context deadline exceeded (try $try), again"
+        gs_log "  buildctl: context deadline exceeded (try $try), again"
     done
     # The step's own output: the lines "#<step> <seconds> <text>".
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ //p' <<<"$out"
@@ -276,13 +276,13 @@ bk_run() {
 
 check() {
     local what="$1"; shift
-    if "$@"; then log "  ok: $what"; else die "smoke test failed: $what"; fi
+    if "$@"; then gs_log "  ok: $what"; else gs_die "smoke test failed: $what"; fi
 }
 
 expect_output() {
     local want="$1" got; shift
-    got="$("$@" 2>&1)" || { log "  command failed: $*: $got"; return 1; }
-    [[ "$got" == *"$want"* ]] || { log "  expected '$want' in: $got"; return 1; }
+    got="$("$@" 2>&1)" || { gs_log "  command failed: $*: $got"; return 1; }
+    [[ "$got" == *"$want"* ]] || { gs_log "  expected '$want' in: $got"; return 1; }
 }
 
 scripts_ok() {
@@ -402,7 +402,7 @@ web_login_ok() {
 smoke() {
     local flavor="$1" image scripts=/usr/local/gitspace/scripts
     image="$(image_ref "$1")"
-    log "smoke $image"
+    gs_log "smoke $image"
     # The checks below prove "nothing downloaded at start" only if they really run without a network.
     check "no network but loopback" run "$image" bash -c 'ifs="$(ls /sys/class/net)"; [[ $ifs == lo ]] || { echo "interfaces: $ifs"; exit 1; }'
     check "id is vscode 1000:1000" expect_output "uid=1000(vscode) gid=1000(vscode)" run "$image" id
@@ -477,7 +477,7 @@ smoke() {
                 expect_output "version \"${GITSPACE_JAVA_MAJOR:-17}" run "$image" java -version
             check "JAVA_HOME is a JDK/JRE" run "$image" bash -c '"$JAVA_HOME/bin/java" -version 2>/dev/null'
             check "fontconfig sees a font" expect_output "DejaVu" run "$image" fc-list ;;
-        *) die "unknown flavor $flavor" ;;
+        *) gs_die "unknown flavor $flavor" ;;
     esac
 }
 
@@ -485,26 +485,26 @@ main() {
     if [[ "$builder" == buildkit ]]; then
         need buildctl "source ~/.cache/gitspace-tools/env.sh (npm run tools)"
         need jq
-        [[ -n "${GITSPACE_REGISTRY_REPO:-}" ]] || die "GITSPACE_BUILDER=buildkit needs GITSPACE_REGISTRY_REPO"
-        [[ -n "$local_base" ]] || die "GITSPACE_BUILDER=buildkit needs GITSPACE_BASE_IMAGE"
-        [[ "$arch" == "$host_arch" ]] || die "GITSPACE_BUILDER=buildkit builds for the host's architecture only"
+        [[ -n "${GITSPACE_REGISTRY_REPO:-}" ]] || gs_die "GITSPACE_BUILDER=buildkit needs GITSPACE_REGISTRY_REPO"
+        [[ -n "$local_base" ]] || gs_die "GITSPACE_BUILDER=buildkit needs GITSPACE_BASE_IMAGE"
+        [[ "$arch" == "$host_arch" ]] || gs_die "GITSPACE_BUILDER=buildkit builds for the host's architecture only"
     else
         need docker "apt-get install docker.io, then start dockerd"
-        docker info >/dev/null 2>&1 || die "dockerd is not running (start it: dockerd >/tmp/dockerd.log 2>&1 &)"
+        docker info >/dev/null 2>&1 || gs_die "dockerd is not running (start it: dockerd >/tmp/dockerd.log 2>&1 &)"
     fi
     local -a flavors=("$@")
     ((${#flavors[@]})) || flavors=("${all_flavors[@]}")
     local f
     for f in "${flavors[@]}"; do
-        [[ " ${all_flavors[*]} " == *" $f "* ]] || die "unknown flavor '$f' (known: ${all_flavors[*]})"
-        [[ -f "$context_dir/images/$f/Dockerfile" ]] || die "missing $context_dir/images/$f/Dockerfile"
+        [[ " ${all_flavors[*]} " == *" $f "* ]] || gs_die "unknown flavor '$f' (known: ${all_flavors[*]})"
+        [[ -f "$context_dir/images/$f/Dockerfile" ]] || gs_die "missing $context_dir/images/$f/Dockerfile"
     done
     if [[ "$arch" != "$host_arch" ]]; then
         local qemu
         case "$arch" in arm64) qemu=aarch64 ;; *) qemu="$arch" ;; esac
         grep -qs '^flags:.*F' "/proc/sys/fs/binfmt_misc/qemu-$qemu" \
-            || die "building $arch on $host_arch needs qemu-user-static registered with the F flag (qemu-$qemu)"
-        log "building for $arch under qemu-$qemu"
+            || gs_die "building $arch on $host_arch needs qemu-user-static registered with the F flag (qemu-$qemu)"
+        gs_log "building for $arch under qemu-$qemu"
     fi
     log_dir="$(mktemp -d /tmp/gitspace-build.XXXXXX)"
     summary=()
@@ -516,7 +516,7 @@ main() {
     case "${GITSPACE_FLAVOR_PARENT:-system}" in
         system) parent="$(image_ref base-system)" ;;
         base) parent="$(image_ref base)" ;;
-        *) die "GITSPACE_FLAVOR_PARENT must be system or base" ;;
+        *) gs_die "GITSPACE_FLAVOR_PARENT must be system or base" ;;
     esac
     [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke base
     push base
@@ -526,7 +526,7 @@ main() {
         [[ "${GITSPACE_SKIP_SMOKE:-0}" == 1 ]] || smoke "$f"
         push "$f"
     done
-    log "done in $((SECONDS - total_start))s (build logs: $log_dir)"
+    gs_log "done in $((SECONDS - total_start))s (build logs: $log_dir)"
     printf '%s\n' "${summary[@]}" >&2
 }
 

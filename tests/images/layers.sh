@@ -12,22 +12,22 @@
 # zstd layers need the zstd command.
 set -euo pipefail
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 
-(($# >= 1)) || die "usage: $0 HOST:PORT/NAME:TAG [PLATFORM]"
+(($# >= 1)) || gs_die "usage: $0 HOST:PORT/NAME:TAG [PLATFORM]"
 ref="$1"
 platform="${2:-linux/amd64}"
 scheme="${GITSPACE_REGISTRY_SCHEME:-http}"
 dirs="${GITSPACE_LAYER_DIRS:-4}"
 depth="${GITSPACE_LAYER_DEPTH:-3}"
-command -v jq >/dev/null || die "jq is required"
+command -v jq >/dev/null || gs_die "jq is required"
 
 host="${ref%%/*}"
 rest="${ref#*/}"
 name="${rest%:*}"
 tag="${rest##*:}"
-[[ "$rest" == *:* && -n "$name" && -n "$tag" ]] || die "reference must be HOST:PORT/NAME:TAG: $ref"
+[[ "$rest" == *:* && -n "$name" && -n "$tag" ]] || gs_die "reference must be HOST:PORT/NAME:TAG: $ref"
 api="$scheme://$host/v2/$name"
 accept='application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
 
@@ -36,12 +36,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 get_manifest() { curl -fsS -H "Accept: $accept" "$api/manifests/$1"; }
 
-manifest="$(get_manifest "$tag")" || die "no manifest $ref"
+manifest="$(get_manifest "$tag")" || gs_die "no manifest $ref"
 if jq -e '.manifests' >/dev/null <<<"$manifest"; then
     os="${platform%%/*}" arch="${platform#*/}"
     digest="$(jq -r --arg os "$os" --arg arch "$arch" \
         '[.manifests[] | select(.platform.os == $os and .platform.architecture == $arch)][0].digest // empty' <<<"$manifest")"
-    [[ -n "$digest" ]] || die "$ref has no $platform manifest"
+    [[ -n "$digest" ]] || gs_die "$ref has no $platform manifest"
     manifest="$(get_manifest "$digest")"
 fi
 config="$(curl -fsS "$api/blobs/$(jq -r '.config.digest' <<<"$manifest")")"

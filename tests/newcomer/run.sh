@@ -9,10 +9,11 @@
 # Usage: bash tests/newcomer/run.sh     Env: GITSPACE_NEWCOMER_TEAM (default newcomer), GITSPACE_CLUSTER_DIR
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-log() { printf '[gitspace] newcomer: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+GS_LOG_TAG=newcomer
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 timings=()
-part() { local name=$1 t=$SECONDS; shift; log "$name ..."; "$@"; timings+=("$name: $((SECONDS - t)) s"); log "$name done in $((SECONDS - t)) s"; }
+part() { local name=$1 t=$SECONDS; shift; gs_log "$name ..."; "$@"; timings+=("$name: $((SECONDS - t)) s"); gs_log "$name done in $((SECONDS - t)) s"; }
 team=${GITSPACE_NEWCOMER_TEAM:-newcomer}
 cluster_kubeconfig="${GITSPACE_CLUSTER_DIR:-/var/lib/gitspace-cluster}/kubeconfig"
 tools_path="${GITSPACE_TOOLS_DIR:-$HOME/.cache/gitspace-tools}"
@@ -39,7 +40,7 @@ newcomer_up() { (cd "$clone" && newcomer npm run up); }
 clone_repo() {
   git clone -q "$repo" "$clone"
   sed -i -E "s/^([[:space:]]*gitspace:team:)[[:space:]]*[^#]*/\1 $team  /" "$clone/Pulumi.dev.yaml"
-  grep -qE "^[[:space:]]*gitspace:team: $team " "$clone/Pulumi.dev.yaml" || die "could not set the team in Pulumi.dev.yaml"
+  grep -qE "^[[:space:]]*gitspace:team: $team " "$clone/Pulumi.dev.yaml" || gs_die "could not set the team in Pulumi.dev.yaml"
 }
 
 # Every gitspace of the team that should run (replicas 1) has its Deployment available and its pod Ready.
@@ -47,37 +48,37 @@ check_ready() {
   local deploys running=0 ns name replicas
   deploys=$(as_operator kubectl get deploy -A -l "gitspace.io/team=$team" \
     -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.name} {.spec.replicas}{"\n"}{end}')
-  [[ -n $deploys ]] || die "no Deployment of team $team found"
+  [[ -n $deploys ]] || gs_die "no Deployment of team $team found"
   while read -r ns name replicas; do
-    [[ $replicas == 1 ]] || { log "$ns/$name: stopped (replicas $replicas)"; continue; }
+    [[ $replicas == 1 ]] || { gs_log "$ns/$name: stopped (replicas $replicas)"; continue; }
     as_operator kubectl -n "$ns" rollout status "deploy/$name" --timeout=300s >/dev/null
     as_operator kubectl -n "$ns" wait --for=condition=Ready pod -l "gitspace.io/team=$team" --timeout=300s >/dev/null
-    log "$ns/$name: Ready"
+    gs_log "$ns/$name: Ready"
     running=$((running + 1))
   done <<<"$deploys"
-  [[ $running -gt 0 ]] || die "no running gitspace in team $team"
-  log "$running running gitspaces Ready"
+  [[ $running -gt 0 ]] || gs_die "no running gitspace in team $team"
+  gs_log "$running running gitspaces Ready"
 }
 
 # `pulumi refresh` is clean on the local default: docker-build verifies the image digests against the local registry
 # over HTTPS (its certificate is from the local CA, which the machine trusts); no warning, no diagnostic.
 refresh_clean() {
   local out
-  out=$(as_operator pulumi refresh --stack dev --yes --non-interactive --skip-preview 2>&1) || { printf '%s\n' "$out" >&2; die "pulumi refresh failed"; }
-  if grep -iE '^\s*(warning|error):|diagnostics:' <<<"$out" >&2; then die "pulumi refresh printed warnings (above)"; fi
-  log "refresh: no warnings ($(grep -cE 'refreshing|refreshed' <<<"$out") lines of progress)"
+  out=$(as_operator pulumi refresh --stack dev --yes --non-interactive --skip-preview 2>&1) || { printf '%s\n' "$out" >&2; gs_die "pulumi refresh failed"; }
+  if grep -iE '^\s*(warning|error):|diagnostics:' <<<"$out" >&2; then gs_die "pulumi refresh printed warnings (above)"; fi
+  gs_log "refresh: no warnings ($(grep -cE 'refreshing|refreshed' <<<"$out") lines of progress)"
 }
 
 remove_kept() {
   as_operator kubectl delete namespace -l "gitspace.io/team=$team" --wait=true --timeout=300s
   local left
   left=$(as_operator kubectl get ns -l "gitspace.io/team=$team" -o name)
-  [[ -z $left ]] || die "namespaces left: $left"
+  [[ -z $left ]] || gs_die "namespaces left: $left"
 }
 
 # Only when a cluster is up already (on a fresh machine `npm run up` starts it).
 remove_left_over() {
-  if as_operator kubectl get --raw /readyz >/dev/null 2>&1; then remove_kept; else log "no cluster running yet: nothing left over"; fi
+  if as_operator kubectl get --raw /readyz >/dev/null 2>&1; then remove_kept; else gs_log "no cluster running yet: nothing left over"; fi
 }
 
 part "fresh clone (team $team)" clone_repo
@@ -90,5 +91,5 @@ part "pulumi refresh is clean" refresh_clean
 part "pulumi destroy" as_operator pulumi destroy --stack dev --yes --non-interactive --skip-preview
 part "remove the kept namespaces" remove_kept
 rm -rf "$work"
-log "passed in $((SECONDS - start)) s:"
-for t in "${timings[@]}"; do log "  $t"; done
+gs_log "passed in $((SECONDS - start)) s:"
+for t in "${timings[@]}"; do gs_log "  $t"; done

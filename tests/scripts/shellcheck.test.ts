@@ -44,6 +44,16 @@ describe("scripts: shellcheck and script standards", () => {
         assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);
     });
 
+    it("one log helper: no shell script of the repository defines its own log, die or warn function (all source scripts/common/lib.sh)", () => {
+        const all = [...files, ...["tools", "images", "tests", ".ci"].flatMap((d) => shellScripts(path.join(REPO_ROOT, d)))];
+        const own = all.flatMap((f) => [...fs.readFileSync(f, "utf8").matchAll(/^\s*(?:function\s+)?((?:gs_)?(?:log|die|warn|info|error|fatal))\s*\(\)/gm)]
+            .map((m) => `${path.relative(REPO_ROOT, f)}: ${m[1]}()`))
+            .filter((d) => !d.startsWith(path.join("scripts", "common", "lib.sh") + ":"));
+        assert.deepEqual(own, []);
+        const prefixed = all.filter((f) => !f.endsWith(path.join("scripts", "common", "lib.sh")) && /(?:printf|echo)\s+(?:-\w+\s+)?["']\[gitspace\]/.test(fs.readFileSync(f, "utf8")));
+        assert.deepEqual(prefixed.map((f) => path.relative(REPO_ROOT, f)), [], "the [gitspace] log prefix is printed by lib.sh alone");
+    });
+
     it("every executable script starts with #!/usr/bin/env bash and set -euo pipefail, and is executable", () => {
         for (const f of files) {
             const text = fs.readFileSync(f, "utf8");

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { DEV_UID, baseEnv, chownR, grepTree, rmrf, run, script, tmpDir, podEnv } from "./helpers";
+import { DEV_UID, REPO_ROOT, baseEnv, chownR, grepTree, rmrf, run, script, tmpDir, podEnv } from "./helpers";
 
 const PASSWORD = 'p@ss "w0rd" \\ with: yaml-ish # chars';
 
@@ -150,11 +150,16 @@ describe("scripts: run-vscode-web.sh and install-extensions.sh (fake code-server
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(fs.readdirSync(target).sort(), ["golang.go-1.0.0", "ms-python.python-1.0.0", "redhat.vscode-yaml-1.0.0"]);
         assert.ok(!args().some((a) => a.includes(home)), "user data of the install is not in HOME");
-        // The vscode Dockerfile copies this script alone (no lib.sh next to it): it must still run.
-        const alone = path.join(dir, "image", "install-extensions.sh");
-        fs.mkdirSync(path.dirname(alone));
-        fs.copyFileSync(script("vscode/install-extensions.sh"), alone);
-        const a = await run("bash", [alone], { env: baseEnv({ VSCODE_EXTENSIONS: "a.b", GITSPACE_VSCODE_EXTENSIONS_DIR: path.join(dir, "bake3"), GITSPACE_CODE_SERVER: fake, FAKE_RECORD: record }) });
+        // The vscode Dockerfile stages only a few files before it runs this script: exactly those, where it puts them.
+        const staged = path.join(dir, "image");
+        const copies = [...fs.readFileSync(path.join(REPO_ROOT, "images", "vscode", "Dockerfile"), "utf8")
+            .matchAll(/^COPY (scripts\/\S+) \/usr\/local\/gitspace\/image\/(\S+)$/gm)];
+        assert.deepEqual(copies.map((c) => c[1]).sort(), ["scripts/common/lib.sh", "scripts/vscode/install-extensions.sh"]);
+        for (const [, from, to] of copies) {
+            fs.mkdirSync(path.dirname(path.join(staged, to)), { recursive: true });
+            fs.copyFileSync(path.join(REPO_ROOT, from), path.join(staged, to));
+        }
+        const a = await run("bash", [path.join(staged, "scripts", "vscode", "install-extensions.sh")], { env: baseEnv({ VSCODE_EXTENSIONS: "a.b", GITSPACE_VSCODE_EXTENSIONS_DIR: path.join(dir, "bake3"), GITSPACE_CODE_SERVER: fake, FAKE_RECORD: record }) });
         assert.equal(a.code, 0, a.stderr);
         assert.deepEqual(fs.readdirSync(path.join(dir, "bake3")), ["a.b-1.0.0"]);
         r = await inst("golang.go bad.extension");

@@ -14,9 +14,9 @@ PURGE=
 case ${1:-} in
   --purge) PURGE=1 ;;
   "") ;;
-  *) die "usage: $0 [--purge]" ;;
+  *) gs_die "usage: $0 [--purge]" ;;
 esac
-[[ $(id -u) -eq 0 ]] || die "run as root"
+[[ $(id -u) -eq 0 ]] || gs_die "run as root"
 T_START=$(_now)
 K8S_BIN=$(k8s_bin_dir || true)
 GO_DIR=$(go_bin_dir)
@@ -36,9 +36,9 @@ stop_daemon kubelet 30
 part "pods"
 if pid_of containerd >/dev/null && [[ -S $CONTAINERD_SOCK ]]; then
   if [[ -x $GO_DIR/bin/cri-stop ]]; then
-    "$GO_DIR/bin/cri-stop" --endpoint "$CONTAINERD_SOCK" --timeout 120s >&2 || log "WARNING: cri-stop reported errors"
+    "$GO_DIR/bin/cri-stop" --endpoint "$CONTAINERD_SOCK" --timeout 120s >&2 || gs_log "WARNING: cri-stop reported errors"
   else
-    log "WARNING: $GO_DIR/bin/cri-stop not built: killing tasks with ctr (CNI teardown is done by hand below)"
+    gs_log "WARNING: $GO_DIR/bin/cri-stop not built: killing tasks with ctr (CNI teardown is done by hand below)"
   fi
   # whatever is left (e.g. containers created outside CRI): kill and delete with ctr
   for ns in $(ctr --address "$CONTAINERD_SOCK" namespaces ls -q 2>/dev/null); do
@@ -46,7 +46,7 @@ if pid_of containerd >/dev/null && [[ -S $CONTAINERD_SOCK ]]; then
       ctr --address "$CONTAINERD_SOCK" -n "$ns" tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
       sleep 0.2
       ctr --address "$CONTAINERD_SOCK" -n "$ns" tasks delete -f "$t" >/dev/null 2>&1 || true
-      log "killed task $ns/$t"
+      gs_log "killed task $ns/$t"
     done
   done
 fi
@@ -56,7 +56,7 @@ part "containerd"
 stop_daemon containerd 30
 # shims of our containerd (their command line names our socket); normally gone with their tasks
 for pid in $(pgrep -f -- "-address $CONTAINERD_SOCK" || true); do
-  log "killing leftover shim $pid"
+  gs_log "killing leftover shim $pid"
   kill -KILL "$pid" 2>/dev/null || true
 done
 
@@ -72,7 +72,7 @@ part "mounts"
 mapfile -t mounts < <(awk '{ print $5 }' /proc/self/mountinfo | grep -E "^($STATE|$RUN)/" | sort -r || true)
 for m in /run/netns/cni-*; do [[ -e $m ]] && mounts+=("$m"); done
 for m in "${mounts[@]+"${mounts[@]}"}"; do
-  if umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; then log "unmounted $m"; fi
+  if umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; then gs_log "unmounted $m"; fi
 done
 for m in /run/netns/cni-*; do [[ -e $m ]] && rm -f "$m"; done
 rm -rf "${STATE:?}/cni/ipam/$CNI_NETWORK"
@@ -92,10 +92,10 @@ drop_chains() {
   done
   for chain in "${chains[@]}"; do "$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true; done
   for chain in "${chains[@]}"; do "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true; done
-  log "$ipt -t $table: removed ${#chains[@]} chains (${chains[*]:0:6}$([[ ${#chains[@]} -gt 6 ]] && echo ' ...'))"
+  gs_log "$ipt -t $table: removed ${#chains[@]} chains (${chains[*]:0:6}$([[ ${#chains[@]} -gt 6 ]] && echo ' ...'))"
 }
 if [[ -n $K8S_BIN && -x $K8S_BIN/kube-proxy ]]; then
-  "$K8S_BIN/kube-proxy" --cleanup >"$LOGS/kube-proxy-cleanup.log" 2>&1 || log "WARNING: kube-proxy --cleanup failed"
+  "$K8S_BIN/kube-proxy" --cleanup >"$LOGS/kube-proxy-cleanup.log" 2>&1 || gs_log "WARNING: kube-proxy --cleanup failed"
 fi
 for ipt in iptables ip6tables; do
   command -v "$ipt" >/dev/null || continue
@@ -115,21 +115,21 @@ done
 # kube-network-policies' table (it only removes it on SIGINT; without the agent, its queue would drop packets)
 if command -v nft >/dev/null && nft list table inet "$KNP_TABLE" >/dev/null 2>&1; then
   nft delete table inet "$KNP_TABLE"
-  log "deleted nftables table inet $KNP_TABLE"
+  gs_log "deleted nftables table inet $KNP_TABLE"
 fi
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link delete "$BRIDGE"
-  log "deleted bridge $BRIDGE"
+  gs_log "deleted bridge $BRIDGE"
 fi
 # kube-proxy's dummy interface (ipvs/nftables modes) if any
-ip link show kube-ipvs0 >/dev/null 2>&1 && ip link delete kube-ipvs0 && log "deleted kube-ipvs0"
+ip link show kube-ipvs0 >/dev/null 2>&1 && ip link delete kube-ipvs0 && gs_log "deleted kube-ipvs0"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "cgroups"
 for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/kubepods.slice; do
   [[ -d $d ]] || continue
   find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  [[ -d $d ]] && log "WARNING: $d not removed (processes left in it?)"
+  [[ -d $d ]] && gs_log "WARNING: $d not removed (processes left in it?)"
 done
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -150,11 +150,11 @@ for pid in $(ps -eo pid=); do
   fi
 done
 if [[ ${#left[@]} -gt 0 ]]; then
-  log "still running:"
+  gs_log "still running:"
   printf '    %s\n' "${left[@]}" >&2
-  die "processes of the cluster are still running"
+  gs_die "processes of the cluster are still running"
 fi
-log "no process of the cluster is running"
+gs_log "no process of the cluster is running"
 
 if [[ -n $PURGE ]]; then
   part "purge"
@@ -163,17 +163,17 @@ if [[ -n $PURGE ]]; then
     for f in "$SYSTEM_CA_FILE" "/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt" "/etc/docker/certs.d/localhost:${REGISTRY_ADDR##*:}/ca.crt"; do
       cmp -s "$LOCAL_CA" "$f" || continue
       rm -f "$f"
-      log "removed $f"
+      gs_log "removed $f"
       if [[ $f == "$SYSTEM_CA_FILE" ]]; then
         # --fresh: also drops the links to the removed file (it only touches the links it manages)
-        update-ca-certificates --fresh >/dev/null 2>&1 || log "WARNING: update-ca-certificates failed"
+        update-ca-certificates --fresh >/dev/null 2>&1 || gs_log "WARNING: update-ca-certificates failed"
       else
         rmdir "$(dirname "$f")" 2>/dev/null || true # the certs.d/HOST directory, when empty
       fi
     done
   fi
   rm -rf --one-file-system "${STATE:?}" "${RUN:?}"
-  log "removed $STATE and $RUN"
+  gs_log "removed $STATE and $RUN"
 fi
 print_timings
-log "cluster down in $(_secs "$T_START" "$(_now)")s"
+gs_log "cluster down in $(_secs "$T_START" "$(_now)")s"

@@ -67,11 +67,8 @@ DEBIAN_MIRROR=${GITSPACE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 NICE=(nice -n "${GITSPACE_NICE:-10}")
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "${BASH_SOURCE[0]%/*}/../../scripts/common/lib.sh"
 
 # Timing: `part NAME` starts a part (and ends the previous one), `part_end` ends the current one.
 TIMINGS=()
@@ -84,20 +81,20 @@ part_end() {
   local took
   took=$(_secs "$_PART_T0" "$(_now)")
   TIMINGS+=("$(printf '%-28s %6ss' "$_PART" "$took")")
-  log "$_PART: done in ${took}s"
+  gs_log "$_PART: done in ${took}s"
   _PART=
 }
 part() {
   part_end
   _PART=$1
   _PART_T0=$(_now)
-  log "$_PART ..."
+  gs_log "$_PART ..."
 }
 print_timings() {
   part_end
   local t
-  log "timings:"
-  for t in "${TIMINGS[@]+"${TIMINGS[@]}"}"; do log "  $t"; done
+  gs_log "timings:"
+  for t in "${TIMINGS[@]+"${TIMINGS[@]}"}"; do gs_log "  $t"; done
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -108,10 +105,10 @@ _APT_UPDATED=
 need_pkg() {
   local check=$1 pkg=$2
   if [[ $check == /* ]]; then [[ -e $check ]] && return 0; else command -v "$check" >/dev/null && return 0; fi
-  [[ $(id -u) -eq 0 ]] || die "$check missing: install the Debian package $pkg (as root)"
-  log "installing Debian package $pkg"
+  [[ $(id -u) -eq 0 ]] || gs_die "$check missing: install the Debian package $pkg (as root)"
+  gs_log "installing Debian package $pkg"
   if [[ -z $_APT_UPDATED ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || log "WARNING: apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || gs_log "WARNING: apt-get update failed"
     _APT_UPDATED=1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
@@ -143,13 +140,13 @@ start_daemon() {
   for f in ${RESTART_ON:-}; do want+=" # $f:$(sha256sum <"$f" | cut -c1-12)"; done
   if pid=$(pid_of "$name"); then
     if [[ -f $PIDS/$name.cmd && $(<"$PIDS/$name.cmd") == "$want" ]]; then
-      log "$name: running (pid $pid)"
+      gs_log "$name: running (pid $pid)"
       return 0
     fi
-    log "$name: command line changed, restarting"
+    gs_log "$name: command line changed, restarting"
     stop_daemon "$name"
   fi
-  exe=$(readlink -f "$(command -v "$1")") || die "$1 not found"
+  exe=$(readlink -f "$(command -v "$1")") || gs_die "$1 not found"
   printf '\n==== %s start: %s\n' "$(date -u +%FT%TZ)" "$want" >>"$LOGS/$name.log"
   setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
   pid=$!
@@ -159,9 +156,9 @@ start_daemon() {
   sleep 0.3
   if ! kill -0 "$pid" 2>/dev/null; then
     tail -n 30 "$LOGS/$name.log" >&2
-    die "$name exited at once (log: $LOGS/$name.log)"
+    gs_die "$name exited at once (log: $LOGS/$name.log)"
   fi
-  log "$name: started (pid $pid, log $LOGS/$name.log)"
+  gs_log "$name: started (pid $pid, log $LOGS/$name.log)"
 }
 
 # stop_daemon NAME [TIMEOUT]: SIGTERM, then SIGKILL after TIMEOUT seconds (default 15)
@@ -177,12 +174,12 @@ stop_daemon() {
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "$name: still running after ${timeout}s, SIGKILL"
+    gs_log "$name: still running after ${timeout}s, SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
   fi
   rm -f "$PIDS/$name.pid"
-  log "$name: stopped (was pid $pid)"
+  gs_log "$name: stopped (was pid $pid)"
 }
 
 # wait_for DESCRIPTION TIMEOUT CMD...: retries CMD every 0.5 s
@@ -190,7 +187,7 @@ wait_for() {
   local what=$1 timeout=$2 t0=$SECONDS
   shift 2
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS - t0 < timeout)) || die "timed out after ${timeout}s waiting for $what"
+    ((SECONDS - t0 < timeout)) || gs_die "timed out after ${timeout}s waiting for $what"
     sleep 0.5
   done
 }

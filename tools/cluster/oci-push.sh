@@ -12,13 +12,10 @@
 # Prints the digest of the index.
 set -euo pipefail
 
-log() { printf '[gitspace] %s\n' "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
+# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
 
-[[ $# -ge 1 ]] || die "usage: $0 HOST:PORT/NAME:TAG --layer OS/ARCH=LAYER.tar.gz... [--config JSON]"
+[[ $# -ge 1 ]] || gs_die "usage: $0 HOST:PORT/NAME:TAG --layer OS/ARCH=LAYER.tar.gz... [--config JSON]"
 ref=$1
 shift
 layers=()
@@ -27,19 +24,19 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --layer) layers+=("$2"); shift 2 ;;
     --config) config=$2; shift 2 ;;
-    *) die "unknown argument $1" ;;
+    *) gs_die "unknown argument $1" ;;
   esac
 done
-[[ ${#layers[@]} -gt 0 ]] || die "at least one --layer"
-command -v jq >/dev/null || die "jq is required"
+[[ ${#layers[@]} -gt 0 ]] || gs_die "at least one --layer"
+command -v jq >/dev/null || gs_die "jq is required"
 
 host=${ref%%/*}
 rest=${ref#*/}
 name=${rest%:*}
 tag=${rest##*:}
-[[ $rest == *:* && -n $name && -n $tag ]] || die "reference must be HOST:PORT/NAME:TAG: $ref"
+[[ $rest == *:* && -n $name && -n $tag ]] || gs_die "reference must be HOST:PORT/NAME:TAG: $ref"
 scheme=${GITSPACE_REGISTRY_SCHEME:-https}
-[[ $scheme == http || $scheme == https ]] || die "GITSPACE_REGISTRY_SCHEME must be http or https: $scheme"
+[[ $scheme == http || $scheme == https ]] || gs_die "GITSPACE_REGISTRY_SCHEME must be http or https: $scheme"
 base="$scheme://$host/v2/$name"
 curl_tls=()
 [[ -z ${GITSPACE_REGISTRY_CA:-} ]] || curl_tls=(--cacert "$GITSPACE_REGISTRY_CA")
@@ -59,13 +56,13 @@ push_blob() {
   fi
   loc=$(curl -fsS -X POST -D - -o /dev/null "$base/blobs/uploads/" |
     awk 'tolower($1) == "location:" { print $2 }' | tr -d '\r')
-  [[ -n $loc ]] || die "no upload location from $base/blobs/uploads/"
+  [[ -n $loc ]] || gs_die "no upload location from $base/blobs/uploads/"
   [[ $loc == http* ]] || loc="$scheme://$host$loc"
   sep='?'
   [[ $loc == *\?* ]] && sep='&'
   curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$file" "$loc${sep}digest=$digest" ||
-    die "upload of $file failed"
-  log "pushed blob $digest ($(stat -c %s "$file") bytes) to $host/$name"
+    gs_die "upload of $file failed"
+  gs_log "pushed blob $digest ($(stat -c %s "$file") bytes) to $host/$name"
   echo "$digest"
 }
 
@@ -86,7 +83,7 @@ for platform in "${platforms[@]}"; do
   descs='[]'
   while IFS= read -r layer; do
     [[ -n $layer ]] || continue
-    [[ -f $layer ]] || die "layer not found: $layer"
+    [[ -f $layer ]] || gs_die "layer not found: $layer"
     if [[ ! -f $layer.diffid || $layer.diffid -ot $layer ]]; then
       echo "sha256:$(gzip -dc "$layer" | sha256sum | cut -d' ' -f1)" >"$layer.diffid"
     fi
@@ -107,7 +104,7 @@ for platform in "${platforms[@]}"; do
     >"$tmp/manifest-$arch.json"
   mdigest="sha256:$(sha "$tmp/manifest-$arch.json")"
   curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-    --data-binary @"$tmp/manifest-$arch.json" "$base/manifests/$mdigest" || die "manifest push failed"
+    --data-binary @"$tmp/manifest-$arch.json" "$base/manifests/$mdigest" || gs_die "manifest push failed"
   manifests=$(jq -c --arg d "$mdigest" --argjson s "$(stat -c %s "$tmp/manifest-$arch.json")" \
     --arg os "$os" --arg arch "$arch" \
     '. + [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
@@ -117,7 +114,7 @@ done
 jq -cn --argjson m "$manifests" '{ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: $m }' \
   >"$tmp/index.json"
 curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
-  --data-binary @"$tmp/index.json" "$base/manifests/$tag" || die "index push failed"
+  --data-binary @"$tmp/index.json" "$base/manifests/$tag" || gs_die "index push failed"
 digest="sha256:$(sha "$tmp/index.json")"
-log "pushed $ref ($digest; $(jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(", ")' "$tmp/index.json"))"
+gs_log "pushed $ref ($digest; $(jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(", ")' "$tmp/index.json"))"
 echo "$digest"

@@ -13,7 +13,7 @@ make_ca() {
   chmod 700 "$PKI"
   local spec="CN=gitspace-local-ca"
   cert_ok ca "$spec" && return 0
-  log "pki: new cluster CA (every certificate is re-issued)"
+  gs_log "pki: new cluster CA (every certificate is re-issued)"
   rm -f "$PKI"/*.crt "$PKI"/*.key "$PKI"/*.spec
   openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/ca.key" 2>/dev/null
   openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=gitspace-local-ca" -days 3650 -sha256 \
@@ -29,7 +29,7 @@ make_ca() {
 make_local_ca() {
   local spec="CN=gitspace-local-tls-ca|permitted:$LOCAL_CA_PERMITTED"
   cert_ok local-ca "$spec" && return 0
-  log "pki: new local TLS CA (its certificates are re-issued)"
+  gs_log "pki: new local TLS CA (its certificates are re-issued)"
   rm -f "$PKI"/local-ca.* "$PKI"/registry.* "$PKI"/router-wildcard.*
   openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/local-ca.key" 2>/dev/null
   openssl req -x509 -new -key "$PKI/local-ca.key" -subj "/O=gitspace local cluster/CN=gitspace-local-tls-ca" \
@@ -50,7 +50,7 @@ make_cert() {
     serverAuth) eku=serverAuth ;;
     clientAuth) eku=clientAuth ;;
     both) eku=serverAuth,clientAuth ;;
-    *) die "make_cert: bad usage $usage" ;;
+    *) gs_die "make_cert: bad usage $usage" ;;
   esac
   openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$name.key" 2>/dev/null
   {
@@ -64,7 +64,7 @@ make_cert() {
     -days 825 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
   echo "$spec" >"$PKI/$name.spec"
-  log "pki: issued $name ($subject)"
+  gs_log "pki: issued $name ($subject)"
 }
 
 # write_kubeconfig FILE CERT-NAME: a kubeconfig with the CA and the client certificate embedded
@@ -118,7 +118,7 @@ make_pki() {
   if [[ ! -f $PKI/sa.key ]]; then
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-    log "pki: new service-account signing key"
+    gs_log "pki: new service-account signing key"
   fi
   write_kubeconfig "$KUBECONFIG_ADMIN" admin
   write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager

@@ -11,7 +11,7 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || die "no Kubernetes binaries"
+K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || gs_die "no Kubernetes binaries"
 NS=gitspace-smoke-net     # the web pod, its Service, policies and HTTPRoute
 PEER=gitspace-smoke-peer  # the client pod
 HOST=smoke.$CLUSTER_DOMAIN
@@ -113,11 +113,11 @@ YAML
 for p in "$NS/web" "$PEER/client"; do
   if ! kubectl_admin -n "${p%/*}" wait --for=condition=Ready "pod/${p#*/}" --timeout=180s >/dev/null; then
     kubectl_admin -n "${p%/*}" describe pod "${p#*/}" >&2 || true
-    die "pod $p not ready"
+    gs_die "pod $p not ready"
   fi
 done
 WEB_IP=$(kubectl_admin -n "$NS" get pod web -o jsonpath='{.status.podIP}')
-log "web pod $NS/web at $WEB_IP:$PORT, client pod $PEER/client, pods ready in $(_secs "$t0" "$(_now)")s"
+gs_log "web pod $NS/web at $WEB_IP:$PORT, client pod $PEER/client, pods ready in $(_secs "$t0" "$(_now)")s"
 
 # client_get: prints what the web pod answers to the client pod (fails when the connection is not made in 3 s)
 client_get() {
@@ -125,7 +125,7 @@ client_get() {
     "exec 3<>/dev/tcp/$WEB_IP/$PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null
 }
 # a refused connection is the agent's verdict only while the agent runs (it fails closed: dead, it drops too)
-agent_alive() { pid_of kube-network-policies >/dev/null || die "kube-network-policies is not running (log: $LOGS/kube-network-policies.log)"; }
+agent_alive() { pid_of kube-network-policies >/dev/null || gs_die "kube-network-policies is not running (log: $LOGS/kube-network-policies.log)"; }
 client_refused() { ! client_get >/dev/null && agent_alive; }
 # client_connects HOST PORT: the client pod opens a TCP connection (3 s)
 client_connects() {
@@ -139,8 +139,8 @@ router_get() { # SCHEME PORT [HOST]: the answer through Traefik, by a route's ho
 
 # 1. no policy: the client connects
 wait_for "client -> web without a policy" 30 client_get
-client_connects "$KUBERNETES_SERVICE_IP" 443 || die "the client cannot reach the API server ($KUBERNETES_SERVICE_IP:443) without a policy"
-log "1. no policy: $PEER/client -> $NS/web:$PORT connects, and to the API server $KUBERNETES_SERVICE_IP:443"
+client_connects "$KUBERNETES_SERVICE_IP" 443 || gs_die "the client cannot reach the API server ($KUBERNETES_SERVICE_IP:443) without a policy"
+gs_log "1. no policy: $PEER/client -> $NS/web:$PORT connects, and to the API server $KUBERNETES_SERVICE_IP:443"
 
 # 2. only the router's namespace may connect
 kubectl_admin -n "$NS" apply -f - >/dev/null <<YAML
@@ -159,29 +159,29 @@ t_policy=$(_now)
 wait_for "the policy to refuse the client" 30 client_refused
 took=$(_secs "$t_policy" "$(_now)") # including the 3 s a refused attempt takes
 # refused for good, not by chance
-for _ in 1 2 3; do client_refused || die "the client reached the web pod despite the NetworkPolicy"; done
-log "2. policy web-from-router: the client is refused (${took}s after the policy was created, of which 3 s are the attempt's timeout; 3 more attempts refused)"
+for _ in 1 2 3; do client_refused || gs_die "the client reached the web pod despite the NetworkPolicy"; done
+gs_log "2. policy web-from-router: the client is refused (${took}s after the policy was created, of which 3 s are the attempt's timeout; 3 more attempts refused)"
 if ! kubectl_admin -n "$NS" wait --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True \
   httproute/web --timeout=60s >/dev/null; then
   kubectl_admin -n "$NS" get httproute web -o yaml >&2 || true
-  die "HTTPRoute web not accepted by the Gateway"
+  gs_die "HTTPRoute web not accepted by the Gateway"
 fi
 t_route=$(_now)
 wait_for "https://$HOST:$ROUTER_HTTPS_PORT through Traefik" 60 router_get https "$ROUTER_HTTPS_PORT"
 https_answer=$(router_get https "$ROUTER_HTTPS_PORT")
-[[ $https_answer == "hello from web" ]] || die "unexpected answer through the router: $https_answer"
-log "   through the router: 'curl --cacert $LOCAL_CA --resolve $HOST:$ROUTER_HTTPS_PORT:127.0.0.1 https://$HOST:$ROUTER_HTTPS_PORT/' -> '$https_answer' ($(_secs "$t_route" "$(_now)")s after the route was accepted)"
-http_answer=$(router_get http "$ROUTER_HTTP_PORT") || die "no answer on http://$HOST:$ROUTER_HTTP_PORT/"
-[[ $http_answer == "hello from web" ]] || die "unexpected answer through the router (HTTP): $http_answer"
-log "   and on http://$HOST:$ROUTER_HTTP_PORT/"
+[[ $https_answer == "hello from web" ]] || gs_die "unexpected answer through the router: $https_answer"
+gs_log "   through the router: 'curl --cacert $LOCAL_CA --resolve $HOST:$ROUTER_HTTPS_PORT:127.0.0.1 https://$HOST:$ROUTER_HTTPS_PORT/' -> '$https_answer' ($(_secs "$t_route" "$(_now)")s after the route was accepted)"
+http_answer=$(router_get http "$ROUTER_HTTP_PORT") || gs_die "no answer on http://$HOST:$ROUTER_HTTP_PORT/"
+[[ $http_answer == "hello from web" ]] || gs_die "unexpected answer through the router (HTTP): $http_answer"
+gs_log "   and on http://$HOST:$ROUTER_HTTP_PORT/"
 wait_for "https://$INGRESS_HOST:$ROUTER_HTTPS_PORT (Ingress) through Traefik" 30 router_get https "$ROUTER_HTTPS_PORT" "$INGRESS_HOST"
 ingress_answer=$(router_get https "$ROUTER_HTTPS_PORT" "$INGRESS_HOST")
-[[ $ingress_answer == "hello from web" ]] || die "unexpected answer through the Ingress: $ingress_answer"
-log "   and through the Ingress (class traefik, the router's default certificate) on https://$INGRESS_HOST:$ROUTER_HTTPS_PORT/"
+[[ $ingress_answer == "hello from web" ]] || gs_die "unexpected answer through the Ingress: $ingress_answer"
+gs_log "   and through the Ingress (class traefik, the router's default certificate) on https://$INGRESS_HOST:$ROUTER_HTTPS_PORT/"
 subject=$(openssl s_client -connect "127.0.0.1:$ROUTER_HTTPS_PORT" -servername "$HOST" -CAfile "$LOCAL_CA" \
   -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer | paste -sd' ') ||
-  die "the router's certificate does not verify against $LOCAL_CA"
-log "   router certificate: $subject"
+  gs_die "the router's certificate does not verify against $LOCAL_CA"
+gs_log "   router certificate: $subject"
 
 # 3. the client's namespace may connect too
 kubectl_admin -n "$NS" apply -f - >/dev/null <<YAML
@@ -197,9 +197,9 @@ spec:
     ports: [{protocol: TCP, port: $PORT}]
 YAML
 wait_for "the second policy to admit the client" 30 client_get
-answer=$(client_get) || die "the client was refused after web-from-peer"
-[[ $answer == *"hello from web"* ]] || die "unexpected answer to the client: $answer"
-log "3. policy web-from-peer: the client connects again"
+answer=$(client_get) || gs_die "the client was refused after web-from-peer"
+[[ $answer == *"hello from web"* ]] || gs_die "unexpected answer to the client: $answer"
+gs_log "3. policy web-from-peer: the client connects again"
 
 # 4. egress: the client may only reach the web pod; the API server (on the node itself) is refused
 kubectl_admin -n "$PEER" apply -f - >/dev/null <<YAML
@@ -215,14 +215,14 @@ spec:
     ports: [{protocol: TCP, port: $PORT}]
 YAML
 wait_for "the egress policy to refuse the API server" 30 apiserver_refused
-for _ in 1 2 3; do apiserver_refused || die "the client reached the API server despite its egress policy"; done
-client_get >/dev/null || die "the egress policy also refused the allowed web pod"
-log "4. policy client-egress: the client reaches the web pod, the API server $KUBERNETES_SERVICE_IP:443 is refused"
+for _ in 1 2 3; do apiserver_refused || gs_die "the client reached the API server despite its egress policy"; done
+client_get >/dev/null || gs_die "the egress policy also refused the allowed web pod"
+gs_log "4. policy client-egress: the client reaches the web pod, the API server $KUBERNETES_SERVICE_IP:443 is refused"
 
 agent_alive
-log "network smoke test passed in $(_secs "$t0" "$(_now)")s"
+gs_log "network smoke test passed in $(_secs "$t0" "$(_now)")s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then
-  log "keeping namespaces $NS and $PEER"
+  gs_log "keeping namespaces $NS and $PEER"
   exit 0
 fi
 # not waited for (~30 s): the next run waits at its start if they are still terminating

@@ -8,7 +8,7 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || die "no Kubernetes binaries"
+K8S_BIN=${K8S_BIN:-$(k8s_bin_dir)} || gs_die "no Kubernetes binaries"
 NS=gitspace-smoke
 WANT_DNS=0
 EGRESS_PROBE=${GITSPACE_SMOKE_EGRESS:-deb.debian.org/80} # host/port a pod should reach (masquerade, FORWARD)
@@ -87,30 +87,30 @@ if ! kubectl_admin -n "$NS" wait --for=jsonpath='{.status.phase}'=Succeeded pod/
   k describe pod smoke >&2 || true
   k describe pvc home >&2 || true
   k logs smoke >&2 || true
-  die "smoke pod did not succeed"
+  gs_die "smoke pod did not succeed"
 fi
 took=$(_secs "$t0" "$(_now)")
 out=$(k logs smoke)
-log "smoke pod output:"
+gs_log "smoke pod output:"
 while IFS= read -r line; do printf '    %s\n' "$line" >&2; done <<<"$out"
 pv=$(k get pvc home -o jsonpath='{.spec.volumeName}')
 dir=$(kubectl_admin get pv "$pv" -o jsonpath='{.spec.local.path}')
-[[ -n $dir ]] || die "PV $pv is not a local volume: $(kubectl_admin get pv "$pv" -o jsonpath='{.spec}')"
-log "PVC home bound to $pv (local volume $dir: $(stat -c 'mode %a owner %u:%g' "$dir"), file: $(stat -c '%U:%G %a' "$dir/hello" 2>/dev/null || echo -))"
-grep -q '^uid=1000 gid=1000 groups=1000' <<<"$out" || die "unexpected id in the smoke pod"
+[[ -n $dir ]] || gs_die "PV $pv is not a local volume: $(kubectl_admin get pv "$pv" -o jsonpath='{.spec}')"
+gs_log "PVC home bound to $pv (local volume $dir: $(stat -c 'mode %a owner %u:%g' "$dir"), file: $(stat -c '%U:%G %a' "$dir/hello" 2>/dev/null || echo -))"
+grep -q '^uid=1000 gid=1000 groups=1000' <<<"$out" || gs_die "unexpected id in the smoke pod"
 # fsGroup applied by the kubelet (local volumes only): group 1000, setgid, group-writable, nothing for others
-grep -q '^volume root: mode 2775 owner 0:1000$' <<<"$out" || die "fsGroup not applied to the volume root"
-grep -q "reachable" <<<"$out" || die "the kubernetes service was not reachable from the pod"
+grep -q '^volume root: mode 2775 owner 0:1000$' <<<"$out" || gs_die "fsGroup not applied to the volume root"
+grep -q "reachable" <<<"$out" || gs_die "the kubernetes service was not reachable from the pod"
 if [[ $WANT_DNS == 1 ]]; then
-  grep -q "kubernetes.default.svc.cluster.local" <<<"$out" || die "cluster DNS did not answer in the pod"
+  grep -q "kubernetes.default.svc.cluster.local" <<<"$out" || gs_die "cluster DNS did not answer in the pod"
 fi
-grep -q "egress to .* ok" <<<"$out" || log "WARNING: pods cannot reach $EGRESS_PROBE (no network outside, or FORWARD/masquerade)"
-log "smoke pod: created, ran and completed in ${took}s"
+grep -q "egress to .* ok" <<<"$out" || gs_log "WARNING: pods cannot reach $EGRESS_PROBE (no network outside, or FORWARD/masquerade)"
+gs_log "smoke pod: created, ran and completed in ${took}s"
 if [[ ${GITSPACE_SMOKE_KEEP:-0} == 1 ]]; then
-  log "keeping namespace $NS"
+  gs_log "keeping namespace $NS"
   exit 0
 fi
 kubectl_admin delete namespace "$NS" --wait=true --timeout=120s >/dev/null
 wait_for "PV $pv deleted by the provisioner" 60 bash -c "! '$K8S_BIN/kubectl' --kubeconfig '$KUBECONFIG_ADMIN' get pv '$pv'"
-[[ ! -e $dir ]] || die "volume directory $dir still exists after the claim was deleted"
-log "namespace deleted: PV $pv and $dir reclaimed"
+[[ ! -e $dir ]] || gs_die "volume directory $dir still exists after the claim was deleted"
+gs_log "namespace deleted: PV $pv and $dir reclaimed"

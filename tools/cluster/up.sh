@@ -22,7 +22,7 @@ set -euo pipefail
 # shellcheck source=pki.sh
 . "$CLUSTER_SRC/pki.sh"
 
-[[ $(id -u) -eq 0 ]] || die "run as root (containerd, kubelet and kube-proxy need it)"
+[[ $(id -u) -eq 0 ]] || gs_die "run as root (containerd, kubelet and kube-proxy need it)"
 T_START=$(_now)
 mkdir -p "$STATE" "$RUN" "$LOGS" "$PIDS" "$VOLUMES" "$CNI_CONF_DIR"
 chmod 711 "$STATE"
@@ -49,18 +49,18 @@ need_pkg /usr/include/stdio.h libc6-dev
 
 NODE_IP=${GITSPACE_NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}
 [[ -n $NODE_IP ]] || NODE_IP=$(hostname -I | awk '{print $1}')
-[[ -n $NODE_IP ]] || die "cannot find the node IP; set GITSPACE_NODE_IP"
-log "node $NODE_NAME, IP $NODE_IP, state in $STATE"
+[[ -n $NODE_IP ]] || gs_die "cannot find the node IP; set GITSPACE_NODE_IP"
+gs_log "node $NODE_NAME, IP $NODE_IP, state in $STATE"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kernel settings"
 if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then CGROUP_VERSION=2; else CGROUP_VERSION=1; fi
 [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] || modprobe br_netfilter 2>/dev/null ||
-  log "WARNING: br_netfilter not available: service traffic between pods on the bridge may fail"
+  gs_log "WARNING: br_netfilter not available: service traffic between pods on the bridge may fail"
 for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/bridge/bridge-nf-call-ip6tables; do
   [[ -w /proc/sys/$s ]] && [[ $(<"/proc/sys/$s") == 1 ]] || echo 1 >"/proc/sys/$s" 2>/dev/null || true
 done
-log "cgroup v$CGROUP_VERSION (cgroupfs driver), ip_forward=$(</proc/sys/net/ipv4/ip_forward)"
+gs_log "cgroup v$CGROUP_VERSION (cgroupfs driver), ip_forward=$(</proc/sys/net/ipv4/ip_forward)"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "certificates"
@@ -70,8 +70,8 @@ make_pki "$NODE_IP"
 if ! cmp -s "$LOCAL_CA" "$SYSTEM_CA_FILE"; then
   mkdir -p "$(dirname "$SYSTEM_CA_FILE")"
   install -m 644 "$LOCAL_CA" "$SYSTEM_CA_FILE"
-  update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
-  log "local TLS CA added to the system trust store ($SYSTEM_CA_FILE)"
+  update-ca-certificates >/dev/null 2>&1 || gs_die "update-ca-certificates failed"
+  gs_log "local TLS CA added to the system trust store ($SYSTEM_CA_FILE)"
 fi
 for reg in "$REGISTRY_ADDR" "localhost:${REGISTRY_ADDR##*:}"; do
   mkdir -p "/etc/docker/certs.d/$reg"
@@ -159,10 +159,10 @@ register_binfmt() {
   [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   [[ -e /proc/sys/fs/binfmt_misc/$name ]] && return 0
   conf=/usr/lib/binfmt.d/$name.conf
-  [[ -r $conf ]] || die "$conf is missing (Debian package qemu-user-static)"
-  grep -v '^#' "$conf" | head -1 >/proc/sys/fs/binfmt_misc/register || die "could not register $name with binfmt_misc"
-  [[ -e /proc/sys/fs/binfmt_misc/$name ]] || die "$name is not registered with binfmt_misc"
-  log "registered $name with binfmt_misc ($(sed -n 's/^flags: //p' "/proc/sys/fs/binfmt_misc/$name"))"
+  [[ -r $conf ]] || gs_die "$conf is missing (Debian package qemu-user-static)"
+  grep -v '^#' "$conf" | head -1 >/proc/sys/fs/binfmt_misc/register || gs_die "could not register $name with binfmt_misc"
+  [[ -e /proc/sys/fs/binfmt_misc/$name ]] || gs_die "$name is not registered with binfmt_misc"
+  gs_log "registered $name with binfmt_misc ($(sed -n 's/^flags: //p' "/proc/sys/fs/binfmt_misc/$name"))"
 }
 # build_rootfs ARCH: a debootstrap --variant=minbase rootfs as a gzip layer, cached by suite, arch and extra CAs
 build_rootfs() {
@@ -172,15 +172,15 @@ build_rootfs() {
   rm -rf "$dir"
   mkdir -p "$dir"
   r=$dir/rootfs
-  log "debootstrap $BASE_SUITE ($arch) from $DEBIAN_MIRROR ..."
+  gs_log "debootstrap $BASE_SUITE ($arch) from $DEBIAN_MIRROR ..."
   if [[ $arch == "$host_arch" ]]; then
     "${NICE[@]}" debootstrap --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" >"$dir/debootstrap.log" 2>&1 ||
-      { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap failed"; }
+      { tail -20 "$dir/debootstrap.log" >&2; gs_die "debootstrap failed"; }
   else
     "${NICE[@]}" debootstrap --foreign --variant=minbase --arch="$arch" "$BASE_SUITE" "$r" "$DEBIAN_MIRROR" \
-      >"$dir/debootstrap.log" 2>&1 || { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap (foreign) failed"; }
+      >"$dir/debootstrap.log" 2>&1 || { tail -20 "$dir/debootstrap.log" >&2; gs_die "debootstrap (foreign) failed"; }
     "${NICE[@]}" chroot "$r" /debootstrap/debootstrap --second-stage >>"$dir/debootstrap.log" 2>&1 ||
-      { tail -20 "$dir/debootstrap.log" >&2; die "debootstrap second stage failed"; }
+      { tail -20 "$dir/debootstrap.log" >&2; gs_die "debootstrap second stage failed"; }
   fi
   # like the official image: no package lists or caches, no host files, the usual sources
   rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb "$r"/var/log/*.log \
@@ -200,7 +200,7 @@ EOF
   rm -rf "$r"
   echo "$extra_ca_hash" >"$dir/.extra-ca"
   date -u +%FT%TZ >"$dir/.done"
-  log "rootfs $BASE_SUITE/$arch: $(du -h "$dir/layer.tar.gz" | cut -f1) compressed"
+  gs_log "rootfs $BASE_SUITE/$arch: $(du -h "$dir/layer.tar.gz" | cut -f1) compressed"
 }
 # default: the host's architecture plus any other already cached (so a plain re-run keeps a multi-arch tag)
 if [[ -z ${GITSPACE_BASE_ARCHES:-} ]]; then
@@ -225,7 +225,7 @@ bash "$CLUSTER_SRC/oci-push.sh" "$BASE_IMAGE" "${base_layers[@]}" \
 part "cri-stop build"
 GO_DIR=$(go_bin_dir)
 if [[ ! -f $GO_DIR/.done ]]; then
-  command -v go >/dev/null || die "go is required to build tools/cluster/go (Go >= 1.24)"
+  command -v go >/dev/null || gs_die "go is required to build tools/cluster/go (Go >= 1.24)"
   rm -rf "$GO_DIR"
   mkdir -p "$GO_DIR/bin"
   cp -r "$CLUSTER_SRC/go" "$GO_DIR/src"
@@ -247,14 +247,14 @@ if [[ ${GITSPACE_CLUSTER_DNS:-1} != 0 ]]; then
     rm -rf "$DNS_DIR"
     mkdir -p "$DNS_DIR/bin"
     cp -r "$DNS_SRC" "$DNS_DIR/src"
-    log "building CoreDNS (a few minutes on 2 cores; GITSPACE_CLUSTER_DNS=0 skips it)"
+    gs_log "building CoreDNS (a few minutes on 2 cores; GITSPACE_CLUSTER_DNS=0 skips it)"
     if (cd "$DNS_DIR/src" &&
       GOMODCACHE=${GITSPACE_GOMODCACHE:-$TOOLS_DIR/go/mod} GOCACHE=${GITSPACE_GOCACHE:-$TOOLS_DIR/go/build} \
         GOSUMDB=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
         "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$DNS_DIR/bin/coredns" .); then
       date -u +%FT%TZ >"$DNS_DIR/.done"
     else
-      log "WARNING: CoreDNS build failed: the cluster runs without cluster DNS"
+      gs_log "WARNING: CoreDNS build failed: the cluster runs without cluster DNS"
     fi
   fi
   [[ -f $DNS_DIR/.done ]] && COREDNS_BIN=$DNS_DIR/bin/coredns
@@ -334,7 +334,7 @@ EOF
 # the bridge exists before the first pod so that CoreDNS can listen on its address; the bridge plugin adopts it
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link add "$BRIDGE" type bridge
-  log "created bridge $BRIDGE"
+  gs_log "created bridge $BRIDGE"
 fi
 ip -4 addr show dev "$BRIDGE" | grep -F " $POD_GATEWAY/${POD_CIDR#*/} " >/dev/null ||
   ip addr add "$POD_GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
@@ -368,32 +368,32 @@ k8s_build_running() {
 if ! K8S_BIN=$(k8s_bin_dir); then
   # a build in progress (ours or another session's): wait for it rather than starting a second one
   if k8s_build_running; then
-    log "tools/toolchain.sh is building Kubernetes: waiting for the binaries in $TOOLS_DIR ..."
+    gs_log "tools/toolchain.sh is building Kubernetes: waiting for the binaries in $TOOLS_DIR ..."
     t0=$SECONDS
     until K8S_BIN=$(k8s_bin_dir); do
-      ((SECONDS - t0 < ${GITSPACE_K8S_WAIT:-5400})) || die "no Kubernetes binaries after ${GITSPACE_K8S_WAIT:-5400}s"
+      ((SECONDS - t0 < ${GITSPACE_K8S_WAIT:-5400})) || gs_die "no Kubernetes binaries after ${GITSPACE_K8S_WAIT:-5400}s"
       k8s_build_running || break
       sleep 10
     done
   fi
   if ! K8S_BIN=$(k8s_bin_dir); then
-    log "building the Kubernetes binaries with tools/toolchain.sh kubernetes (long: ~30+ min on 2 cores)"
+    gs_log "building the Kubernetes binaries with tools/toolchain.sh kubernetes (long: ~30+ min on 2 cores)"
     bash "$REPO/tools/toolchain.sh" kubernetes
-    K8S_BIN=$(k8s_bin_dir) || die "no Kubernetes binaries in $TOOLS_DIR after tools/toolchain.sh kubernetes"
+    K8S_BIN=$(k8s_bin_dir) || gs_die "no Kubernetes binaries in $TOOLS_DIR after tools/toolchain.sh kubernetes"
   fi
 fi
 K8S_VERSION=$("$K8S_BIN/kube-apiserver" --version | awk '{print $2}')
-log "Kubernetes $K8S_VERSION from $K8S_BIN"
+gs_log "Kubernetes $K8S_VERSION from $K8S_BIN"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "cluster parts (tools/toolchain.sh cluster)"
 # local-path-provisioner, kube-network-policies, Traefik, Gateway API CRDs: built once into the tools cache
 # (seconds when cached; waits for another run building them)
 bash "$REPO/tools/toolchain.sh" cluster
-LPP_DIR=$(cluster_tool GITSPACE_LOCAL_PATH_PROVISIONER) || die "local-path-provisioner not built (tools/toolchain.sh cluster)"
-KNP_DIR=$(cluster_tool GITSPACE_KUBE_NETWORK_POLICIES) || die "kube-network-policies not built (tools/toolchain.sh cluster)"
-TRAEFIK_DIR=$(cluster_tool GITSPACE_TRAEFIK) || die "traefik not built (tools/toolchain.sh cluster)"
-GATEWAY_CRDS_DIR=$(cluster_tool GITSPACE_GATEWAY_API_CRDS) || die "Gateway API CRDs missing (tools/toolchain.sh cluster)"
+LPP_DIR=$(cluster_tool GITSPACE_LOCAL_PATH_PROVISIONER) || gs_die "local-path-provisioner not built (tools/toolchain.sh cluster)"
+KNP_DIR=$(cluster_tool GITSPACE_KUBE_NETWORK_POLICIES) || gs_die "kube-network-policies not built (tools/toolchain.sh cluster)"
+TRAEFIK_DIR=$(cluster_tool GITSPACE_TRAEFIK) || gs_die "traefik not built (tools/toolchain.sh cluster)"
+GATEWAY_CRDS_DIR=$(cluster_tool GITSPACE_GATEWAY_API_CRDS) || gs_die "Gateway API CRDs missing (tools/toolchain.sh cluster)"
 
 # ---------------------------------------------------------------------------------------------------------------
 part "kube-apiserver"
@@ -740,7 +740,7 @@ for sc in "$STORAGE_CLASS" "$STORAGE_CLASS-retain"; do
   p=$(kubectl_admin get storageclass "$sc" -o jsonpath='{.provisioner}' 2>/dev/null || true)
   if [[ -n $p && $p != "$PROVISIONER_NAME" ]]; then
     kubectl_admin delete storageclass "$sc" >/dev/null
-    log "StorageClass $sc of provisioner $p replaced"
+    gs_log "StorageClass $sc of provisioner $p replaced"
   fi
 done
 kubectl_admin apply -f "$STATE/local-path-provisioner.yaml" >/dev/null
@@ -962,7 +962,7 @@ data:
 EOF
 kubectl_admin apply -f "$STATE/traefik.yaml" >/dev/null
 kubectl_admin -n "$ROUTER_NS" rollout status deployment/traefik --timeout=180s >/dev/null ||
-  die "Traefik did not become ready (kubectl -n $ROUTER_NS logs deploy/traefik)"
+  gs_die "Traefik did not become ready (kubectl -n $ROUTER_NS logs deploy/traefik)"
 wait_for "Gateway $ROUTER_NS/$ROUTER_GATEWAY programmed" 60 kubectl_admin -n "$ROUTER_NS" wait \
   --for=condition=Programmed "gateway/$ROUTER_GATEWAY" --timeout=5s
 # the router answers over TLS with the wildcard certificate (404: no route for this name)
@@ -979,10 +979,10 @@ if [[ ${GITSPACE_CLUSTER_SMOKE:-1} != 0 ]]; then
 fi
 
 print_timings
-log "cluster up in $(_secs "$T_START" "$(_now)")s (Kubernetes $K8S_VERSION, node $NODE_NAME)"
-log "registry: https://$REGISTRY_ADDR (CA: $LOCAL_CA, also in the system trust store)  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
-log "BuildKit: buildkitd --config $STATE/buildkitd.toml trusts the registry"
-log "router: Traefik, Gateway $ROUTER_NS/$ROUTER_GATEWAY (GatewayClass traefik), IngressClass traefik; https on port $ROUTER_HTTPS_PORT, http on $ROUTER_HTTP_PORT"
-log "  try: curl --cacert $LOCAL_CA --resolve NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT:127.0.0.1 https://NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT/"
-log "kubectl: $K8S_BIN/kubectl (or: source $TOOLS_DIR/env.sh)"
+gs_log "cluster up in $(_secs "$T_START" "$(_now)")s (Kubernetes $K8S_VERSION, node $NODE_NAME)"
+gs_log "registry: https://$REGISTRY_ADDR (CA: $LOCAL_CA, also in the system trust store)  base image: $BASE_IMAGE  storage class: $STORAGE_CLASS (default)"
+gs_log "BuildKit: buildkitd --config $STATE/buildkitd.toml trusts the registry"
+gs_log "router: Traefik, Gateway $ROUTER_NS/$ROUTER_GATEWAY (GatewayClass traefik), IngressClass traefik; https on port $ROUTER_HTTPS_PORT, http on $ROUTER_HTTP_PORT"
+gs_log "  try: curl --cacert $LOCAL_CA --resolve NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT:127.0.0.1 https://NAME.$CLUSTER_DOMAIN:$ROUTER_HTTPS_PORT/"
+gs_log "kubectl: $K8S_BIN/kubectl (or: source $TOOLS_DIR/env.sh)"
 echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
