@@ -15,11 +15,13 @@ import { idleIntervalMs, startIdleReaper } from "./idle";
 import { createPortalServer, portalTokenFromEnv } from "./http/server";
 import { kubeLiveBackend } from "./live/watch";
 import { createInMemoryPortal, exampleTeamValues, MemoryLiveBackend } from "./memory";
+import { quietSdkDebugLogs } from "./sdk-logs";
 import { cheapSdkPromiseStacks } from "./sdk-stacks";
 import { GitspaceOperations } from "./types";
 
 async function main() {
     cheapSdkPromiseStacks();
+    quietSdkDebugLogs();
     let token: string;
     try {
         token = portalTokenFromEnv(process.env, (file) => fs.readFileSync(file, "utf8"));

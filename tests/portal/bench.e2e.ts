@@ -12,9 +12,11 @@
  *    alternating rounds of a one-developer change with the partial program (targeted: the developer and the shared
  *    quota) and with the whole program (`targeting: never`: every resource registered and diffed, what a targeted
  *    change cost in this layout before the partial program), and one developer added (the quota grows, targeted).
- * 4. Promise stacks: the portal process's CPU and wall time for a batch changing every developer of a team and for a
- *    no-op update, with the SDK's promise stacks source-mapped (ts-node's formatter) or plain (portal/sdk-stacks.ts,
- *    what main.ts installs), alternated; PORTAL_BENCH_STACKS developers (20).
+ * 4. The SDK's cost in the portal: the portal process's CPU and wall time for a batch changing every developer of a
+ *    team and for a no-op update, three ways, alternated: as before (the SDK's promise stacks source-mapped by
+ *    ts-node's formatter, its debug messages sent to the engine), plain stacks only (portal/sdk-stacks.ts), and as
+ *    shipped (plain stacks and no debug messages, portal/sdk-logs.ts: what main.ts installs); PORTAL_BENCH_STACKS
+ *    developers (20).
  * Sizes: PORTAL_BENCH_STORM (20), PORTAL_BENCH_SIZES ("10,50,200"), PORTAL_BENCH_SHARED_SIZES ("50"), rounds of the
  * shared-layout comparison PORTAL_BENCH_ROUNDS (2). Load averages (1, 5, 15 min) are printed with the figures of
  * the scale and shared runs. Every stack is a unique team; at the end its
@@ -32,6 +34,8 @@ import {
 } from "./e2e-harness";
 import { serve } from "./helpers";
 import { cheapSdkPromiseStacks } from "../../portal/sdk-stacks";
+import { quietSdkDebugLogs, sdkDebugLogsQuiet, sdkLogModule } from "../../portal/sdk-logs";
+import { EngineEvent } from "@pulumi/pulumi/automation";
 import { developerNamespaceName } from "../../components/names";
 
 const STORM = Number(process.env.PORTAL_BENCH_STORM ?? 20);
@@ -41,6 +45,8 @@ const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
 const STACKS_DEVS = Number(process.env.PORTAL_BENCH_STACKS ?? 20);
 /** ts-node's source-map formatter, before `cheapSdkPromiseStacks` wraps it (the "promise stacks" comparison). */
 const SOURCE_MAPPED = Error.prepareStackTrace;
+/** The SDK's own log.debug, before `quietSdkDebugLogs` replaces it (set in before()). */
+let restoreSdkDebugLogs: (...args: unknown[]) => Promise<void>;
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
@@ -166,8 +172,10 @@ describe("portal bench (real engine, local cluster)", function () {
     before(() => {
         requireCli();
         requireCluster();
-        // Every figure is the portal as shipped: main.ts installs it too.
+        // Every figure is the portal as shipped: main.ts installs both too.
         cheapSdkPromiseStacks();
+        restoreSdkDebugLogs = sdkLogModule().debug;
+        quietSdkDebugLogs();
     });
 
     it(`storm: ${STORM} simultaneous starts through the HTTP API against one start alone`, async () => {
@@ -248,32 +256,47 @@ describe("portal bench (real engine, local cluster)", function () {
         return { portal, ref, noopMs };
     }
 
-    it(`the SDK's promise stacks: the portal's CPU for a ${STACKS_DEVS}-developer batch and a no-op update, stacks source-mapped or plain`, async () => {
-        // The portal as shipped (main.ts) formats the SDK's promise stacks plainly; here both ways, alternated.
+    it(`the SDK's cost in the portal: CPU for a ${STACKS_DEVS}-developer batch and a no-op update, promise stacks and debug logs as before and as shipped`, async () => {
+        // The portal as shipped (main.ts) formats the SDK's promise stacks plainly and sends no SDK debug messages;
+        // here three ways, alternated: as before either, plain stacks only, and as shipped.
         const mapped = SOURCE_MAPPED;
         assert.ok(mapped, "ts-node's source-map formatter is installed (this bench runs under ts-node, as npm run portal does)");
         const cheap = Error.prepareStackTrace;
         assert.ok(cheap && cheap !== mapped, "cheapSdkPromiseStacks is installed (before)");
+        assert.ok(sdkDebugLogsQuiet(), "quietSdkDebugLogs is installed (before)");
+        const log = sdkLogModule();
+        const quiet = log.debug;
+        const sent = restoreSdkDebugLogs;
         const team = await deployedTeam("bstacks", STACKS_DEVS);
+        type How = "before" | "plain stacks" | "shipped";
+        const HOWS: How[] = ["before", "plain stacks", "shipped"];
+        const set = (how: How) => {
+            Error.prepareStackTrace = how === "before" ? mapped : cheap;
+            log.debug = how === "shipped" ? quiet : sent;
+        };
         try {
             const portal = new GitspacePortal({ automation: { workDir: team.project.dir } });
             const ref = { team: team.team, env: "dev" };
             const driver = (await portal.driver(ref)) as AutomationStackDriver;
             await portal.update(ref, "dev000", { migrateLegacyWorkspaces: true }, { dryRun: true });
-            type How = "mapped" | "plain";
-            const runs: Record<"batch" | "noop", Record<How, Array<{ cpu: number; wall: number }>>> = {
-                batch: { mapped: [], plain: [] }, noop: { mapped: [], plain: [] },
+            // debug: the engine's debug events of the run (counted for the no-op update, where the driver's events are seen).
+            type Run = { cpu: number; wall: number; debug: number };
+            const runs: Record<"batch" | "noop", Record<How, Run[]>> = {
+                batch: { before: [], "plain stacks": [], shipped: [] }, noop: { before: [], "plain stacks": [], shipped: [] },
             };
-            const measure = async (kind: "batch" | "noop", how: How, run: () => Promise<unknown>) => {
-                Error.prepareStackTrace = how === "plain" ? cheap : mapped;
+            const measure = async (kind: "batch" | "noop", how: How, run: (onEngineEvent: (e: EngineEvent) => void) => Promise<unknown>) => {
+                set(how);
+                let debug = 0;
+                const count = (e: EngineEvent) => { if (e.diagnosticEvent?.severity === "debug") debug++; };
                 const cpu0 = process.cpuUsage(), t0 = Date.now();
-                await run();
+                await run(count);
                 const cpu = process.cpuUsage(cpu0);
-                runs[kind][how].push({ cpu: (cpu.user + cpu.system) / 1000, wall: Date.now() - t0 });
+                runs[kind][how].push({ cpu: (cpu.user + cpu.system) / 1000, wall: Date.now() - t0, debug });
             };
             let batches = 0;
             for (let round = 0; round < ROUNDS * 2; round++) {
-                for (const how of round % 2 ? (["plain", "mapped"] as const) : (["mapped", "plain"] as const)) {
+                // Each round in another order: every configuration runs first, in the middle and last.
+                for (const how of HOWS.map((_, i) => HOWS[(i + round) % HOWS.length])) {
                     const migrate = batches++ % 2 === 0; // flips every batch: each one changes every developer
                     // One batch: every developer's change at once (stopped gitspaces: the Deployments change, no pod starts).
                     await measure("batch", how, async () => {
@@ -281,21 +304,26 @@ describe("portal bench (real engine, local cluster)", function () {
                         assert.ok(results.every((r) => r.changes.update === 1), JSON.stringify(results.map((r) => r.changes)));
                     });
                     // A no-op update: the whole program registers, nothing changes.
-                    await measure("noop", how, async () => {
-                        const noop = await driver.up({ onEngineEvent: () => undefined });
+                    await measure("noop", how, async (onEngineEvent) => {
+                        const noop = await driver.up({ onEngineEvent });
                         assert.deepStrictEqual(Object.keys(noop.changes), ["same"], JSON.stringify(noop.changes));
                     });
                 }
             }
             await portal.close();
             const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+            const noops = runs.noop;
+            assert.ok(noops.before.every((r) => r.debug > 0) && noops["plain stacks"].every((r) => r.debug > 0), "the SDK sends debug messages unless quieted");
+            assert.ok(noops.shipped.every((r) => r.debug === 0), `as shipped, no debug message reaches the engine: ${JSON.stringify(noops.shipped)}`);
             for (const [kind, what] of [["batch", `${STACKS_DEVS}-developer batch`], ["noop", "no-op update"]] as const) {
-                const m = (how: How, k: "cpu" | "wall") => med(runs[kind][how].map((r) => r[k]));
-                figure(`promise stacks, ${what} (median of ${runs[kind].plain.length}): portal CPU ${secs(m("mapped", "cpu"))} s source-mapped, ` +
-                    `${secs(m("plain", "cpu"))} s plain (${(m("mapped", "cpu") / m("plain", "cpu")).toFixed(2)}x); wall ${secs(m("mapped", "wall"))} s and ${secs(m("plain", "wall"))} s (load ${load()})`);
+                const m = (how: How, k: keyof Run) => med(runs[kind][how].map((r) => r[k]));
+                figure(`SDK cost, ${what} (median of ${runs[kind].shipped.length}): portal CPU ${HOWS.map((h) => `${secs(m(h, "cpu"))} s ${h}`).join(", ")} ` +
+                    `(${(m("before", "cpu") / m("shipped", "cpu")).toFixed(2)}x); wall ${HOWS.map((h) => `${secs(m(h, "wall"))} s`).join(", ")}` +
+                    (kind === "noop" ? `; engine debug events ${m("plain stacks", "debug")} → ${m("shipped", "debug")}` : "") + ` (load ${load()})`);
             }
         } finally {
             Error.prepareStackTrace = cheap;
+            log.debug = quiet;
             await team.cleanup();
         }
     });

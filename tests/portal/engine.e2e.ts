@@ -12,6 +12,7 @@ import {
 } from "../../portal";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 import { automationDriverFactory, AutomationStackDriver } from "../../portal/driver";
+import { quietSdkDebugLogs } from "../../portal/sdk-logs";
 import { e2eTeamValues, E2eProject, initStack, KUBECONFIG, makeProject, pulumi, requireCli } from "./e2e-harness";
 import { serve } from "./helpers";
 
@@ -216,6 +217,28 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
             }
         } finally {
             fs.writeFileSync(file, whole);
+        }
+    });
+
+    it("the SDK's debug messages: sent to the engine by the inline program unless quieted (as main.ts does), then none", async () => {
+        driver ??= (await portal.driver(ref)) as AutomationStackDriver;
+        const debugEvents = async () => {
+            let n = 0, all = 0;
+            await driver.preview({ onEngineEvent: (e) => { all++; if (e.diagnosticEvent?.severity === "debug") n++; } });
+            return { n, all };
+        };
+        const restore = quietSdkDebugLogs();
+        try {
+            restore();
+            const sent = await debugEvents();
+            assert.ok(sent.n > 20, `the SDK's runtime sends debug messages per registration: ${JSON.stringify(sent)}`);
+            quietSdkDebugLogs();
+            const quiet = await debugEvents();
+            assert.strictEqual(quiet.n, 0, JSON.stringify(quiet));
+            assert.ok(quiet.all > 0 && quiet.all === sent.all - sent.n, `every other event is still there: ${JSON.stringify({ sent, quiet })}`);
+            console.log(`      preview: ${sent.all} engine events, ${sent.n} of them SDK debug messages; quieted: ${quiet.all}`);
+        } finally {
+            restore();
         }
     });
 });
