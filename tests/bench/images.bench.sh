@@ -11,8 +11,11 @@
 #   always built)
 # Environment:
 #   (buildkitd, buildctl and runc on PATH, root: `source ~/.cache/gitspace-tools/env.sh`)
-#   GITSPACE_REGISTRY_REPO  where the images are pushed as <repo>/<image>:bench, plain HTTP (required,
-#                           e.g. 127.0.0.1:5055/gitspace-bench)
+#   GITSPACE_REGISTRY_REPO  where the images are pushed as <repo>/<image>:bench (required, e.g.
+#                           127.0.0.1:5000/gitspace-bench; for an HTTPS one set GITSPACE_REGISTRY_SCHEME=https, read by
+#                           layers.sh)
+#   GITSPACE_BUILDKITD_CONFIG registry settings for the bench's buildkitd (default: /var/lib/gitspace-cluster/
+#                           buildkitd.toml when it exists: the local registry's CA; otherwise plain HTTP)
 #   GITSPACE_BASE_IMAGE     the Debian/Ubuntu image (required, e.g. 127.0.0.1:5055/debian:bookworm)
 #   GITSPACE_BENCH_EDIT     the file edited between the builds (default: scripts/common/lib.sh; a .go file gets a
 #                           `//` comment line, e.g. images/devcontainer/main.go)
@@ -40,13 +43,6 @@ arch="$(dpkg --print-architecture)"
 bench_work gitspace-images-bench
 work="$BENCH_WORK"
 
-# The bench's buildkitd reaches the registries of the refs over plain HTTP.
-registry_config() {
-    local host
-    for host in $(printf '%s\n' "${registry%%/*}" "${os_image%%/*}" | sort -u); do
-        printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$host"
-    done
-}
 ctx="$work/context"
 bench_context "$repo" "$ctx"
 [[ -f "$ctx/$edit" ]] || gs_die "no $edit in the build context"
@@ -89,7 +85,7 @@ build_all() {
 }
 
 images=(base-system devcontainer base "${flavors[@]}")
-bench_start_buildkitd "$(registry_config)"
+bench_start_buildkitd "$(bench_registry_config "${registry%%/*}" "${os_image%%/*}")"
 gs_log "cold build (a new buildkitd, empty cache) of ${images[*]}"
 build_all cold
 comment='#'

@@ -35,6 +35,20 @@ bench_context() {
     cp -a "$1/images" "$1/scripts" "$1/.dockerignore" "$2/"
 }
 
+# bench_registry_config HOST...: the [registry] sections of the bench's buildkitd: the file GITSPACE_BUILDKITD_CONFIG
+# (default: /var/lib/gitspace-cluster/buildkitd.toml, the local registry's HTTPS CA, written by tools/cluster/up.sh)
+# when it exists, else plain HTTP for each HOST.
+bench_registry_config() {
+    local config="${GITSPACE_BUILDKITD_CONFIG:-/var/lib/gitspace-cluster/buildkitd.toml}" host
+    if [[ -f "$config" ]]; then
+        cat "$config"
+        return
+    fi
+    for host in $(printf '%s\n' "$@" | sort -u); do
+        printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$host"
+    done
+}
+
 # bench_start_buildkitd REGISTRY-CONFIG [COMMAND...]: the bench's own buildkitd (OCI worker with runc, an empty root
 # in BENCH_WORK), run through COMMAND when given (e.g. nice -n 19), with REGISTRY-CONFIG (buildkitd.toml
 # [registry."<host>"] sections, may be empty) appended to its config; waits until it answers, then exports

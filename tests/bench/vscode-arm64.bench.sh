@@ -21,7 +21,7 @@
 #   GITSPACE_BASE_IMAGE       the Debian image, multi-arch with linux/amd64 and linux/arm64 (required,
 #                             e.g. 127.0.0.1:5000/debian:bookworm; tools/cluster/up.sh with GITSPACE_BASE_ARCHES)
 #   GITSPACE_BUILDKITD_CONFIG registry settings for the bench's buildkitd (default: /var/lib/gitspace-cluster/
-#                             buildkitd.toml when it exists: the local registry's CA)
+#                             buildkitd.toml when it exists: the local registry's CA; otherwise plain HTTP)
 #   GITSPACE_BENCH_PLATFORMS  the vscode builds, in order (default: "linux/arm64 linux/amd64")
 #   GITSPACE_HEALTHZ_TIMEOUT  seconds code-server gets to answer /healthz (default: 900; under QEMU it is slow)
 #   GITSPACE_BENCH_WORKDIR    the buildkitd root, logs, context copy (default: a new /var/tmp directory, removed)
@@ -34,7 +34,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 registry="${GITSPACE_REGISTRY_REPO:?GITSPACE_REGISTRY_REPO is required (e.g. 127.0.0.1:5000/gitspace-bench)}"
 os_image="${GITSPACE_BASE_IMAGE:?GITSPACE_BASE_IMAGE is required (a multi-arch Debian image)}"
-bk_config="${GITSPACE_BUILDKITD_CONFIG:-/var/lib/gitspace-cluster/buildkitd.toml}"
 read -r -a platforms <<<"${GITSPACE_BENCH_PLATFORMS:-linux/arm64 linux/amd64}"
 healthz_timeout="${GITSPACE_HEALTHZ_TIMEOUT:-900}"
 [[ "$healthz_timeout" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_HEALTHZ_TIMEOUT must be a number of seconds"
@@ -79,9 +78,7 @@ verify() {
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ (bench: )/\1/p' "$dir/out.log"
 }
 
-registries=""
-[[ ! -f "$bk_config" ]] || registries="$(cat "$bk_config")"
-bench_start_buildkitd "$registries" nice -n 19
+bench_start_buildkitd "$(bench_registry_config "${registry%%/*}" "${os_image%%/*}")" nice -n 19
 gs_log "own buildkitd (nice 19, empty cache) at $BUILDKIT_HOST; work dir $work"
 system="$(ref base-system)"
 gs_log "base-system for linux/amd64,linux/arm64 FROM $os_image"
