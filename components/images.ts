@@ -1,8 +1,10 @@
 /**
- * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, plus the
- * `base-system` image (images/base/Dockerfile, target `system`: packages and user, no scripts). Every flavor but
- * `base` is built FROM base-system's pushed, digest-pinned ref and copies its own scripts last, so a script change
- * leaves that parent unchanged and rebuilds only the last layers of each flavor.
+ * RuntimeImages: builds and pushes the gitspace runtime images, one `@pulumi/docker-build` Image per flavor, plus two
+ * parts of them, both from images/base/Dockerfile: `base-system` (target `system`: packages and user, no scripts) and
+ * `devcontainer` (target `devcontainer`: only the gitspace-devcontainer binary, the one place it is built). Every
+ * flavor but `base` is built FROM base-system's pushed, digest-pinned ref and copies the binary from devcontainer's
+ * (build arg DEVCONTAINER_IMAGE) and its own scripts last, so a script or Go change leaves the parent unchanged and
+ * rebuilds only the last layers of each flavor.
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -46,13 +48,29 @@ export interface RuntimeImagesArgs {
     contextDir?: string;
 }
 
-export const IMAGE_BUILD_ARGS = { base: "BASE_IMAGE", extensions: "VSCODE_EXTENSIONS" } as const;
+/** The build args the Dockerfiles declare and the Images set: named here only. */
+export const IMAGE_BUILD_ARGS = { base: "BASE_IMAGE", devcontainer: "DEVCONTAINER_IMAGE", extensions: "VSCODE_EXTENSIONS" } as const;
 
 /** The parent of the flavors: images/base/Dockerfile's `system` stage, pushed as `<registry>:base-system-<tag>`. */
 export const SYSTEM_IMAGE = { name: "base-system", dockerfileOf: "base", target: "system" } as const;
 
-/** What an Image builds: a flavor, or the flavors' parent. */
-export type ImageKind = Flavor | typeof SYSTEM_IMAGE.name;
+/**
+ * gitspace-devcontainer alone: images/base/Dockerfile's `devcontainer` stage (FROM scratch, the binary), pushed as
+ * `<registry>:devcontainer-<tag>`; the flavors but base copy the binary from it (their DEVCONTAINER_IMAGE).
+ */
+export const DEVCONTAINER_IMAGE = { name: "devcontainer", dockerfileOf: "base", target: "devcontainer" } as const;
+
+/** The images that are parts of the flavors, not flavors: built from a target of another flavor's Dockerfile. */
+const PART_IMAGES = { [SYSTEM_IMAGE.name]: SYSTEM_IMAGE, [DEVCONTAINER_IMAGE.name]: DEVCONTAINER_IMAGE } as const;
+type PartImage = keyof typeof PART_IMAGES;
+
+/** What an Image builds: a flavor, the flavors' parent, or the devcontainer binary. */
+export type ImageKind = Flavor | PartImage;
+
+const isPart = (kind: ImageKind): kind is PartImage => Object.prototype.hasOwnProperty.call(PART_IMAGES, kind);
+
+/** The flavors built FROM base-system that copy the devcontainer binary from DEVCONTAINER_IMAGE (all but base). */
+export const takesDevcontainerImage = (kind: ImageKind): boolean => !isPart(kind) && kind !== "base";
 
 type ResolvedImagesArgs = Required<Pick<RuntimeImagesArgs, "registry" | "tag" | "platforms" | "push" | "build" | "vscodeExtensions" | "baseImage" | "contextDir" | "compression">>
     & Pick<RuntimeImagesArgs, "username" | "password" | "builder" | "fromStack">;
@@ -167,19 +185,20 @@ export function resolveImagesArgs(args: RuntimeImagesArgs): ResolvedImagesArgs {
     };
 }
 
-/** The tag of an image: `<registry>:<flavor>-<tag>`, or `<registry>:base-system-<tag>` for the flavors' parent. */
+/** The tag of an image: `<registry>:<flavor>-<tag>`, or `<registry>:<part>-<tag>` for base-system and devcontainer. */
 export function imageKindTag(registry: string, kind: ImageKind, tag: string): string {
-    return kind === SYSTEM_IMAGE.name ? `${registry}:${kind}-${tag}` : imageTag(registry, kind, tag);
+    return isPart(kind) ? `${registry}:${kind}-${tag}` : imageTag(registry, kind, tag);
 }
 
 /**
- * The docker-build Image inputs of one flavor, or of `base-system` (the `system` target of images/base/Dockerfile):
- * pure, so tests and the benchmark use them directly. `from` is the BASE_IMAGE build arg: the OS image for `base`
- * and `base-system`, base-system's ref for the other flavors.
+ * The docker-build Image inputs of one flavor, or of `base-system` or `devcontainer` (targets of
+ * images/base/Dockerfile): pure, so tests and the benchmark use them directly. `from` is the BASE_IMAGE build arg:
+ * the OS image for `base`, `base-system` and `devcontainer`, base-system's ref for the other flavors; `devcontainer`
+ * is the DEVCONTAINER_IMAGE build arg, devcontainer's ref, which the flavors but base need (and no other image takes).
  */
 export function flavorImageArgs(
     kind: ImageKind,
-    rawArgs: RuntimeImagesArgs & { from: pulumi.Input<string> },
+    rawArgs: RuntimeImagesArgs & { from: pulumi.Input<string>; devcontainer?: pulumi.Input<string> },
 ): dockerbuild.ImageArgs {
     const args = resolveImagesArgs(rawArgs);
     const contextDir = args.contextDir;
@@ -187,13 +206,17 @@ export function flavorImageArgs(
     const cacheRef = imageKindTag(args.registry, kind, "buildcache");
     const push = args.push;
     const buildArgs: Record<string, pulumi.Input<string>> = { [IMAGE_BUILD_ARGS.base]: rawArgs.from };
+    if (takesDevcontainerImage(kind) !== (rawArgs.devcontainer !== undefined)) {
+        throw new Error(`image ${kind}: the devcontainer image ref is ${takesDevcontainerImage(kind) ? "required" : "not taken"} (${IMAGE_BUILD_ARGS.devcontainer})`);
+    }
+    if (rawArgs.devcontainer !== undefined) buildArgs[IMAGE_BUILD_ARGS.devcontainer] = rawArgs.devcontainer;
     if (kind === "vscode") buildArgs[IMAGE_BUILD_ARGS.extensions] = args.vscodeExtensions.join(" ");
-    const system = kind === SYSTEM_IMAGE.name;
+    const part = isPart(kind) ? PART_IMAGES[kind] : undefined;
     return {
         tags: [tag],
         context: { location: contextDir },
-        dockerfile: { location: path.join(contextDir, "images", system ? SYSTEM_IMAGE.dockerfileOf : kind, "Dockerfile") },
-        target: system ? SYSTEM_IMAGE.target : undefined,
+        dockerfile: { location: path.join(contextDir, "images", part ? part.dockerfileOf : kind, "Dockerfile") },
+        target: part?.target,
         platforms: args.platforms as dockerbuild.Platform[],
         ...pushArgs(push, args.compression),
         buildArgs,
@@ -229,13 +252,13 @@ function pushArgs(push: boolean, compression: LayerCompression): Pick<dockerbuil
 export class RuntimeImages extends pulumi.ComponentResource {
     /** Image reference per flavor: digest-pinned when built and pushed here, the tag otherwise. */
     public readonly refs: Record<Flavor, pulumi.Output<string>>;
-    /** The Image resources, `base-system` included (empty when `build` is false). */
+    /** The Image resources, `base-system` and `devcontainer` included (empty when `build` is false). */
     public readonly images: Partial<Record<ImageKind, dockerbuild.Image>>;
 
     constructor(name: string, rawArgs: RuntimeImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE_TOKENS.runtimeImages, name, {}, opts);
         const args = resolveImagesArgs(rawArgs);
-        const { tag, build, push } = args;
+        const { tag, build } = args;
 
         const refs = {} as Record<Flavor, pulumi.Output<string>>;
         this.images = {};
@@ -247,21 +270,35 @@ export class RuntimeImages extends pulumi.ComponentResource {
         } else if (!build) {
             for (const flavor of FLAVORS) refs[flavor] = pulumi.output(imageTag(args.registry, flavor, tag));
         } else {
-            const refOf = (image: dockerbuild.Image, kind: ImageKind) =>
-                // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
-                image.ref.apply((ref) => (push && ref ? ref : imageKindTag(args.registry, kind, tag)));
-            const create = (kind: ImageKind, from: pulumi.Input<string>) => {
-                // Destroying a stack (or dropping a flavor) leaves the pushed image in the registry: other stacks push
-                // the same `<flavor>-<tag>` refs, pods may still run it, and docker-build's delete removes the
-                // manifest by digest, under every tag. The registry's own garbage collection cleans up.
-                const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from }), { parent: this, retainOnDelete: true });
-                this.images[kind] = image;
-                return refOf(image, kind);
-            };
-            const system = create(SYSTEM_IMAGE.name, args.baseImage);
-            for (const flavor of FLAVORS) refs[flavor] = create(flavor, flavor === "base" ? args.baseImage : system);
+            Object.assign(refs, this.createImages(name, args));
         }
         this.refs = refs;
         this.registerOutputs({ refs });
+    }
+
+    /**
+     * base-system and devcontainer, then the flavors: base FROM the OS image, the others FROM base-system's ref with
+     * devcontainer's ref as DEVCONTAINER_IMAGE (both digest-pinned once pushed, so a flavor depends on them and is
+     * rebuilt when either changes). Returns the ref of each flavor.
+     */
+    private createImages(name: string, args: ResolvedImagesArgs): Record<Flavor, pulumi.Output<string>> {
+        const refOf = (image: dockerbuild.Image, kind: ImageKind) =>
+            // `ref` is `<tag>@sha256:…` once pushed; without a push fall back to the tag.
+            image.ref.apply((ref) => (args.push && ref ? ref : imageKindTag(args.registry, kind, args.tag)));
+        const create = (kind: ImageKind, from: pulumi.Input<string>, devcontainer?: pulumi.Input<string>) => {
+            // Destroying a stack (or dropping a flavor) leaves the pushed image in the registry: other stacks push
+            // the same `<flavor>-<tag>` refs, pods may still run it, and docker-build's delete removes the
+            // manifest by digest, under every tag. The registry's own garbage collection cleans up.
+            const image = new dockerbuild.Image(`${name}-${kind}`, flavorImageArgs(kind, { ...args, from, devcontainer }), { parent: this, retainOnDelete: true });
+            this.images[kind] = image;
+            return refOf(image, kind);
+        };
+        const system = create(SYSTEM_IMAGE.name, args.baseImage);
+        const devcontainer = create(DEVCONTAINER_IMAGE.name, args.baseImage);
+        const refs = {} as Record<Flavor, pulumi.Output<string>>;
+        for (const flavor of FLAVORS) {
+            refs[flavor] = takesDevcontainerImage(flavor) ? create(flavor, system, devcontainer) : create(flavor, args.baseImage);
+        }
+        return refs;
     }
 }

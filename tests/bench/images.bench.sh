@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# Benchmark: a rebuild of the runtime images after a one-line script edit against a cold build, in the same run, with
-# the structure components/images.ts builds (base and base-system FROM the OS image, every other flavor FROM
-# base-system's pushed ref), with BuildKit (buildctl), pushing to a registry. Then the push size of every image.
+# Benchmark: a rebuild of the runtime images after a one-line edit (a script, or a Go file of images/devcontainer)
+# against a cold build, in the same run, with the structure components/images.ts builds (base, base-system and
+# devcontainer FROM the OS image, every other flavor FROM base-system's pushed ref, with devcontainer's pushed ref as
+# DEVCONTAINER_IMAGE), with BuildKit (buildctl), pushing to a registry. Then the push size of every image.
 # Cold means an empty build cache: the bench starts its own buildkitd on a fresh root for the run and stops it at
 # the end (`--no-cache` is no substitute: BuildKit does not let a later build reuse what a --no-cache build made).
 #
 # Usage: tests/bench/images.bench.sh [flavor ...]      (npm run bench:images)
-#   flavors: vscode-desktop jetbrains cursor vscode (default: all four; base and base-system are always built)
+#   flavors: vscode-desktop jetbrains cursor vscode (default: all four; base-system, devcontainer and base are
+#   always built)
 # Environment:
 #   (buildkitd, buildctl and runc on PATH, root: `source ~/.cache/gitspace-tools/env.sh`)
-#   GITSPACE_REGISTRY_REPO  where the images are pushed as <repo>/<image>:bench, plain HTTP (required,
-#                           e.g. 127.0.0.1:5055/gitspace-bench)
+#   GITSPACE_REGISTRY_REPO  where the images are pushed as <repo>/<image>:bench (required, e.g.
+#                           127.0.0.1:5000/gitspace-bench; for an HTTPS one set GITSPACE_REGISTRY_SCHEME=https, read by
+#                           layers.sh)
+#   GITSPACE_BUILDKITD_CONFIG registry settings for the bench's buildkitd (default: /var/lib/gitspace-cluster/
+#                           buildkitd.toml when it exists: the local registry's CA; otherwise plain HTTP)
 #   GITSPACE_BASE_IMAGE     the Debian/Ubuntu image (required, e.g. 127.0.0.1:5055/debian:bookworm)
-#   GITSPACE_BENCH_EDIT     the script edited between the builds (default: scripts/common/lib.sh)
+#   GITSPACE_BENCH_EDIT     the file edited between the builds (default: scripts/common/lib.sh; a .go file gets a
+#                           `//` comment line, e.g. images/devcontainer/main.go)
 #   GITSPACE_BENCH_WORKDIR  where the bench's buildkitd root and logs go (default: a new /var/tmp directory,
 #                           removed at the end)
 # The edit is made in a copy of the build context (images/, scripts/), never in the
 # repository. Prints per image: seconds cold, seconds after the edit, build steps run (not cached), and the ratio.
 set -euo pipefail
 
-# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -34,35 +40,11 @@ flavors=("$@")
 ((${#flavors[@]})) || flavors=(vscode-desktop jetbrains cursor vscode)
 arch="$(dpkg --print-architecture)"
 
-work="${GITSPACE_BENCH_WORKDIR:-$(mktemp -d /var/tmp/gitspace-images-bench.XXXXXX)}"
-mkdir -p "$work"
-bk_pid=""
-cleanup() {
-    if [[ -n "$bk_pid" ]]; then kill "$bk_pid" 2>/dev/null || true; wait "$bk_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_work gitspace-images-bench
+work="$BENCH_WORK"
 
-# The bench's own buildkitd: an empty cache, the registries of the refs over plain HTTP.
-start_buildkitd() {
-    local host
-    {
-        printf '[worker.oci]\n  enabled = true\n  binary = "runc"\n[worker.containerd]\n  enabled = false\n'
-        for host in $(printf '%s\n' "${registry%%/*}" "${os_image%%/*}" | sort -u); do
-            printf '[registry."%s"]\n  http = true\n  insecure = true\n' "$host"
-        done
-    } >"$work/buildkitd.toml"
-    buildkitd --config "$work/buildkitd.toml" --root "$work/buildkit" --addr "unix://$work/buildkitd.sock" \
-        >"$work/buildkitd.log" 2>&1 &
-    bk_pid=$!
-    export BUILDKIT_HOST="unix://$work/buildkitd.sock"
-    for _ in $(seq 50); do buildctl debug workers >/dev/null 2>&1 && return 0; sleep 0.2; done
-    tail -n 20 "$work/buildkitd.log" >&2
-    gs_die "buildkitd did not start"
-}
 ctx="$work/context"
-mkdir -p "$ctx"
-cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
+bench_context "$repo" "$ctx"
 [[ -f "$ctx/$edit" ]] || gs_die "no $edit in the build context"
 
 ref() { printf '%s/%s:bench\n' "$registry" "$1"; }
@@ -77,13 +59,15 @@ steps_run() {
         "$(printf '%s\n' "$total" | grep -c . || true)"
 }
 
-# build PHASE IMAGE DOCKERFILE-DIR FROM [TARGET]: records seconds and steps run in $work/PHASE.IMAGE
+# build PHASE IMAGE DOCKERFILE-DIR FROM [TARGET]: records seconds and steps run in $work/PHASE.IMAGE. The flavors
+# but base (every Dockerfile but images/base/) get devcontainer's ref as DEVCONTAINER_IMAGE.
 build() {
     local phase="$1" image="$2" dir="$3" from="$4" target="${5:-}" start out
     local -a args=(build --frontend dockerfile.v0 --local "context=$ctx" --local "dockerfile=$ctx/images/$dir"
         --opt "build-arg:BASE_IMAGE=$from" --opt "platform=linux/$arch" --progress plain
         --output "type=image,name=$(ref "$image"),push=true,registry.insecure=true")
     [[ -z "$target" ]] || args+=(--opt "target=$target")
+    [[ "$dir" == base ]] || args+=(--opt "build-arg:DEVCONTAINER_IMAGE=$(ref devcontainer)")
     start="$(date +%s.%N)"
     buildctl "${args[@]}" >"$work/$phase.$image.log" 2>&1 \
         || { tail -n 30 "$work/$phase.$image.log" >&2; gs_die "$phase build of $image failed"; }
@@ -95,15 +79,18 @@ build() {
 build_all() {
     local phase="$1" f
     build "$phase" base-system base "$os_image" system
+    build "$phase" devcontainer base "$os_image" devcontainer
     build "$phase" base base "$os_image"
     for f in "${flavors[@]}"; do build "$phase" "$f" "$f" "$(ref base-system)"; done
 }
 
-images=(base-system base "${flavors[@]}")
-start_buildkitd
+images=(base-system devcontainer base "${flavors[@]}")
+bench_start_buildkitd "$(bench_registry_config "${registry%%/*}" "${os_image%%/*}")"
 gs_log "cold build (a new buildkitd, empty cache) of ${images[*]}"
 build_all cold
-printf '# gitspace images bench %s\n' "$(date -u +%FT%TZ)" >>"$ctx/$edit"
+comment='#'
+[[ "$edit" != *.go ]] || comment='//'
+printf '%s gitspace images bench %s\n' "$comment" "$(date -u +%FT%TZ)" >>"$ctx/$edit"
 gs_log "one-line edit of $edit, rebuild"
 build_all edit
 

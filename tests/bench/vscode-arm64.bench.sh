@@ -8,7 +8,9 @@
 #
 # Cold means an empty build cache: the bench starts its own buildkitd (nice -n 19: the build shares the machine) on a
 # fresh root and removes it at the end. base-system is built first for both platforms (the build stage runs FROM its
-# amd64 variant, the image FROM its arm64 one) and timed apart.
+# amd64 variant, the image FROM its arm64 one) and timed apart, then devcontainer (images/base/Dockerfile --target
+# devcontainer: the gitspace-devcontainer binary, cross-compiled, as components/images.ts builds it) for both, which
+# the vscode builds get as DEVCONTAINER_IMAGE.
 #
 # Usage: tests/bench/vscode-arm64.bench.sh        (npm run bench:vscode-arm64)
 # Environment:
@@ -19,20 +21,19 @@
 #   GITSPACE_BASE_IMAGE       the Debian image, multi-arch with linux/amd64 and linux/arm64 (required,
 #                             e.g. 127.0.0.1:5000/debian:bookworm; tools/cluster/up.sh with GITSPACE_BASE_ARCHES)
 #   GITSPACE_BUILDKITD_CONFIG registry settings for the bench's buildkitd (default: /var/lib/gitspace-cluster/
-#                             buildkitd.toml when it exists: the local registry's CA)
+#                             buildkitd.toml when it exists: the local registry's CA; otherwise plain HTTP)
 #   GITSPACE_BENCH_PLATFORMS  the vscode builds, in order (default: "linux/arm64 linux/amd64")
 #   GITSPACE_HEALTHZ_TIMEOUT  seconds code-server gets to answer /healthz (default: 900; under QEMU it is slow)
 #   GITSPACE_BENCH_WORKDIR    the buildkitd root, logs, context copy (default: a new /var/tmp directory, removed)
 set -euo pipefail
 
-# shellcheck source=SCRIPTDIR/../../scripts/common/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 registry="${GITSPACE_REGISTRY_REPO:?GITSPACE_REGISTRY_REPO is required (e.g. 127.0.0.1:5000/gitspace-bench)}"
 os_image="${GITSPACE_BASE_IMAGE:?GITSPACE_BASE_IMAGE is required (a multi-arch Debian image)}"
-bk_config="${GITSPACE_BUILDKITD_CONFIG:-/var/lib/gitspace-cluster/buildkitd.toml}"
 read -r -a platforms <<<"${GITSPACE_BENCH_PLATFORMS:-linux/arm64 linux/amd64}"
 healthz_timeout="${GITSPACE_HEALTHZ_TIMEOUT:-900}"
 [[ "$healthz_timeout" =~ ^[1-9][0-9]*$ ]] || gs_die "GITSPACE_HEALTHZ_TIMEOUT must be a number of seconds"
@@ -42,32 +43,10 @@ for p in "${platforms[@]}"; do
 done
 grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || gs_die "QEMU aarch64 is not registered in binfmt_misc"
 
-work="${GITSPACE_BENCH_WORKDIR:-$(mktemp -d /var/tmp/gitspace-vscode-arm64-bench.XXXXXX)}"
-mkdir -p "$work"
-bk_pid=""
-cleanup() {
-    if [[ -n "$bk_pid" ]]; then kill "$bk_pid" 2>/dev/null || true; wait "$bk_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-start_buildkitd() {
-    {
-        printf '[worker.oci]\n  enabled = true\n  binary = "runc"\n[worker.containerd]\n  enabled = false\n'
-        [[ ! -f "$bk_config" ]] || cat "$bk_config"
-    } >"$work/buildkitd.toml"
-    nice -n 19 buildkitd --config "$work/buildkitd.toml" --root "$work/buildkit" --addr "unix://$work/buildkitd.sock" \
-        >"$work/buildkitd.log" 2>&1 &
-    bk_pid=$!
-    export BUILDKIT_HOST="unix://$work/buildkitd.sock"
-    for _ in $(seq 50); do buildctl debug workers >/dev/null 2>&1 && return 0; sleep 0.2; done
-    tail -n 20 "$work/buildkitd.log" >&2
-    gs_die "buildkitd did not start"
-}
-
+bench_work gitspace-vscode-arm64-bench
+work="$BENCH_WORK"
 ctx="$work/context"
-mkdir -p "$ctx"
-cp -a "$repo/images" "$repo/scripts" "$repo/.dockerignore" "$ctx/"
+bench_context "$repo" "$ctx"
 ref() { printf '%s/%s:bench\n' "$registry" "$1"; }
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
@@ -99,20 +78,25 @@ verify() {
     sed -nE 's/^#[0-9]+ [0-9]+\.[0-9]+ (bench: )/\1/p' "$dir/out.log"
 }
 
-start_buildkitd
+bench_start_buildkitd "$(bench_registry_config "${registry%%/*}" "${os_image%%/*}")" nice -n 19
 gs_log "own buildkitd (nice 19, empty cache) at $BUILDKIT_HOST; work dir $work"
 system="$(ref base-system)"
 gs_log "base-system for linux/amd64,linux/arm64 FROM $os_image"
 system_s="$(build base-system base linux/amd64,linux/arm64 "$system" --opt target=system \
     --opt "build-arg:BASE_IMAGE=$os_image")"
 gs_log "base-system: ${system_s}s"
+devcontainer="$(ref devcontainer)"
+devcontainer_s="$(build devcontainer base linux/amd64,linux/arm64 "$devcontainer" --opt target=devcontainer \
+    --opt "build-arg:BASE_IMAGE=$os_image")"
+gs_log "devcontainer (cross-compiled Go): ${devcontainer_s}s"
 
 declare -A build_s push_mb checks
 for platform in "${platforms[@]}"; do
     arch="${platform#linux/}"
     image="$(ref "vscode-$arch")"
     gs_log "vscode for $platform FROM $system"
-    build_s[$arch]="$(build "vscode-$arch" vscode "$platform" "$image" --opt "build-arg:BASE_IMAGE=$system")"
+    build_s[$arch]="$(build "vscode-$arch" vscode "$platform" "$image" --opt "build-arg:BASE_IMAGE=$system" \
+        --opt "build-arg:DEVCONTAINER_IMAGE=$devcontainer")"
     gs_log "vscode $platform: ${build_s[$arch]}s"
     grep -E 'cross build for|installing code-server|added [0-9]+ packages|pruned code-server' "$work/vscode-$arch.log" \
         | sed -E 's/^#[0-9]+ [0-9.]+ /  /' >&2 || true
@@ -126,6 +110,7 @@ done
 printf '\n# gitspace vscode cross-build bench %s (%s cores, load %s)\n' "$(date -u +%FT%TZ)" "$(nproc)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'base-system linux/amd64+linux/arm64, cold: %ss\n' "$system_s"
+printf 'devcontainer linux/amd64+linux/arm64, cold: %ss\n' "$devcontainer_s"
 # count KIND CHECKS: the number in "bench: native modules KIND (N)" / "bench: binaries of other platforms left (N)".
 count() { sed -nE "s/^bench: ($1) \(([0-9]+)\).*/\2/p" <<<"$2"; }
 printf '%-8s %8s %8s %9s %9s %6s %11s %10s\n' platform 'build s' 'push MB' compiled prebuilt other 'loads, pty' 'healthz s'

@@ -4,9 +4,10 @@
  *   measured with the pull from the local registry, and again warm (printed, not asserted: the goal is ≤ 20 s);
  * - the SSH flavors jetbrains and cursor: a real `ssh` key login into each running gitspace, a command run, its user
  *   and HOME checked (cursor with a custom user);
- * - multi-arch through the component: `base-system`, `base` and `vscode-desktop` built by the docker-build provider
- *   with the component's own Image inputs (components/images.ts `flavorImageArgs`) for linux/amd64 and linux/arm64
- *   (arm64 under QEMU), their manifest lists read from the registry, and each arm64 image run under QEMU.
+ * - multi-arch through the component: `base-system`, `devcontainer`, `base` and `vscode-desktop` built by the
+ *   docker-build provider with the component's own Image inputs (components/images.ts `flavorImageArgs`) for
+ *   linux/amd64 and linux/arm64 (arm64 under QEMU), their manifest lists read from the registry, and each arm64 image
+ *   run under QEMU (GITSPACE_E2E_MULTIARCH_REGISTRY: another repository for them).
  *
  * The gitspaces run the images the gitspace suite (gitspace.e2e.ts, run first) pushed as `<flavor>-e2e`
  * (GITSPACE_E2E_IMAGE_TAG overrides). Team `imge2e`: its namespaces and stacks are this suite's own, and removed.
@@ -20,7 +21,7 @@ import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { ImageKind, SYSTEM_IMAGE, flavorImageArgs } from "../../components/images";
+import { DEVCONTAINER_IMAGE, ImageKind, SYSTEM_IMAGE, flavorImageArgs } from "../../components/images";
 import { developerNamespaceName } from "../../components/names";
 import { E2eProject, e2eTeamValues, initStack, kubectl, makeProject, requireCli, requireCluster, requireImage, gitspacePod, portForward, restartGitspacePod, secondsToReady } from "../portal/e2e-harness";
 
@@ -33,7 +34,7 @@ const BUILDER = process.env.GITSPACE_BUILDER ?? "gitspace";
 /** The node's containerd (tools/cluster/lib.sh CONTAINERD_SOCK); the kubelet's images are in namespace k8s.io. */
 const CONTAINERD = path.join(process.env.GITSPACE_CLUSTER_RUN ?? "/run/gitspace-cluster", "containerd", "containerd.sock");
 /** A repository of its own for the multi-arch build, so its registry build cache is apart from the other suites'. */
-const MULTIARCH_REGISTRY = "127.0.0.1:5000/gitspace-imge2e";
+const MULTIARCH_REGISTRY = process.env.GITSPACE_E2E_MULTIARCH_REGISTRY ?? "127.0.0.1:5000/gitspace-imge2e";
 const MULTIARCH_TAG = "multiarch";
 const ns = (dev: string) => developerNamespaceName({ team: TEAM, environment: STACK }, dev);
 const timings: string[] = [];
@@ -238,12 +239,14 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
         const program = async () => {
             const args = { registry: MULTIARCH_REGISTRY, tag: MULTIARCH_TAG, platforms: [...platforms], builder: BUILDER, baseImage: BASE_IMAGE };
             // vscode-desktop with `compression: zstd` (FROM the gzip base-system): both ways of pushing, for real.
-            const image = (kind: ImageKind, from: pulumi.Input<string>) =>
-                new dockerbuild.Image(`multiarch-${kind}`, flavorImageArgs(kind, { ...args, from, compression: kind === "vscode-desktop" ? "zstd" : "gzip" }), { retainOnDelete: true });
+            const image = (kind: ImageKind, from: pulumi.Input<string>, devcontainer?: pulumi.Input<string>) =>
+                new dockerbuild.Image(`multiarch-${kind}`, flavorImageArgs(kind, { ...args, from, devcontainer, compression: kind === "vscode-desktop" ? "zstd" : "gzip" }), { retainOnDelete: true });
             const system = image(SYSTEM_IMAGE.name, BASE_IMAGE);
+            const devcontainer = image(DEVCONTAINER_IMAGE.name, BASE_IMAGE);
             const base = image("base", BASE_IMAGE);
-            const desktop = image("vscode-desktop", system.ref);
-            return { "base-system": system.ref, base: base.ref, "vscode-desktop": desktop.ref };
+            // The binary of vscode-desktop comes from the devcontainer image: its arm64 variant must be the arm64 one.
+            const desktop = image("vscode-desktop", system.ref, devcontainer.ref);
+            return { "base-system": system.ref, devcontainer: devcontainer.ref, base: base.ref, "vscode-desktop": desktop.ref };
         };
         // Its own work directory: an inline program's workspace writes its Pulumi.yaml there (the project's are symlinks).
         const multiDir = fs.mkdtempSync(path.join(workDir, "multiarch-"));
@@ -252,7 +255,12 @@ describe("runtime images end to end: cold start, SSH flavors, multi-arch (real e
         try {
             const start = Date.now();
             const up = await multi.up({ onOutput: (o) => process.stdout.write(o.replace(/^/gm, "      ")) });
-            timings.push(`base-system + base + vscode-desktop for linux/amd64 + linux/arm64 through docker-build: ${seconds(start)} s`);
+            timings.push(`base-system + devcontainer + base + vscode-desktop for linux/amd64 + linux/arm64 through docker-build: ${seconds(start)} s`);
+            const devcontainerRef: string = up.outputs.devcontainer.value;
+            assert.match(devcontainerRef, new RegExp(`^${MULTIARCH_REGISTRY.replace(/[.]/g, "\\.")}:devcontainer-${MULTIARCH_TAG}@sha256:[0-9a-f]{64}$`));
+            const parts = JSON.parse(sh("curl", ["-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json", manifestUrl(devcontainerRef)]));
+            assert.deepEqual(parts.manifests.filter((m: any) => m.platform?.os === "linux").map((m: any) => `linux/${m.platform.architecture}`).sort(), [...platforms].sort(),
+                "devcontainer: one image per platform");
             for (const kind of ["base", "vscode-desktop"] as const) {
                 const ref: string = up.outputs[kind].value;
                 assert.match(ref, new RegExp(`^${MULTIARCH_REGISTRY.replace(/[.]/g, "\\.")}:${kind}-${MULTIARCH_TAG}@sha256:[0-9a-f]{64}$`));

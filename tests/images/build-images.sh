@@ -5,8 +5,9 @@
 # (GITSPACE_BUILDER=buildkit: buildctl builds and pushes to a registry, the checks run as `RUN --network=none` steps).
 #
 # Usage: tests/images/build-images.sh [flavor ...]
-#   flavors: base vscode-desktop jetbrains cursor vscode (default: all, in that order; base and base-system, the
-#   flavors' parent, are always built first)
+#   flavors: base vscode-desktop jetbrains cursor vscode (default: all, in that order; base, base-system (the
+#   flavors' parent) and devcontainer (the gitspace-devcontainer binary alone, which the flavors copy), the targets
+#   system and devcontainer of images/base/Dockerfile, as components/images.ts builds them, are always built first)
 #
 # Environment (all optional):
 #   GITSPACE_BUILDER        docker (default) or buildkit
@@ -144,21 +145,27 @@ image_ref() {
     fi
 }
 
-# build FLAVOR FROM-REF [TARGET]: build with the repository as the context; TARGET (a stage of base) is tagged
-# <flavor>-<target>.
+# build NAME FROM-REF: build image NAME, a flavor or one of the targets of images/base/Dockerfile base-system
+# (`system`) and devcontainer (`devcontainer`), with the repository as the context. The flavors but base get
+# devcontainer's ref as DEVCONTAINER_IMAGE (build it first).
 build() {
-    local flavor="$1" from="$2" target="${3:-}" image name start elapsed size
-    name="$flavor${target:+-$target}"
+    local name="$1" from="$2" flavor="$1" target="" image start elapsed size
+    case "$name" in
+        base-system) flavor=base target=system ;;
+        devcontainer) flavor=base target=devcontainer ;;
+    esac
     image="$(image_ref "$name")"
     if [[ "$builder" == buildkit ]]; then
         bk_build "$flavor" "$from" "$target" "$name" "$image"
         return
     fi
-    # BUILDPLATFORM: BuildKit sets it (the devcontainer stage cross-compiles Go on it); the classic builder needs it
-    # given. The images' own label is the host's (see GITSPACE_ARCH), and the Go build then asks dpkg for the arch.
+    # BUILDPLATFORM: BuildKit sets it (base's devcontainer-build stage cross-compiles Go on it); the classic builder
+    # needs it given. The images' own label is the host's (see GITSPACE_ARCH), and the Go build then asks dpkg for
+    # the arch.
     local -a args=(build -t "$image" -f "$context_dir/images/$flavor/Dockerfile" --build-arg "BASE_IMAGE=$from"
         --build-arg "BUILDPLATFORM=linux/$host_arch")
     [[ -n "$target" ]] && args+=(--target "$target")
+    [[ "$flavor" == base ]] || args+=(--build-arg "DEVCONTAINER_IMAGE=$(image_ref devcontainer)")
     local extra
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--build-arg "$extra"); done
     # (vscode's build stage runs on BUILDPLATFORM too; the build is then native.)
@@ -201,6 +208,7 @@ bk_build() {
         --local "dockerfile=$context_dir/images/$flavor" --opt "build-arg:BASE_IMAGE=$from" --opt "platform=linux/$arch"
         --output "type=image,name=$image,push=true,registry.insecure=true$(compression_opts)" --progress plain)
     [[ -n "$target" ]] && args+=(--opt "target=$target")
+    [[ "$flavor" == base ]] || args+=(--opt "build-arg:DEVCONTAINER_IMAGE=$(image_ref devcontainer)")
     for extra in ${GITSPACE_BUILD_ARGS:-}; do args+=(--opt "build-arg:$extra"); done
     [[ "$flavor" == vscode ]] && args+=(--opt "build-arg:VSCODE_EXTENSIONS=${VSCODE_EXTENSIONS:-}")
     [[ "${GITSPACE_NO_CACHE:-0}" == 1 ]] && args+=(--no-cache)
@@ -511,7 +519,8 @@ main() {
     local total_start=$SECONDS
     [[ "$builder" == buildkit ]] || ensure_local_base
     build base "$local_base"
-    build base "$local_base" system
+    build base-system "$local_base"
+    build devcontainer "$local_base"
     local parent
     case "${GITSPACE_FLAVOR_PARENT:-system}" in
         system) parent="$(image_ref base-system)" ;;

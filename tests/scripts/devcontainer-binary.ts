@@ -1,7 +1,8 @@
 /**
  * The `gitspace-devcontainer` helper (images/devcontainer, Go) the scripts run, built once with the machine's Go into
  * a cache outside the repository, keyed by a hash of its source: `npm test` and CI build it themselves, a second
- * run reuses it. The image builds the same source in its Dockerfile (images/base/Dockerfile, stage `devcontainer`).
+ * run reuses it. The images build the same source in images/base/Dockerfile (stage `devcontainer-build`, pushed as
+ * the `devcontainer` image).
  *
  * Environment: GITSPACE_GO (the go command; default /usr/local/go/bin/go when it exists, else `go` on PATH, e.g.
  * Debian's golang-go, which tests/setup/apt-packages.txt installs: the module builds with Go 1.19 and later),

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { parseTeamConfig, TOP_LEVEL_SCHEMAS } from "../../components/config";
+import { DEVCONTAINER_IMAGE, SYSTEM_IMAGE, flavorImageArgs, takesDevcontainerImage } from "../../components/images";
 import { carriedGitspaces, provisionTeam, sharedNamespaceHeldChanges, teamQuotaResource } from "../../components/team";
 import { MOCK_DIGEST, isKnown, Registered, SSH_KEY, TYPES, byType, isSecretOutput, one, rawConfig, runProgram, unwrapSecret, valueOf } from "./harness";
 
@@ -234,11 +235,15 @@ describe("components under mocks", function () {
         for (const s of byType(resources, TYPES.service).filter((r) => r.name.endsWith("-ssh-service"))) assert.equal(s.inputs.metadata.annotations, undefined, s.name);
     });
 
-    it("builds five multi-arch images and base-system, every flavor but base FROM base-system's digest-pinned ref", () => {
+    it("builds five multi-arch images, base-system and devcontainer, every flavor but base FROM base-system's digest-pinned ref", () => {
         const images = byType(resources, TYPES.image);
-        assert.deepEqual(images.map((i) => i.name).sort(), ["base", "base-system", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
+        assert.deepEqual(images.map((i) => i.name).sort(),
+            ["base", "base-system", "devcontainer", "cursor", "jetbrains", "vscode", "vscode-desktop"].map((f) => `runtime-images-${f}`).sort());
         // Destroying a stack never deletes pushed images other stacks and running pods may use.
-        for (const image of images) assert.equal(image.opts.retainOnDelete, true, image.name);
+        for (const image of images) {
+            assert.equal(image.opts.retainOnDelete, true, image.name);
+            assert.equal((image.opts.parent as any)?.__pulumiType, "gitspace:images:RuntimeImages", `${image.name}: a child of the component`);
+        }
         // base-system: images/base/Dockerfile's `system` stage (no scripts), from the same OS image as base.
         const system = named(resources, TYPES.image, "runtime-images-base-system").inputs;
         assert.deepEqual(system.tags, [`${REGISTRY}:base-system-2025.11.1`]);
@@ -247,9 +252,21 @@ describe("components under mocks", function () {
         assert.deepEqual(system.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
         assert.deepEqual(system.cacheFrom, [{ registry: { ref: `${REGISTRY}:base-system-buildcache` } }]);
         assert.deepEqual(system.platforms, ["linux/amd64", "linux/arm64"]);
+        // devcontainer: images/base/Dockerfile's `devcontainer` stage (FROM scratch, only gitspace-devcontainer), the
+        // one build of the binary, multi-arch, pushed and cached like the others.
+        const devcontainer = named(resources, TYPES.image, "runtime-images-devcontainer").inputs;
+        assert.deepEqual(devcontainer.tags, [`${REGISTRY}:devcontainer-2025.11.1`]);
+        assert.equal(devcontainer.target, "devcontainer");
+        assert.match(devcontainer.dockerfile.location, /images\/base\/Dockerfile$/);
+        assert.deepEqual(devcontainer.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
+        assert.deepEqual(devcontainer.platforms, ["linux/amd64", "linux/arm64"]);
+        assert.equal(devcontainer.push, true);
+        assert.deepEqual(devcontainer.cacheFrom, [{ registry: { ref: `${REGISTRY}:devcontainer-buildcache` } }]);
+        assert.equal(devcontainer.cacheTo[0].registry.mode, "max");
+        assert.equal(devcontainer.buildOnPreview, false);
         const base = named(resources, TYPES.image, "runtime-images-base").inputs;
         assert.deepEqual(base.tags, [`${REGISTRY}:base-2025.11.1`]);
-        assert.deepEqual(base.buildArgs, { BASE_IMAGE: "ubuntu:24.04" });
+        assert.deepEqual(base.buildArgs, { BASE_IMAGE: "ubuntu:24.04" }, "base builds the binary in its own stages (shared cache)");
         assert.deepEqual(base.platforms, ["linux/amd64", "linux/arm64"]);
         assert.equal(base.push, true);
         assert.match(base.dockerfile.location, /images\/base\/Dockerfile$/);
@@ -263,6 +280,8 @@ describe("components under mocks", function () {
         for (const flavor of ["vscode", "vscode-desktop", "jetbrains", "cursor"]) {
             const image = named(resources, TYPES.image, `runtime-images-${flavor}`).inputs;
             assert.equal(image.buildArgs.BASE_IMAGE, `${REGISTRY}:base-system-2025.11.1@${MOCK_DIGEST}`, flavor);
+            // The binary from the devcontainer Image's pushed ref (its output: the flavor waits for it).
+            assert.equal(image.buildArgs.DEVCONTAINER_IMAGE, `${REGISTRY}:devcontainer-2025.11.1@${MOCK_DIGEST}`, flavor);
             assert.equal(image.target, undefined, flavor);
             assert.equal(image.context.location, base.context.location);
         }
@@ -300,7 +319,7 @@ describe("components: variants", () => {
         const config = team({ images: { registry: REGISTRY, compression: "zstd" } });
         const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
         const images = byType(resources, TYPES.image);
-        assert.equal(images.length, 6);
+        assert.equal(images.length, 7);
         for (const image of images) {
             assert.equal(image.inputs.push, false, `${image.name}: no plain push besides the export`);
             assert.deepEqual(image.inputs.exports, [{ registry: { push: true, compression: "zstd", compressionLevel: 19, forceCompression: true, ociMediaTypes: true } }], image.name);
@@ -323,6 +342,24 @@ describe("components: variants", () => {
         assert.equal((TOP_LEVEL_SCHEMAS.images.parse({ registry: REGISTRY }) as { compression: string }).compression, "gzip");
     });
 
+    it("flavorImageArgs: DEVCONTAINER_IMAGE for exactly the flavors built FROM base-system, a clear error otherwise", () => {
+        const args = { registry: REGISTRY, from: "os:1" };
+        const ref = `${REGISTRY}:devcontainer-x@sha256:${"c".repeat(64)}`;
+        for (const kind of ["vscode", "vscode-desktop", "jetbrains", "cursor"] as const) {
+            assert.equal(takesDevcontainerImage(kind), true, kind);
+            assert.equal((flavorImageArgs(kind, { ...args, devcontainer: ref }).buildArgs as Record<string, string>).DEVCONTAINER_IMAGE, ref, kind);
+            assert.throws(() => flavorImageArgs(kind, args), new RegExp(`^Error: image ${kind}: the devcontainer image ref is required \\(DEVCONTAINER_IMAGE\\)$`), kind);
+        }
+        for (const kind of ["base", SYSTEM_IMAGE.name, DEVCONTAINER_IMAGE.name] as const) {
+            assert.equal(takesDevcontainerImage(kind), false, kind);
+            assert.deepEqual(flavorImageArgs(kind, args).buildArgs, { BASE_IMAGE: "os:1" }, kind);
+            assert.throws(() => flavorImageArgs(kind, { ...args, devcontainer: ref }), /the devcontainer image ref is not taken/, kind);
+        }
+        const part = flavorImageArgs(DEVCONTAINER_IMAGE.name, { ...args, tag: "t1", platforms: ["linux/arm64"] });
+        assert.deepEqual([part.tags, part.target, part.platforms], [[`${REGISTRY}:devcontainer-t1`], "devcontainer", ["linux/arm64"]]);
+        assert.match(String((part.dockerfile as { location: string }).location), /\/images\/base\/Dockerfile$/);
+    });
+
     it("push: false builds without registry cache and refers to the tags", async () => {
         const config = team({ images: { registry: REGISTRY, push: false, platforms: ["linux/amd64"] } });
         const { resources, result } = await runProgram((opts) => provisionTeam(config, opts));
@@ -333,6 +370,7 @@ describe("components: variants", () => {
         assert.equal(await valueOf(result.images.vscode), `${REGISTRY}:vscode-latest`);
         const vscode = named(resources, TYPES.image, "runtime-images-vscode").inputs;
         assert.equal(vscode.buildArgs.BASE_IMAGE, `${REGISTRY}:base-system-latest`, "without a push: the parent's tag");
+        assert.equal(vscode.buildArgs.DEVCONTAINER_IMAGE, `${REGISTRY}:devcontainer-latest`, "without a push: devcontainer's tag");
     });
 
     it("an authenticating proxy means no generated password", async () => {
@@ -357,7 +395,7 @@ describe("components in preview mode", () => {
     it("registers the same resources with unknown image digests and passwords", async () => {
         const { resources, result } = await runProgram((opts) => provisionTeam(team(), opts), { preview: true });
         assert.equal(byType(resources, TYPES.deployment).length, 4);
-        assert.equal(byType(resources, TYPES.image).length, 6);
+        assert.equal(byType(resources, TYPES.image).length, 7);
         for (const image of byType(resources, TYPES.image)) assert.equal(image.inputs.buildOnPreview, false, "preview never builds");
         assert.equal(await isKnown(result.images.vscode), false, "digest unknown before the build");
         assert.equal(await isKnown(result.gitspaces.alice.password!), false);

@@ -10,6 +10,7 @@ import * as path from "path";
 import { Copy, DockerfileParser, From, Instruction } from "dockerfile-ast";
 import { validate, ValidationSeverity } from "dockerfile-utils";
 import { FLAVORS, IDE_CATALOG, SSH_PORT, WEB_PORT } from "../../components/catalog";
+import { DEVCONTAINER_IMAGE, IMAGE_BUILD_ARGS, SYSTEM_IMAGE, takesDevcontainerImage } from "../../components/images";
 
 const REPO = path.resolve(__dirname, "../..");
 const IMAGES = path.join(REPO, "images");
@@ -18,13 +19,16 @@ const SCRIPT_DIRS = ["common", "vscode", "cursor", "jetbrains"];
 
 /** Stages of each Dockerfile, in order (the last one is the image). */
 const STAGES: Record<string, string[]> = {
-    base: ["rootfs", "system", "devcontainer", "base"],
+    base: ["rootfs", "system", "devcontainer-build", "devcontainer", "base"],
     vscode: ["build", "devcontainer", "vscode"],
     "vscode-desktop": ["devcontainer", "vscode-desktop"],
     cursor: ["devcontainer", "cursor"],
     jetbrains: ["devcontainer", "jetbrains"],
 };
-/** The one file every image gets from its `devcontainer` stage (images/devcontainer, Go, cross-compiled). */
+/**
+ * The one file every image gets from its `devcontainer` stage (images/devcontainer, Go, cross-compiled): in base the
+ * Dockerfile's own target `devcontainer` (the components' DEVCONTAINER_IMAGE), in the others that image's ref.
+ */
 const DEVCONTAINER_BIN = "/usr/local/gitspace/bin/gitspace-devcontainer";
 /** The scripts directories each flavor copies (base carries them all). */
 const FLAVOR_SCRIPT_DIRS: Record<string, string[]> = {
@@ -95,19 +99,22 @@ describe("runtime image Dockerfiles", () => {
                 assert.deepEqual(problems.map((p) => `line ${p.range.start.line + 1}: ${p.message}`), []);
             });
 
-            it("declares ARG BASE_IMAGE before FROM ${BASE_IMAGE}; later stages build on earlier ones, the parent or scratch", () => {
+            it("declares ARG BASE_IMAGE before FROM ${BASE_IMAGE}; later stages build on earlier ones, the parent, the devcontainer image or scratch", () => {
                 const initial = dockerfile.getInitialARGs().map((a) => a.getProperty()?.getName());
-                assert.ok(initial.includes("BASE_IMAGE"), "ARG BASE_IMAGE must come before FROM");
+                assert.ok(initial.includes(IMAGE_BUILD_ARGS.base), "ARG BASE_IMAGE must come before FROM");
                 const froms = dockerfile.getFROMs();
-                assert.equal(froms[0].getImage(), "${BASE_IMAGE}", "the Pulumi component passes the parent as BASE_IMAGE");
+                const devcontainerImage = `\${${IMAGE_BUILD_ARGS.devcontainer}}`;
+                assert.equal(froms.find((f) => f.getImage() !== devcontainerImage)?.getImage(), `\${${IMAGE_BUILD_ARGS.base}}`,
+                    "the Pulumi component passes the parent as BASE_IMAGE");
                 froms.slice(1).forEach((from, n) => {
                     const earlier = froms.slice(0, n + 1).map((f) => f.getBuildStage());
                     const image = from.getImage() ?? "";
-                    assert.ok(earlier.includes(image) || image === "${BASE_IMAGE}" || image === "scratch",
-                        `FROM ${image}: not an earlier stage, the parent or scratch`);
+                    const external = image === devcontainerImage && takesDevcontainerImage(flavor as typeof FLAVORS[number]);
+                    assert.ok(earlier.includes(image) || image === "${BASE_IMAGE}" || image === "scratch" || external,
+                        `FROM ${image}: not an earlier stage, the parent, the devcontainer image or scratch`);
                 });
                 assert.deepEqual(froms.length > 1 ? froms.map((f) => f.getBuildStage()) : [], STAGES[flavor] ?? []);
-                const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === "BASE_IMAGE");
+                const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === IMAGE_BUILD_ARGS.base);
                 if (flavor === "base") {
                     assert.equal(arg?.getProperty()?.getValue(), "ubuntu:24.04");
                     // `rootfs` and `system` (the flavors' parent): everything but the scripts.
@@ -216,18 +223,20 @@ describe("runtime image Dockerfiles", () => {
                 // Stages built on the builder's platform for the target's (no emulation): the Go helper in every
                 // flavor, code-server's native modules in vscode. Every other step runs on the target platform and
                 // asks dpkg --print-architecture.
-                const cross = flavor === "vscode" ? ["build", "devcontainer"] : ["devcontainer"];
+                const cross = ({ base: ["devcontainer-build"], vscode: ["build"] } as Record<string, string[]>)[flavor] ?? [];
                 const froms = dockerfile.getFROMs();
                 assert.deepEqual(froms.filter((f) => f.getPlatformFlag()).map((f) => [f.getBuildStage(), f.getPlatformFlag()?.getValue()]),
                     cross.map((c) => [c, "${BUILDPLATFORM}"]), "FROM --platform=${BUILDPLATFORM} exactly on the cross-built stages");
-                // The classic builder gets BUILDPLATFORM as a build arg, hence the global ARG (no default: BuildKit's own).
-                assert.ok(dockerfile.getInitialARGs().some((x) => x.getProperty()?.getName() === "BUILDPLATFORM" && x.getProperty()?.getValue() == null),
-                    "ARG BUILDPLATFORM (no default) before FROM");
+                // The classic builder gets BUILDPLATFORM as a build arg, hence the global ARG (no default: BuildKit's own),
+                // where a stage is cross-built; none where nothing uses it.
+                const buildPlatformArgs = dockerfile.getInitialARGs().filter((x) => x.getProperty()?.getName() === "BUILDPLATFORM");
+                assert.deepEqual(buildPlatformArgs.map((x) => x.getProperty()?.getValue() ?? null), cross.length ? [null] : [],
+                    "ARG BUILDPLATFORM (no default) before FROM exactly where a stage is cross-built");
                 const stageText = (i: number) => instructions.slice(instructions.indexOf(froms[i]), i + 1 < froms.length ? instructions.indexOf(froms[i + 1]) : undefined).map(args).join("\n");
                 froms.forEach((f, i) => {
                     const stage = f.getBuildStage() ?? "";
                     if (!cross.includes(stage)) assert.doesNotMatch(stageText(i), /TARGET(ARCH|PLATFORM|OS|VARIANT)|BUILDPLATFORM/, `stage ${stage}: use dpkg --print-architecture`);
-                    else if (stage === "devcontainer") assert.match(stageText(i), /build-devcontainer\.sh [^\n]*"\$\{TARGETARCH:-\}"/);
+                    else if (stage === "devcontainer-build") assert.match(stageText(i), /build-devcontainer\.sh [^\n]*"\$\{TARGETARCH:-\}"/);
                     else {
                         // vscode's build: TARGETARCH (empty with the classic builder: a native build) reaches the helpers as one variable.
                         const own = instructions.slice(instructions.indexOf(f), instructions.indexOf(froms[i + 1]));
@@ -288,17 +297,42 @@ describe("runtime image Dockerfiles", () => {
         assert.match(read(path.join(REPO, "tests/images/build-images.sh")), /--build-arg "BUILDPLATFORM=linux\/\$host_arch"/);
     });
 
-    it("the devcontainer stage is the same text in every Dockerfile (a Dockerfile cannot include another: the copies may not drift)", () => {
-        const stageText = (flavor: string) => {
+    it("gitspace-devcontainer is built once, in base's devcontainer-build stage; its `devcontainer` target holds only the binary", () => {
+        const { dockerfile } = parse("base");
+        const froms = dockerfile.getFROMs();
+        const all = dockerfile.getInstructions();
+        const stage = (name: string) => {
+            const at = froms.findIndex((f) => f.getBuildStage() === name);
+            return all.slice(all.indexOf(froms[at]), at + 1 < froms.length ? all.indexOf(froms[at + 1]) : undefined);
+        };
+        // The component's target is this stage: FROM scratch, the one file, nothing else (no shell, no user, no env).
+        assert.deepEqual(stage(DEVCONTAINER_IMAGE.target).map((i) => i.getTextContent().replace(/\s+/g, " ").trim()), [
+            `FROM scratch AS ${DEVCONTAINER_IMAGE.target}`,
+            `COPY --from=devcontainer-build ${DEVCONTAINER_BIN} ${DEVCONTAINER_BIN}`,
+        ]);
+        assert.equal(DEVCONTAINER_IMAGE.dockerfileOf, "base");
+        assert.ok(STAGES.base.includes(SYSTEM_IMAGE.target), "base-system's target is a stage of base");
+        // No other Dockerfile compiles Go or copies its source: they take the image.
+        for (const flavor of FLAVORS) {
+            const content = read(dockerfilePath(flavor));
+            assert.equal(/build-devcontainer\.sh|images\/devcontainer\/|golang-go/.test(content), flavor === "base", flavor);
+        }
+    });
+
+    it("every flavor built FROM base-system takes the binary from ARG DEVCONTAINER_IMAGE (the components' build arg), in a stage of nothing else", () => {
+        for (const flavor of FLAVORS.filter((f) => takesDevcontainerImage(f))) {
             const { dockerfile } = parse(flavor);
+            const arg = dockerfile.getInitialARGs().find((a) => a.getProperty()?.getName() === IMAGE_BUILD_ARGS.devcontainer);
+            assert.equal(arg?.getProperty()?.getValue(), "gitspace/devcontainer", `${flavor}: ARG ${IMAGE_BUILD_ARGS.devcontainer} before FROM`);
             const froms = dockerfile.getFROMs();
             const at = froms.findIndex((f) => f.getBuildStage() === "devcontainer");
+            assert.equal(froms[at].getImage(), `\${${IMAGE_BUILD_ARGS.devcontainer}}`, flavor);
+            assert.equal(froms[at].getPlatformFlag(), null, `${flavor}: the target platform's binary`);
             const all = dockerfile.getInstructions();
-            return all.slice(all.indexOf(froms[at]), all.indexOf(froms[at + 1])).map((i) => `${keyword(i)} ${args(i).replace(/\s+/g, " ").trim()}`);
-        };
-        const reference = stageText("base");
-        assert.ok(reference.length >= 5, reference.join("\n"));
-        for (const flavor of FLAVORS) assert.deepEqual(stageText(flavor), reference, `${flavor}: its devcontainer stage differs from base's`);
+            assert.equal(all.indexOf(froms[at + 1]) - all.indexOf(froms[at]), 1, `${flavor}: the devcontainer stage is its FROM alone`);
+        }
+        const base = parse("base").dockerfile;
+        assert.ok(!base.getInitialARGs().some((a) => a.getProperty()?.getName() === IMAGE_BUILD_ARGS.devcontainer), "base builds the binary itself");
     });
 
     it("no compiler in any image: vscode compiles in its build stage and copies only Node and code-server", () => {
@@ -356,7 +390,7 @@ describe("image build helpers (images/lib)", () => {
         const probe = spawnSync("shellcheck", ["--version"]);
         if (probe.error) this.skip();
         const files = [...libScripts(), ...["tests/images/build-images.sh", "tests/images/layers.sh", "tests/bench/images.bench.sh",
-            "tests/bench/vscode-arm64.bench.sh", "tests/bench/vscode-check.sh"].map((f) => path.join(REPO, f))];
+            "tests/bench/vscode-arm64.bench.sh", "tests/bench/vscode-check.sh", "tests/bench/lib.sh"].map((f) => path.join(REPO, f))];
         const res = spawnSync("shellcheck", ["-x", ...files], { encoding: "utf8", cwd: REPO });
         assert.equal(res.status, 0, res.stdout + res.stderr);
     });

@@ -34,12 +34,18 @@ function team(images: Record<string, unknown>) {
 describe("images stack: one image set per organisation", () => {
     afterEach(() => { for (const k of Object.keys(STACK_OUTPUTS)) delete STACK_OUTPUTS[k]; });
 
-    it("the images stack builds base-system and the five flavors and exports their digest-pinned refs", async () => {
+    it("the images stack builds base-system, devcontainer and the five flavors and exports the flavors' digest-pinned refs", async () => {
         const cfg = parseImagesConfig({ registry: ORG, tag: "2026.1", platforms: ["linux/amd64"] });
         const { resources, result } = await runProgram((opts) => new RuntimeImages("runtime-images", imagesArgsFromConfig(cfg), opts));
-        assert.equal(byType(resources, TYPES.image).length, 6);
+        assert.equal(byType(resources, TYPES.image).length, 7);
         assert.equal(await valueOf(result.refs.vscode), `${ORG}:vscode-2026.1@${MOCK_DIGEST}`);
-        assert.equal(one(resources, TYPES.image, "runtime-images-jetbrains").inputs.buildArgs.BASE_IMAGE, `${ORG}:base-system-2026.1@${MOCK_DIGEST}`);
+        assert.deepEqual(Object.keys(result.refs).sort(), ["base", "cursor", "jetbrains", "vscode", "vscode-desktop"], "the parts are no flavors");
+        const jetbrains = one(resources, TYPES.image, "runtime-images-jetbrains").inputs;
+        assert.equal(jetbrains.buildArgs.BASE_IMAGE, `${ORG}:base-system-2026.1@${MOCK_DIGEST}`);
+        assert.equal(jetbrains.buildArgs.DEVCONTAINER_IMAGE, `${ORG}:devcontainer-2026.1@${MOCK_DIGEST}`);
+        const devcontainer = one(resources, TYPES.image, "runtime-images-devcontainer").inputs;
+        assert.equal(devcontainer.target, "devcontainer");
+        assert.deepEqual(devcontainer.platforms, ["linux/amd64"], "the binary for the flavors' platforms");
     });
 
     it("a team stack with fromStack builds nothing and runs the org's digest-pinned images", async () => {
