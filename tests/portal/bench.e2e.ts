@@ -43,7 +43,7 @@ const SIZES = (process.env.PORTAL_BENCH_SIZES ?? "10,50,200").split(",").filter(
 const SHARED_SIZES = (process.env.PORTAL_BENCH_SHARED_SIZES ?? "50").split(",").filter(Boolean).map(Number);
 const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
 const STACKS_DEVS = Number(process.env.PORTAL_BENCH_STACKS ?? 20);
-/** ts-node's source-map formatter, before `cheapSdkPromiseStacks` wraps it (the "promise stacks" comparison). */
+/** ts-node's source-map formatter, before `cheapSdkPromiseStacks` wraps it (the "SDK cost" comparison). */
 const SOURCE_MAPPED = Error.prepareStackTrace;
 /** The SDK's own log.debug, before `quietSdkDebugLogs` replaces it (set in before()). */
 let restoreSdkDebugLogs: (...args: unknown[]) => Promise<void>;
