@@ -19,8 +19,8 @@
 #   GITSPACE_BASE_IMAGE     the Debian/Ubuntu image (required, e.g. 127.0.0.1:5055/debian:bookworm)
 #   GITSPACE_BENCH_EDIT     the file edited between the builds (default: scripts/common/lib.sh; a .go file gets a
 #                           `//` comment line, e.g. images/devcontainer/main.go)
-#   GITSPACE_BENCH_WORKDIR  where the bench's buildkitd root and logs go (default: a new /var/tmp directory,
-#                           removed at the end)
+#   GITSPACE_BENCH_WORKDIR  where the bench makes its own directory for the buildkitd root and logs (default:
+#                           /var/tmp); that directory alone is removed at the end
 # The edit is made in a copy of the build context (images/, scripts/), never in the
 # repository. Prints per image: seconds cold, seconds after the edit, build steps run (not cached), and the ratio.
 set -euo pipefail

@@ -20,11 +20,13 @@ bench_cleanup() {
     [[ -z "$BENCH_WORK" ]] || rm -rf "$BENCH_WORK"
 }
 
-# bench_work NAME: BENCH_WORK, the bench's work directory (GITSPACE_BENCH_WORKDIR, or a new /var/tmp/NAME.XXXXXX),
-# created now and removed at exit, with the bench's buildkitd stopped.
+# bench_work NAME: BENCH_WORK, the bench's work directory: a new NAME.XXXXXX in GITSPACE_BENCH_WORKDIR (default
+# /var/tmp), made now and removed at exit with the bench's buildkitd stopped. Only that new directory is removed,
+# never the parent it was given.
 bench_work() {
-    BENCH_WORK="${GITSPACE_BENCH_WORKDIR:-$(mktemp -d "/var/tmp/$1.XXXXXX")}"
-    mkdir -p "$BENCH_WORK"
+    local parent="${GITSPACE_BENCH_WORKDIR:-/var/tmp}"
+    [[ -d "$parent" ]] || gs_die "GITSPACE_BENCH_WORKDIR: $parent is not a directory"
+    BENCH_WORK="$(mktemp -d "$parent/$1.XXXXXX")"
     trap bench_cleanup EXIT
 }
 

@@ -24,7 +24,8 @@
 #                             buildkitd.toml when it exists: the local registry's CA; otherwise plain HTTP)
 #   GITSPACE_BENCH_PLATFORMS  the vscode builds, in order (default: "linux/arm64 linux/amd64")
 #   GITSPACE_HEALTHZ_TIMEOUT  seconds code-server gets to answer /healthz (default: 900; under QEMU it is slow)
-#   GITSPACE_BENCH_WORKDIR    the buildkitd root, logs, context copy (default: a new /var/tmp directory, removed)
+#   GITSPACE_BENCH_WORKDIR    where the bench makes its own directory for the buildkitd root, logs and context copy
+#                             (default: /var/tmp); that directory alone is removed at the end
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
