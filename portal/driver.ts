@@ -5,6 +5,7 @@
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import {
     CommandError, ConfigMap, EngineEvent, LocalWorkspace, LocalWorkspaceOptions, OutputMap, PulumiCommand, PulumiFn, Stack,
@@ -362,21 +363,65 @@ export class AutomationStackDriver implements StackDriver {
     /**
      * The stack's config (`pulumi config --json --show-secrets`), parsed once per content of the files it comes
      * from: `Pulumi.<stack>.yaml` and `Pulumi.yaml` (project config). Not cached when the stack file imports an ESC
-     * environment (its values can change without the file).
+     * environment (its values can change without the file). The CLI parses a private copy of exactly the bytes the
+     * cache key is made of (`--config-file`): `pulumi config set` rewrites the stack file in place (truncate, then
+     * write), so the file itself may hold other bytes, or none, by the time the CLI reads it.
      */
     async readConfig(): Promise<RawConfig> {
-        const key = this.configKey();
+        const stackFile = await this.stackFileBytes();
+        const key = this.configKeyOf(stackFile);
         if (key !== undefined && this.cache.config?.key === key) return structuredClone(this.cache.config.raw);
-        const raw = rawConfigFromConfigMap(await withStateReadRetry(() => this.stack.getAllConfig()), CONFIG_KEYS);
+        const map = stackFile === undefined
+            ? await withStateReadRetry(() => this.stack.getAllConfig())
+            : await this.configOf(stackFile);
+        const raw = rawConfigFromConfigMap(map, CONFIG_KEYS);
         if (key !== undefined) this.cache.config = { key, raw: structuredClone(raw) };
         return raw;
     }
 
+    /**
+     * The stack file's bytes (undefined: there is none). An empty file is one caught between the truncate and the
+     * write of an in-place rewrite (a stack's file is never empty: it holds at least its encryption salt): it is read
+     * again, every 50 ms for up to a second.
+     */
+    private async stackFileBytes(): Promise<Buffer | undefined> {
+        const file = this.configFile();
+        for (let attempt = 1; ; attempt++) {
+            let bytes: Buffer;
+            try {
+                bytes = fs.readFileSync(file);
+            } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+                throw e;
+            }
+            if (bytes.length > 0 || attempt >= 20) return bytes;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    }
+
+    /** `pulumi config --json --show-secrets` over a private copy (0600, removed after) of these stack file bytes. */
+    private async configOf(stackFile: Buffer): Promise<ConfigMap> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitspace-portal-config-"));
+        try {
+            const copy = path.join(dir, path.basename(this.configFile()));
+            fs.writeFileSync(copy, stackFile, { mode: 0o600 });
+            const result = await this.runCli(["config", "--show-secrets", "--json", "--stack", this.stackName, "--config-file", copy, "--non-interactive"]);
+            return JSON.parse(result.stdout) as ConfigMap;
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
     private configKey(): string | undefined {
-        const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f) : Buffer.alloc(0));
-        const stackFile = read(this.configFile());
-        if (/^environment:/m.test(stackFile.toString("utf8"))) return undefined;
-        return createHash("sha256").update(stackFile).update("\0").update(read(path.join(this.workDir, "Pulumi.yaml"))).digest("hex");
+        const file = this.configFile();
+        return this.configKeyOf(fs.existsSync(file) ? fs.readFileSync(file) : undefined);
+    }
+
+    private configKeyOf(stackFile: Buffer | undefined): string | undefined {
+        const bytes = stackFile ?? Buffer.alloc(0);
+        if (/^environment:/m.test(bytes.toString("utf8"))) return undefined;
+        const project = path.join(this.workDir, "Pulumi.yaml");
+        return createHash("sha256").update(bytes).update("\0").update(fs.existsSync(project) ? fs.readFileSync(project) : Buffer.alloc(0)).digest("hex");
     }
 
     /**

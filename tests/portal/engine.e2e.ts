@@ -241,4 +241,35 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
             restore();
         }
     });
+
+    it("config read while another process rewrites the stack file in place (as `pulumi config set` does): never a torn config", async () => {
+        driver ??= (await portal.driver(ref)) as AutomationStackDriver;
+        const whole = fs.readFileSync(configFile());
+        const expected = (await driver.readConfig()).values;
+        assert.ok(Object.keys(expected).length > 3, JSON.stringify(expected));
+        // The writer: truncate, then write the same bytes 100 ms later, over and over (os.WriteFile, slowed down).
+        let writing = true;
+        const writer = (async () => {
+            while (writing) {
+                fs.writeFileSync(configFile(), "");
+                await new Promise((r) => setTimeout(r, 100));
+                fs.writeFileSync(configFile(), whole);
+                await new Promise((r) => setTimeout(r, 100));
+            }
+        })();
+        const reads: number[] = [];
+        try {
+            for (let i = 0; i < 12; i++) {
+                const got = (await driver.readConfig()).values;
+                reads.push(Object.keys(got).length);
+                assert.deepStrictEqual(got, expected, `read ${i + 1}: a config torn by the rewrite`);
+                await new Promise((r) => setTimeout(r, 37 * (i % 4)));
+            }
+        } finally {
+            writing = false;
+            await writer;
+            fs.writeFileSync(configFile(), whole);
+        }
+        console.log(`      12 config reads during in-place rewrites: all whole (${reads[0]} keys each)`);
+    });
 });
