@@ -3,7 +3,7 @@
  * `GitspacePortal` runs the same against the Pulumi Automation API (`automationDriverFactory`) and against an
  * in-memory stack (`memory.ts`).
  */
-import { createHash } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -499,10 +499,27 @@ export class AutomationStackDriver implements StackDriver {
         return { file, content: fs.existsSync(file) ? fs.readFileSync(file) : undefined };
     }
 
+    /** Puts the stack file back as it was: written beside it and renamed over it, so no reader sees it half-written. */
     async restoreConfig(snapshot: unknown): Promise<void> {
         const { file, content } = snapshot as { file: string; content?: Buffer };
-        if (content === undefined) fs.rmSync(file, { force: true });
-        else fs.writeFileSync(file, content);
+        if (content === undefined) {
+            fs.rmSync(file, { force: true });
+            return;
+        }
+        const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+        let mode: number | undefined;
+        try {
+            mode = fs.statSync(file).mode & 0o7777;
+        } catch {
+            mode = undefined;
+        }
+        try {
+            fs.writeFileSync(temp, content, { flag: "wx" });
+            if (mode !== undefined) fs.chmodSync(temp, mode); // the file keeps its permissions (e.g. 0600)
+            fs.renameSync(temp, file);
+        } finally {
+            fs.rmSync(temp, { force: true });
+        }
     }
 
     /**
