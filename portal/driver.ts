@@ -477,8 +477,8 @@ export class AutomationStackDriver implements StackDriver {
     private async runCli(args: string[]): Promise<{ stdout: string }> {
         const ws = this.ws;
         const env: Record<string, string> = { ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars };
-        // PulumiCommand.run is the Automation API's own entry to the CLI (marked internal): used only for
-        // `config set --type string`, which no public method exposes, and `stack output --show-secrets` alone.
+        // PulumiCommand.run is the Automation API's own entry to the CLI (marked internal): used only for what no
+        // public method does: `config set --type string`, `config --config-file` and `stack output --show-secrets` alone.
         const run = (ws.pulumiCommand as unknown as {
             run(args: string[], cwd: string, env: Record<string, string>): Promise<{ stdout: string }>;
         }).run.bind(ws.pulumiCommand);
