@@ -90,7 +90,6 @@ export interface StateReadRetryOptions {
     delayMs?: number;
     /** Injected for tests. */
     sleep?: (ms: number) => Promise<void>;
-    onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
 }
 
 /**
@@ -105,9 +104,7 @@ export async function withStateReadRetry<T>(fn: () => Promise<T>, opts: StateRea
             return await fn();
         } catch (e) {
             if (!isTornStateRead(e) || attempt >= attempts) throw e;
-            const delayMs = attempt * (opts.delayMs ?? 250);
-            opts.onRetry?.({ attempt, delayMs, error: e });
-            await sleep(delayMs);
+            await sleep(attempt * (opts.delayMs ?? 250));
         }
     }
 }

@@ -8,7 +8,7 @@
  * runs the engine with `--debug` and shows no debug event (EventCollector drops them), so they are pure cost.
  * After `quietSdkDebugLogs()`, `debug` of the SDK's log module (which the runtime and a program's `pulumi.log.debug`
  * both call) returns at once, in this process only: info, warnings and errors are untouched, and a program run by
- * the CLI's language host (another process) logs as before. Measured in `npm run bench:portal` ("SDK debug logs").
+ * the CLI's language host (another process) logs as before. Measured in `npm run bench:portal` (test "SDK's cost").
  */
 type LogModule = { debug: (...args: unknown[]) => Promise<void> };
 

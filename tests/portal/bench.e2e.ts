@@ -45,8 +45,8 @@ const ROUNDS = Number(process.env.PORTAL_BENCH_ROUNDS ?? 2);
 const STACKS_DEVS = Number(process.env.PORTAL_BENCH_STACKS ?? 20);
 /** ts-node's source-map formatter, before `cheapSdkPromiseStacks` wraps it (the "SDK cost" comparison). */
 const SOURCE_MAPPED = Error.prepareStackTrace;
-/** The SDK's own log.debug, before `quietSdkDebugLogs` replaces it (set in before()). */
-let restoreSdkDebugLogs: (...args: unknown[]) => Promise<void>;
+/** The SDK's own log.debug, which sends each message to the engine, before `quietSdkDebugLogs` replaces it (set in before()). */
+let sdkDebugSent: (...args: unknown[]) => Promise<void>;
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const devs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `dev${String(i).padStart(3, "0")}`, running: false }));
@@ -174,7 +174,7 @@ describe("portal bench (real engine, local cluster)", function () {
         requireCluster();
         // Every figure is the portal as shipped: main.ts installs both too.
         cheapSdkPromiseStacks();
-        restoreSdkDebugLogs = sdkLogModule().debug;
+        sdkDebugSent = sdkLogModule().debug;
         quietSdkDebugLogs();
     });
 
@@ -266,7 +266,7 @@ describe("portal bench (real engine, local cluster)", function () {
         assert.ok(sdkDebugLogsQuiet(), "quietSdkDebugLogs is installed (before)");
         const log = sdkLogModule();
         const quiet = log.debug;
-        const sent = restoreSdkDebugLogs;
+        const sent = sdkDebugSent;
         const team = await deployedTeam("bstacks", STACKS_DEVS);
         type How = "before" | "plain stacks" | "shipped";
         const HOWS: How[] = ["before", "plain stacks", "shipped"];

@@ -227,12 +227,10 @@ describe("portal e2e: the real Pulumi engine (no cluster needed)", function () {
             await driver.preview({ onEngineEvent: (e) => { all++; if (e.diagnosticEvent?.severity === "debug") n++; } });
             return { n, all };
         };
+        const sent = await debugEvents();
+        assert.ok(sent.n > 20, `the SDK's runtime sends debug messages per registration: ${JSON.stringify(sent)}`);
         const restore = quietSdkDebugLogs();
         try {
-            restore();
-            const sent = await debugEvents();
-            assert.ok(sent.n > 20, `the SDK's runtime sends debug messages per registration: ${JSON.stringify(sent)}`);
-            quietSdkDebugLogs();
             const quiet = await debugEvents();
             assert.strictEqual(quiet.n, 0, JSON.stringify(quiet));
             assert.ok(quiet.all > 0 && quiet.all === sent.all - sent.n, `every other event is still there: ${JSON.stringify({ sent, quiet })}`);
